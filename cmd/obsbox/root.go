@@ -72,6 +72,11 @@ func newRootCmd() *cobra.Command {
 	pf.IntVar(&g.concurrency, "concurrency", 16, "hosts worked on at once")
 
 	root.AddCommand(
+		newInitCmd(g),
+		newValidateCmd(g),
+		newApplyCmd(g),
+		newPlanCmd(g),
+		newBundleCmd(g),
 		newVersionCmd(g),
 	)
 	return root

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer"
+	"github.com/obsbox/obsbox/installer/inventory"
+	"github.com/obsbox/obsbox/installer/transport"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// runFlags are the flags shared by commands that contact hosts.
+type runFlags struct {
+	hosts             []string
+	acceptNewHostKeys bool
+}
+
+func (f *runFlags) register(cmd *cobra.Command, hostsFlag bool) {
+	if hostsFlag {
+		cmd.Flags().StringSliceVar(&f.hosts, "hosts", nil, "only these hosts (comma-separated), plus the Prometheus hosts' targets")
+	}
+	cmd.Flags().BoolVar(&f.acceptNewHostKeys, "accept-new-host-keys", false, "trust unknown host keys on first use and record them in known_hosts")
+}
+
+// loadInventory reads and validates the inventory; problems end the command with exit 2.
+func loadInventory(g *globalOptions) (*inventory.Inventory, error) {
+	inv, diags := inventory.Load(g.inventory)
+	if diags.HasErrors() {
+		src, _ := os.ReadFile(g.inventory)
+		inventory.WriteDiagnostics(g.stderr, diags, map[string][]byte{g.inventory: src})
+		return nil, silentExit(2)
+	}
+	if len(diags) > 0 {
+		src, _ := os.ReadFile(g.inventory)
+		inventory.WriteDiagnostics(g.stderr, diags, map[string][]byte{g.inventory: src})
+	}
+	return inv, nil
+}
+
+// newStore opens the bundle cache the inventory names.
+func newStore(g *globalOptions, inv *inventory.Inventory) *bundles.Store {
+	progress := bundles.LineProgress(g.stderr)
+	if g.progress() {
+		progress = bundles.BarProgress(g.stderr)
+	}
+	if g.json {
+		progress = nil
+	}
+	return &bundles.Store{
+		Dir:      inv.Bundles.Dir,
+		Mirror:   inv.Bundles.Mirror,
+		Offline:  inv.Bundles.Offline,
+		LockFile: filepath.Join(inv.Dir, "obsbox.lock.hcl"),
+		Progress: progress,
+		Log:      g.log,
+	}
+}
+
+// signalContext is cancelled on Ctrl-C or SIGTERM, so hosts stop cleanly.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// passphrasePrompt asks on the terminal, once per key however many hosts use
+// it; without a terminal there is nobody to ask.
+func passphrasePrompt() func(string) ([]byte, error) {
+	if !term.IsTerminal(int(os.Stdin.Fd())) {
+		return nil
+	}
+	var mu sync.Mutex
+	known := map[string][]byte{}
+	return func(key string) ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if p, ok := known[key]; ok {
+			return p, nil
+		}
+		p, err := transport.TerminalPassphrase(key)
+		if err == nil {
+			known[key] = p
+		}
+		return p, err
+	}
+}
+
+func (g *globalOptions) runOptions(inv *inventory.Inventory, f *runFlags) installer.Options {
+	return installer.Options{
+		Inventory:         inv,
+		Hosts:             f.hosts,
+		Concurrency:       g.concurrency,
+		Store:             newStore(g, inv),
+		AcceptNewHostKeys: f.acceptNewHostKeys,
+		Passphrase:        passphrasePrompt(),
+		Out:               g.human(),
+		Log:               g.log,
+	}
+}
+
+func newApplyCmd(g *globalOptions) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:     "apply",
+		Aliases: []string{"install"},
+		Short:   "Converge every host to the inventory: install, configure, upgrade",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			inv, err := loadInventory(g)
+			if err != nil {
+				return err
+			}
+			opts := g.runOptions(inv, &f)
+			if g.progress() {
+				opts.Progress = newApplyProgress(g.stderr)
+			}
+			return runApply(g, inv, opts)
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+// runApply applies and prints the summary; any failed host makes exit 1.
+func runApply(g *globalOptions, inv *inventory.Inventory, opts installer.Options) error {
+	ctx, cancel := signalContext()
+	defer cancel()
+	rep, err := installer.Apply(ctx, opts)
+	if err != nil {
+		return usageError(err)
+	}
+	if g.json {
+		if err := json.NewEncoder(g.stdout).Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		rep.WriteSummary(g.stdout)
+	}
+	if failed := rep.Failed(); len(failed) > 0 {
+		names := make([]string, len(failed))
+		for i, h := range failed {
+			names[i] = h.Host
+		}
+		return failure(fmt.Errorf("%d of %d hosts failed: %s", len(failed), len(rep.Hosts), strings.Join(names, ", ")))
+	}
+	return nil
+}
+
+func newPlanCmd(g *globalOptions) *cobra.Command {
+	var f runFlags
+	var detailed bool
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show, per host, what apply would create, change, restart or remove; change nothing",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			inv, err := loadInventory(g)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := signalContext()
+			defer cancel()
+			opts := g.runOptions(inv, &f)
+			opts.Diffs = true
+			opts.Out = g.stderr
+			if g.json {
+				opts.Out = nil
+			}
+			rep, _, err := installer.Plan(ctx, opts)
+			if err != nil {
+				return usageError(err)
+			}
+			if g.json {
+				if err := json.NewEncoder(g.stdout).Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				rep.WritePlan(g.stdout)
+			}
+			if failed := rep.Failed(); len(failed) > 0 {
+				return failure(fmt.Errorf("%d of %d hosts could not be planned", len(failed), len(rep.Hosts)))
+			}
+			if detailed && rep.Changes() {
+				return silentExit(2)
+			}
+			return nil
+		},
+	}
+	f.register(cmd, true)
+	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when changes are pending")
+	return cmd
+}

@@ -1,0 +1,274 @@
+//go:build e2e
+
+package e2e_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/obsbox/obsbox/e2e/harness"
+)
+
+// obsboxBin is the binary under test, built by `make test-e2e` (make build).
+func obsboxBin(t testing.TB) string {
+	t.Helper()
+	p, err := filepath.Abs("../bin/obsbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s missing: run `make build` first (make test-e2e does)", p)
+	}
+	return p
+}
+
+// result is one obsbox run.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\n--- stdout\n%s\n--- stderr\n%s", r.code, r.stdout, r.stderr)
+}
+
+// obsbox runs the binary with args and no terminal.
+func obsbox(t testing.TB, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(obsboxBin(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running obsbox %v: %v", args, err)
+	}
+	t.Logf("obsbox %s -> exit %d in %.1fs", strings.Join(args, " "), r.code, time.Since(start).Seconds())
+	return r
+}
+
+// stack is a booted cluster plus an inventory for it.
+type stack struct {
+	t       testing.TB
+	c       *harness.Cluster
+	dir     string
+	inv     string
+	mirror  string
+	webhook string
+	extra   string // appended to the inventory
+}
+
+const inventoryTmpl = `# e2e inventory
+ssh {
+  user        = "root"
+  private_key = "{{.Key}}"
+  known_hosts = "{{.KnownHosts}}"
+}
+
+versions {
+  prometheus    = "{{.Prometheus}}"
+  alertmanager  = "{{.Alertmanager}}"
+  grafana       = "11.2.2"
+  node_exporter = "{{.NodeExporter}}"
+}
+
+bundles {
+  dir     = "{{.Dir}}/bundles"
+  mirror  = "{{.Mirror}}"
+}
+
+{{range $i, $h := .Hosts}}host "{{$h.Name}}" {
+  address = "{{$h.Address}}"
+{{- if eq $i 0}}
+  roles   = ["prometheus", "alertmanager", "grafana"]
+  labels  = { env = "e2e" }
+{{- end}}
+{{- if eq $i 1}}
+  ssh { user = "deploy" }
+{{- end}}
+{{- if eq $i 2}}
+  ssh {
+    user          = "secure"
+    sudo_password = env("OBSBOX_E2E_SUDO_PASSWORD")
+  }
+{{- end}}
+}
+
+{{end}}
+prometheus {
+  retention           = "2d"
+  scrape_interval     = "5s"
+  evaluation_interval = "5s"
+{{- if .RuleFiles}}
+  rule_files          = ["rules/*.yml"]
+{{- end}}
+}
+
+alertmanager {
+  receiver "hook" {
+    webhook { url = "{{.Webhook}}" }
+  }
+  route {
+    severity = "page"
+    receiver = "hook"
+  }
+  default_receiver = "hook"
+}
+
+grafana {
+  admin_password = "e2e-admin-pw"
+}
+
+rules {
+  rule "HostDown" { for = "10s" }
+}
+{{.Extra}}
+`
+
+type invData struct {
+	Key, KnownHosts, Dir, Mirror, Webhook, Extra string
+	Prometheus, Alertmanager, NodeExporter       string
+	Hosts                                        []harness.Host
+	RuleFiles                                    bool
+}
+
+// writeInventory writes the stack's inventory with the given versions and extras.
+func (s *stack) writeInventory(d invData) {
+	s.t.Helper()
+	d.Key, d.KnownHosts, d.Dir, d.Mirror, d.Webhook = s.c.KeyPath, filepath.Join(s.dir, "known_hosts"), s.dir, s.mirror, s.webhook
+	if d.Prometheus == "" {
+		d.Prometheus = "2.53.3"
+	}
+	if d.Alertmanager == "" {
+		d.Alertmanager = "0.27.0"
+	}
+	if d.NodeExporter == "" {
+		d.NodeExporter = "1.8.2"
+	}
+	if d.Hosts == nil {
+		d.Hosts = s.c.Hosts
+	}
+	var b bytes.Buffer
+	if err := template.Must(template.New("inv").Parse(inventoryTmpl)).Execute(&b, d); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.WriteFile(s.inv, b.Bytes(), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *stack) env() []string {
+	return []string{"OBSBOX_E2E_SUDO_PASSWORD=" + harness.SecurePassword}
+}
+
+func (s *stack) obsbox(args ...string) result {
+	s.t.Helper()
+	return obsbox(s.t, s.env(), append([]string{"-i", s.inv, "--no-progress"}, args...)...)
+}
+
+// resetKnownHosts copies the harness's known_hosts (every host's key) for the stack.
+func (s *stack) resetKnownHosts() {
+	b, err := os.ReadFile(s.c.KnownHostsPath)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, "known_hosts"), b, 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// mainPIDs returns each obsbox unit's MainPID on every host.
+func (s *stack) mainPIDs() map[string]string {
+	s.t.Helper()
+	pids := map[string]string{}
+	for _, h := range s.c.Hosts {
+		out, err := s.c.SSH(h.Name, "systemctl show -p Id,MainPID obsbox-node-exporter.service obsbox-prometheus.service obsbox-alertmanager.service obsbox-grafana.service")
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		var id string
+		for _, line := range strings.Split(out, "\n") {
+			if v, ok := strings.CutPrefix(line, "Id="); ok {
+				id = v
+			}
+			if v, ok := strings.CutPrefix(line, "MainPID="); ok && v != "0" {
+				pids[h.Name+"/"+id] = v
+			}
+		}
+	}
+	return pids
+}
+
+func getJSON(url string, v any) error {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, b)
+	}
+	return json.Unmarshal(b, v)
+}
+
+type targetsResponse struct {
+	Data struct {
+		ActiveTargets []struct {
+			Labels    map[string]string `json:"labels"`
+			ScrapeURL string            `json:"scrapeUrl"`
+			Health    string            `json:"health"`
+			LastError string            `json:"lastError"`
+		} `json:"activeTargets"`
+	} `json:"data"`
+}
+
+// nodeTargets returns instance -> health of Prometheus's node job.
+func nodeTargets(promURL string) (map[string]string, error) {
+	var tr targetsResponse
+	if err := getJSON(promURL+"/api/v1/targets", &tr); err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, at := range tr.Data.ActiveTargets {
+		if at.Labels["job"] == "node" {
+			out[at.Labels["instance"]] = at.Health
+		}
+	}
+	return out, nil
+}
+
+// eventually polls f every second until it returns nil or the timeout passes.
+func eventually(t testing.TB, timeout time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = f(); err == nil {
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	t.Fatalf("%s: not within %s: %v", what, timeout, err)
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func regexpMust(re string) *regexp.Regexp { return regexp.MustCompile(re) }

@@ -1,0 +1,105 @@
+package component
+
+import (
+	"fmt"
+	"path"
+
+	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/inventory"
+	"github.com/obsbox/obsbox/systemd"
+	"github.com/obsbox/obsbox/templates"
+)
+
+// Alertmanager runs on hosts with the alertmanager role; several form a cluster.
+type Alertmanager struct{}
+
+func (Alertmanager) Name() string { return bundles.Alertmanager }
+
+func (Alertmanager) Runs(_ *inventory.Inventory, h *inventory.Host) bool {
+	return h.HasRole(inventory.RoleAlertmanager)
+}
+
+func (a Alertmanager) Spec(c *Context) (*Spec, error) {
+	name := a.Name()
+	user := UserName(name)
+	ac := c.Inv.Alertmanager
+	cfgDir := ConfigDir(name)
+
+	conf := templates.AlertmanagerConfig{DefaultReceiver: ac.DefaultReceiver}
+	for _, r := range ac.Receivers {
+		tr := templates.AlertmanagerReceiver{Name: r.Name}
+		switch {
+		case r.Webhook != nil:
+			tr.Webhook = &templates.AlertmanagerWebhook{URL: r.Webhook.URL.Value(), SendResolved: r.Webhook.SendResolved}
+		case r.Slack != nil:
+			tr.Slack = &templates.AlertmanagerSlack{APIURL: r.Slack.APIURL.Value(), Channel: r.Slack.Channel, SendResolved: r.Slack.SendResolved}
+		case r.PagerDuty != nil:
+			tr.PagerDuty = &templates.AlertmanagerPagerDuty{RoutingKey: r.PagerDuty.RoutingKey.Value(), SendResolved: r.PagerDuty.SendResolved}
+		case r.Email != nil:
+			e := r.Email
+			tr.Email = &templates.AlertmanagerEmail{To: e.To, From: e.From, Smarthost: e.Smarthost, AuthUsername: e.AuthUsername, AuthPassword: e.AuthPassword.Value(), RequireTLS: e.RequireTLS, SendResolved: e.SendResolved}
+		}
+		conf.Receivers = append(conf.Receivers, tr)
+	}
+	for _, r := range ac.Routes {
+		conf.Routes = append(conf.Routes, templates.AlertmanagerRoute{Severity: r.Severity, Receiver: r.Receiver, Continue: r.Continue})
+	}
+	yml, err := templates.RenderAlertmanagerConfig(conf)
+	if err != nil {
+		return nil, err
+	}
+
+	args := []string{
+		path.Join(BinDir(name), "alertmanager"),
+		"--config.file=" + path.Join(cfgDir, "alertmanager.yml"),
+		"--storage.path=" + DataDir(name),
+		fmt.Sprintf("--web.listen-address=:%d", ac.Port),
+	}
+	// Alertmanagers on several hosts gossip silences and notifications;
+	// a lone one keeps its cluster port closed.
+	peers := c.Inv.HostsWithRole(inventory.RoleAlertmanager)
+	if len(peers) > 1 {
+		args = append(args, fmt.Sprintf("--cluster.listen-address=%s", hostPort(c.Host.Address, ac.ClusterPort)),
+			"--cluster.advertise-address="+hostPort(c.Host.Address, ac.ClusterPort))
+		for _, p := range peers {
+			if p.Name != c.Host.Name {
+				args = append(args, "--cluster.peer="+hostPort(p.Address, ac.ClusterPort))
+			}
+		}
+	} else {
+		args = append(args, "--cluster.listen-address=")
+	}
+	unit, err := systemd.Render(name, systemd.Unit{
+		Description:      "obsbox Alertmanager: alert routing and notifications",
+		User:             user,
+		Group:            user,
+		ExecStart:        args,
+		WorkingDirectory: DataDir(name),
+		ReadWritePaths:   []string{DataDir(name)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Spec{
+		Component: name,
+		Version:   c.Version,
+		Bundle:    c.Bundle,
+		Binaries:  []string{"alertmanager", "amtool"},
+		Files: []File{{Path: path.Join(cfgDir, "alertmanager.yml"), Content: yml, Mode: 0o640, Owner: "root", Group: user,
+			Sensitive: hasSecrets(ac), Effect: EffectReload}},
+		Unit:   unit,
+		Reload: systemd.Reloadable(name),
+		Check:  &Check{Tool: "amtool", Args: []string{"check-config", "alertmanager.yml"}},
+		Health: Health{Port: ac.Port, Path: "/-/ready", ReloadMetric: "alertmanager_config_last_reload_successful"},
+	}, nil
+}
+
+// hasSecrets reports whether any receiver carries a secret; webhook URLs count.
+func hasSecrets(ac inventory.Alertmanager) bool {
+	for _, r := range ac.Receivers {
+		if r.Webhook != nil || r.Slack != nil || r.PagerDuty != nil || (r.Email != nil && r.Email.AuthPassword.IsSet()) {
+			return true
+		}
+	}
+	return false
+}

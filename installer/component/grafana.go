@@ -1,0 +1,113 @@
+package component
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/inventory"
+	"github.com/obsbox/obsbox/systemd"
+	"github.com/obsbox/obsbox/templates"
+)
+
+// Grafana runs on hosts with the grafana role, with a provisioned Prometheus
+// datasource and obsbox's own dashboards.
+type Grafana struct{}
+
+func (Grafana) Name() string { return bundles.Grafana }
+
+func (Grafana) Runs(_ *inventory.Inventory, h *inventory.Host) bool {
+	return h.HasRole(inventory.RoleGrafana)
+}
+
+// adminPasswordFile holds the admin password for `grafana cli`, which reads it on stdin.
+var adminPasswordFile = path.Join(ConfigDir(bundles.Grafana), "admin-password")
+
+func (g Grafana) Spec(c *Context) (*Spec, error) {
+	name := g.Name()
+	user := UserName(name)
+	inv := c.Inv
+	gc := inv.Grafana
+	password := c.GrafanaAdminPassword.Value()
+
+	ini, err := templates.RenderGrafanaINI(templates.GrafanaINI{
+		HTTPPort:      gc.Port,
+		AdminUser:     gc.AdminUser,
+		AdminPassword: password,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("grafana.ini: %w", err)
+	}
+	proms := inv.HostsWithRole(inventory.RolePrometheus)
+	if len(proms) == 0 {
+		return nil, fmt.Errorf("no host has the prometheus role for Grafana's datasource")
+	}
+	ds, err := templates.RenderGrafanaDatasource(templates.GrafanaDatasource{
+		URL:               "http://" + hostPort(proms[0].Address, inv.Prometheus.Port),
+		IsDefault:         true,
+		ScrapeInterval:    inv.Prometheus.ScrapeInterval,
+		PrometheusVersion: inv.Versions[bundles.Prometheus],
+	})
+	if err != nil {
+		return nil, err
+	}
+	provider, err := templates.RenderGrafanaDashboardProvider(templates.GrafanaDashboardsDir)
+	if err != nil {
+		return nil, err
+	}
+	const mode = 0o640
+	files := []File{
+		{Path: templates.GrafanaINIPath, Content: ini, Mode: mode, Owner: "root", Group: user, Sensitive: true, Effect: EffectRestart},
+		{Path: adminPasswordFile, Content: []byte(password + "\n"), Mode: 0o600, Owner: "root", Group: "root", Sensitive: true, Effect: EffectRestart, Hook: true},
+		{Path: templates.GrafanaDatasourcePath, Content: ds, Mode: mode, Owner: "root", Group: user, Effect: EffectRestart},
+		{Path: templates.GrafanaDashboardProviderPath, Content: provider, Mode: mode, Owner: "root", Group: user, Effect: EffectRestart},
+	}
+	for fname, body := range templates.GrafanaDashboards() {
+		// Grafana rereads provisioned dashboards by itself.
+		files = append(files, File{Path: path.Join(templates.GrafanaDashboardsDir, fname), Content: body, Mode: mode, Owner: "root", Group: user, Effect: EffectNone})
+	}
+	dirs := []Dir{{Path: templates.GrafanaDashboardsDir, Mode: 0o750, Owner: "root", Group: user},
+		{Path: templates.GrafanaProvisioningDir, Mode: 0o750, Owner: "root", Group: user}}
+	for _, sub := range templates.GrafanaProvisioningSubdirs {
+		dirs = append(dirs, Dir{Path: path.Join(templates.GrafanaProvisioningDir, sub), Mode: 0o750, Owner: "root", Group: user})
+	}
+
+	unit, err := systemd.Render(name, systemd.Unit{
+		Description:      "obsbox Grafana: dashboards",
+		User:             user,
+		Group:            user,
+		ExecStart:        templates.GrafanaServerArgv(templates.GrafanaHomeDir),
+		WorkingDirectory: DataDir(name),
+		ReadWritePaths:   []string{DataDir(name)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	// grafana.ini's admin_password only counts when Grafana creates its
+	// database; afterwards a changed password is set with grafana cli.
+	reset, err := templates.GrafanaResetAdminPassword(templates.GrafanaHomeDir, password)
+	if err != nil {
+		return nil, fmt.Errorf("admin password: %w", err)
+	}
+	quoted := make([]string, len(reset.Argv))
+	for i, a := range reset.Argv {
+		quoted[i] = shellQuote(a)
+	}
+	hook := fmt.Sprintf("if [ -f %s ]; then runuser -u %s -- %s < %s >/dev/null; fi",
+		templates.GrafanaDatabasePath, reset.User, strings.Join(quoted, " "), adminPasswordFile)
+	return &Spec{
+		Component:     name,
+		Version:       c.Version,
+		Bundle:        c.Bundle,
+		Binaries:      []string{"bin/grafana"},
+		Files:         files,
+		Dirs:          dirs,
+		Unit:          unit,
+		Reload:        systemd.Reloadable(name),
+		BeforeRestart: hook,
+		Health:        Health{Port: gc.Port, Path: "/api/health"},
+	}, nil
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -1,0 +1,148 @@
+package component
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+
+	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/inventory"
+	"github.com/obsbox/obsbox/systemd"
+	"github.com/obsbox/obsbox/templates"
+)
+
+// Prometheus runs on hosts with the prometheus role and scrapes every host.
+type Prometheus struct{}
+
+func (Prometheus) Name() string { return bundles.Prometheus }
+
+func (Prometheus) Runs(_ *inventory.Inventory, h *inventory.Host) bool {
+	return h.HasRole(inventory.RolePrometheus)
+}
+
+// hostPort joins a host's address with a port, bracketing IPv6.
+func hostPort(addr string, port int) string { return net.JoinHostPort(addr, strconv.Itoa(port)) }
+
+func (p Prometheus) Spec(c *Context) (*Spec, error) {
+	name := p.Name()
+	user := UserName(name)
+	inv := c.Inv
+	cfgDir := ConfigDir(name)
+	pc := inv.Prometheus
+
+	conf := templates.PrometheusConfig{
+		ScrapeInterval:     pc.ScrapeInterval,
+		EvaluationInterval: pc.EvaluationInterval,
+		RuleFiles:          []string{templates.PromBuiltinRulesFile, templates.PromUserRulesGlob},
+		NodeTargetsFile:    templates.PromNodeTargetsFile,
+	}
+	for _, h := range inv.HostsWithRole(inventory.RoleAlertmanager) {
+		conf.Alertmanagers = append(conf.Alertmanagers, hostPort(h.Address, inv.Alertmanager.Port))
+		conf.Alertmanager = append(conf.Alertmanager, templates.PrometheusStaticTarget{Host: h.Name, Address: hostPort(h.Address, inv.Alertmanager.Port), Labels: h.Labels})
+	}
+	for _, h := range inv.HostsWithRole(inventory.RolePrometheus) {
+		conf.Prometheus = append(conf.Prometheus, templates.PrometheusStaticTarget{Host: h.Name, Address: hostPort(h.Address, pc.Port), Labels: h.Labels})
+	}
+	for _, h := range inv.HostsWithRole(inventory.RoleGrafana) {
+		conf.Grafana = append(conf.Grafana, templates.PrometheusStaticTarget{Host: h.Name, Address: hostPort(h.Address, inv.Grafana.Port), Labels: h.Labels})
+	}
+	for _, j := range pc.Scrape {
+		conf.Jobs = append(conf.Jobs, templates.PrometheusScrapeJob{Name: j.Name, Targets: j.Targets, MetricsPath: j.MetricsPath, Scheme: j.Scheme, ScrapeInterval: j.ScrapeInterval, Labels: j.Labels})
+	}
+	sensitive := false
+	for _, rw := range pc.RemoteWrite {
+		conf.RemoteWrite = append(conf.RemoteWrite, templates.PrometheusRemoteWrite{Name: rw.Name, URL: rw.URL.Value(), Username: rw.Username, Password: rw.Password.Value(), BearerToken: rw.BearerToken.Value()})
+		sensitive = true
+	}
+	yml, err := templates.RenderPrometheusConfig(conf)
+	if err != nil {
+		return nil, err
+	}
+
+	var targets []templates.FileSDTarget
+	for _, h := range inv.Hosts {
+		if !h.NodeExporter {
+			continue
+		}
+		labels := map[string]string{}
+		for k, v := range h.Labels {
+			labels[k] = v
+		}
+		labels["instance"] = h.Name
+		targets = append(targets, templates.FileSDTarget{Target: hostPort(h.Address, inv.NodeExporter.Port), Labels: labels})
+	}
+	sd, err := templates.RenderFileSD(targets)
+	if err != nil {
+		return nil, err
+	}
+
+	r := inv.Rules
+	overrides := map[string]templates.RuleOverride{}
+	for n, o := range r.Overrides {
+		overrides[n] = templates.RuleOverride{For: o.For, Severity: o.Severity, Threshold: o.Threshold}
+	}
+	rules, err := templates.RenderAlertRules(templates.RuleSettings{Disabled: r.Disable, Overrides: overrides, RunbookBaseURL: r.RunbookBaseURL})
+	if err != nil {
+		return nil, err
+	}
+
+	mode := uint32(0o640)
+	files := []File{
+		{Path: path.Join(cfgDir, "prometheus.yml"), Content: yml, Mode: mode, Owner: "root", Group: user, Sensitive: sensitive, Effect: EffectReload},
+		{Path: path.Join(cfgDir, templates.PromBuiltinRulesFile), Content: rules, Mode: mode, Owner: "root", Group: user, Effect: EffectReload},
+		{Path: path.Join(cfgDir, templates.PromNodeTargetsFile), Content: sd, Mode: mode, Owner: "root", Group: user, Effect: EffectNone},
+	}
+	seen := map[string]string{}
+	for _, src := range pc.RuleFilePaths {
+		base := filepath.Base(src)
+		if filepath.Ext(base) != ".yml" {
+			base += ".yml" // the config's glob only matches *.yml
+		}
+		if other, dup := seen[base]; dup {
+			return nil, fmt.Errorf("rule files %s and %s share the name %s; rename one", other, src, base)
+		}
+		seen[base] = src
+		content, err := os.ReadFile(src)
+		if err != nil {
+			return nil, fmt.Errorf("rule file: %w", err)
+		}
+		files = append(files, File{Path: path.Join(cfgDir, "rules", "user", base), Content: content, Mode: mode, Owner: "root", Group: user, Effect: EffectReload})
+	}
+
+	unit, err := systemd.Render(name, systemd.Unit{
+		Description: "obsbox Prometheus: metrics and alerting rules",
+		User:        user,
+		Group:       user,
+		ExecStart: []string{
+			path.Join(BinDir(name), "prometheus"),
+			"--config.file=" + path.Join(cfgDir, "prometheus.yml"),
+			"--storage.tsdb.path=" + DataDir(name),
+			"--storage.tsdb.retention.time=" + pc.Retention,
+			fmt.Sprintf("--web.listen-address=:%d", pc.Port),
+		},
+		WorkingDirectory: DataDir(name),
+		ReadWritePaths:   []string{DataDir(name)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Spec{
+		Component: name,
+		Version:   c.Version,
+		Bundle:    c.Bundle,
+		Binaries:  []string{"prometheus", "promtool"},
+		Files:     files,
+		Dirs: []Dir{
+			{Path: path.Join(cfgDir, "rules"), Mode: 0o750, Owner: "root", Group: user},
+			{Path: path.Join(cfgDir, "rules", "user"), Mode: 0o750, Owner: "root", Group: user},
+			{Path: path.Join(cfgDir, "targets"), Mode: 0o750, Owner: "root", Group: user},
+		},
+		Unit:   unit,
+		Reload: systemd.Reloadable(name),
+		Check:  &Check{Tool: "promtool", Args: []string{"check", "config", "prometheus.yml"}},
+		Health: Health{Port: pc.Port, Path: "/-/ready", ReloadMetric: "prometheus_config_last_reload_successful"},
+	}, nil
+}

@@ -1,0 +1,152 @@
+// Package component describes, per component, what obsbox puts on a host.
+// Each component lives in its own file and returns a Spec; the planner turns
+// Specs into actions, so a component never talks to a host itself.
+package component
+
+import (
+	"path"
+	"strings"
+
+	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/inventory"
+)
+
+// Fixed roots of the host layout (SPEC.md "What lands on a host").
+const (
+	OptRoot    = "/opt/obsbox"
+	ConfigRoot = "/etc/obsbox"
+	DataRoot   = "/var/lib/obsbox"
+	UnitDir    = "/etc/systemd/system"
+)
+
+// Component is one piece of the stack.
+type Component interface {
+	// Name is the catalog name, e.g. "node_exporter".
+	Name() string
+	// Runs reports whether the component belongs on host h.
+	Runs(inv *inventory.Inventory, h *inventory.Host) bool
+	// Spec returns what the component wants on the host.
+	Spec(c *Context) (*Spec, error)
+}
+
+// Context is what a component may look at to build its Spec.
+type Context struct {
+	Inv     *inventory.Inventory
+	Host    *inventory.Host
+	Version string
+	Bundle  *bundles.Bundle // nil when planning without bundles (then binaries are unknown)
+	// GrafanaAdminPassword is resolved once per run by the caller.
+	GrafanaAdminPassword inventory.Secret
+}
+
+// Spec is the desired state of one component on one host.
+type Spec struct {
+	Component string
+	Version   string
+	Bundle    *bundles.Bundle
+	// Binaries are paths inside the bundle that must exist (checked after extraction).
+	Binaries []string
+	Files    []File
+	Dirs     []Dir
+	Unit     []byte // rendered unit file
+	Reload   bool   // the unit supports reload (SIGHUP) for configuration changes
+	Check    *Check // validates the configuration folder before it goes live
+	Health   Health
+	// BeforeRestart is shell run as root with the unit stopped, before it
+	// starts again, when a file marked Hook changed.
+	BeforeRestart string
+}
+
+// File is a file the component wants, with its full content.
+type File struct {
+	Path      string
+	Content   []byte
+	Mode      uint32
+	Owner     string
+	Group     string
+	Sensitive bool   // never shown in diffs or logs
+	Effect    Effect // what a change does to the running unit
+	Hook      bool   // a change runs the Spec's BeforeRestart
+}
+
+// Dir is a folder the component wants beyond the standard ones.
+type Dir struct {
+	Path  string
+	Mode  uint32
+	Owner string
+	Group string
+}
+
+// Effect is what a changed file means for the running service.
+type Effect int
+
+const (
+	EffectNone    Effect = iota // picked up by the service itself (file_sd targets)
+	EffectReload                // reload, or restart when the unit cannot reload
+	EffectRestart               // restart
+)
+
+// Check runs a component's own validation tool against a candidate config folder.
+// In Args, "{dir}" stands for the candidate folder and "{bin}" for the folder holding
+// the (possibly not yet installed) version's binaries.
+type Check struct {
+	Tool string // binary name inside the bundle, e.g. "promtool"
+	Args []string
+}
+
+// Health is how to ask a running component whether it is ready.
+type Health struct {
+	Port int
+	Path string
+	// ReloadMetric, when set, must read 1 at Path (a metrics page) for the
+	// component to count as healthy: it proves the last reload took.
+	ReloadMetric string
+}
+
+// Standard names and folders, derived from the component name.
+
+// UnitName is the systemd unit, e.g. obsbox-node-exporter.service.
+func UnitName(component string) string {
+	return "obsbox-" + strings.ReplaceAll(component, "_", "-") + ".service"
+}
+
+// UserName is the system user (and group) the component runs as.
+func UserName(component string) string {
+	return "obsbox-" + strings.ReplaceAll(component, "_", "-")
+}
+
+// BaseDir holds every version of a component's binaries.
+func BaseDir(component string) string { return path.Join(OptRoot, component) }
+
+// VersionDir holds one version's binaries.
+func VersionDir(component, version string) string { return path.Join(OptRoot, component, version) }
+
+// CurrentLink points at the active version folder.
+func CurrentLink(component string) string { return path.Join(OptRoot, component, "current") }
+
+// BinDir is the stable path units execute from.
+func BinDir(component string) string { return CurrentLink(component) }
+
+// ConfigDir holds the component's configuration.
+func ConfigDir(component string) string { return path.Join(ConfigRoot, component) }
+
+// DataDir holds the component's data; it survives upgrades and rollbacks.
+func DataDir(component string) string { return path.Join(DataRoot, component) }
+
+// UnitPath is where the unit file lives.
+func UnitPath(component string) string { return path.Join(UnitDir, UnitName(component)) }
+
+// All lists the components in install order.
+func All() []Component {
+	return []Component{NodeExporter{}, Prometheus{}, Alertmanager{}, Grafana{}}
+}
+
+// ByName returns the component called name, or nil.
+func ByName(name string) Component {
+	for _, c := range All() {
+		if c.Name() == name {
+			return c
+		}
+	}
+	return nil
+}

@@ -1,0 +1,260 @@
+package hoststate
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Kind of a path on the host.
+type Kind string
+
+const (
+	KindMissing Kind = ""
+	KindFile    Kind = "file"
+	KindDir     Kind = "dir"
+	KindLink    Kind = "link"
+	KindOther   Kind = "other"
+)
+
+// Path is what the probe saw at one path.
+type Path struct {
+	Kind   Kind
+	Mode   uint32
+	Owner  string
+	Group  string
+	Size   int64
+	SHA256 string // files under the hashed roots only
+	Target string // links only
+}
+
+// Unit is what systemd said about one unit.
+type Unit struct {
+	ActiveState   string // active, inactive, failed, activating, …
+	SubState      string
+	MainPID       int
+	UnitFileState string // enabled, disabled, "" when the unit is unknown
+	LoadState     string // loaded, not-found
+}
+
+// State is everything obsbox needs to know about a host, read in one round trip.
+type State struct {
+	Arch    string // uname -m
+	Systemd int    // systemd version, 0 when unknown
+	Record  *Record
+	Paths   map[string]Path
+	Users   map[string]bool
+	Groups  map[string]bool
+	Units   map[string]Unit
+	Staged  map[string]bool // file names already complete in the staging folder
+}
+
+// Path returns what the probe saw at p (KindMissing when nothing).
+func (s *State) Path(p string) Path { return s.Paths[p] }
+
+// ProbeRequest says what to look at beyond obsbox's own folders.
+type ProbeRequest struct {
+	Users      []string
+	Units      []string
+	StagingDir string
+}
+
+// Roots walked by the probe. Folders below depth 2 of /opt and /var/lib are
+// version trees and data: their contents are not listed.
+var probeRoots = []struct {
+	path  string
+	depth int
+	hash  bool
+}{
+	{"/opt/obsbox", 3, false},
+	{"/etc/obsbox", 8, true},
+	{"/var/lib/obsbox", 2, false},
+}
+
+const (
+	markerBegin = "@@obsbox "
+)
+
+// Script returns the read-only shell script that prints a host's state.
+func (req ProbeRequest) Script() string {
+	var b strings.Builder
+	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...); b.WriteByte('\n') }
+	w("export LC_ALL=C")
+	w("echo '%sarch'; uname -m", markerBegin)
+	w("echo '%ssystemd'; systemctl --version 2>/dev/null | head -n1", markerBegin)
+	w("echo '%srecord'; cat %s 2>/dev/null || true", markerBegin, RecordPath)
+	w("echo '%spaths'", markerBegin)
+	fmtArg := `'%y|%m|%u|%g|%s|%p|%l\n'`
+	for _, r := range probeRoots {
+		w("[ -e %s ] && find %s -maxdepth %d -printf %s 2>/dev/null", r.path, r.path, r.depth, fmtArg)
+	}
+	w("find /etc/systemd/system -maxdepth 2 -name 'obsbox-*' -printf %s 2>/dev/null", fmtArg)
+	w("echo '%shashes'", markerBegin)
+	w("[ -d /etc/obsbox ] && find /etc/obsbox -type f -exec sha256sum {} + 2>/dev/null")
+	w("for f in /etc/systemd/system/obsbox-*.service /opt/obsbox/*/*/.obsbox-bundle %s; do [ -f \"$f\" ] && sha256sum \"$f\"; done", RecordPath)
+	w("echo '%susers'", markerBegin)
+	if len(req.Users) > 0 {
+		w("getent passwd %s | cut -d: -f1", strings.Join(req.Users, " "))
+	}
+	w("echo '%sgroups'", markerBegin)
+	if len(req.Users) > 0 {
+		w("getent group %s | cut -d: -f1", strings.Join(req.Users, " "))
+	}
+	w("echo '%sunits'", markerBegin)
+	if len(req.Units) > 0 {
+		w("systemctl show -p Id,LoadState,ActiveState,SubState,MainPID,UnitFileState %s 2>/dev/null", strings.Join(req.Units, " "))
+	}
+	w("echo '%sstaged'", markerBegin)
+	if req.StagingDir != "" {
+		w("ls -1 %s 2>/dev/null", shellQuote(req.StagingDir))
+	}
+	w("echo '%send'", markerBegin)
+	w("true")
+	return b.String()
+}
+
+// ParseProbe reads the script's output.
+func ParseProbe(out []byte) (*State, error) {
+	s := &State{
+		Paths:  map[string]Path{},
+		Users:  map[string]bool{},
+		Groups: map[string]bool{},
+		Units:  map[string]Unit{},
+		Staged: map[string]bool{},
+	}
+	var section string
+	var record bytes.Buffer
+	var unit Unit
+	var unitID string
+	flushUnit := func() {
+		if unitID != "" {
+			s.Units[unitID] = unit
+		}
+		unit, unitID = Unit{}, ""
+	}
+	seenEnd := false
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, markerBegin) {
+			if section == "units" {
+				flushUnit()
+			}
+			section = strings.TrimPrefix(line, markerBegin)
+			if section == "end" {
+				seenEnd = true
+			}
+			continue
+		}
+		switch section {
+		case "arch":
+			s.Arch = strings.TrimSpace(line)
+		case "systemd":
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "systemd" {
+				s.Systemd, _ = strconv.Atoi(f[1])
+			}
+		case "record":
+			record.WriteString(line)
+			record.WriteByte('\n')
+		case "paths":
+			p, name, err := parsePathLine(line)
+			if err != nil {
+				return nil, err
+			}
+			s.Paths[name] = p
+		case "hashes":
+			sum, name, ok := strings.Cut(line, "  ")
+			if !ok || len(sum) != 64 {
+				continue
+			}
+			p := s.Paths[name]
+			if p.Kind == KindMissing {
+				p.Kind = KindFile
+			}
+			p.SHA256 = sum
+			s.Paths[name] = p
+		case "users":
+			if line != "" {
+				s.Users[line] = true
+			}
+		case "groups":
+			if line != "" {
+				s.Groups[line] = true
+			}
+		case "units":
+			if line == "" {
+				flushUnit()
+				continue
+			}
+			k, v, _ := strings.Cut(line, "=")
+			switch k {
+			case "Id":
+				unitID = v
+			case "LoadState":
+				unit.LoadState = v
+			case "ActiveState":
+				unit.ActiveState = v
+			case "SubState":
+				unit.SubState = v
+			case "MainPID":
+				unit.MainPID, _ = strconv.Atoi(v)
+			case "UnitFileState":
+				unit.UnitFileState = v
+			}
+		case "staged":
+			if line != "" && !strings.HasSuffix(line, ".part") {
+				s.Staged[line] = true
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if !seenEnd {
+		return nil, fmt.Errorf("the state probe's output ended early")
+	}
+	rec, err := ParseRecord(bytes.TrimSpace(record.Bytes()))
+	if err != nil {
+		return nil, err
+	}
+	s.Record = rec
+	return s, nil
+}
+
+func parsePathLine(line string) (Path, string, error) {
+	f := strings.SplitN(line, "|", 7)
+	if len(f) != 7 {
+		return Path{}, "", fmt.Errorf("unexpected probe line %q", line)
+	}
+	var p Path
+	switch f[0] {
+	case "f":
+		p.Kind = KindFile
+	case "d":
+		p.Kind = KindDir
+	case "l":
+		p.Kind = KindLink
+		p.Target = f[6]
+	default:
+		p.Kind = KindOther
+	}
+	mode, err := strconv.ParseUint(f[1], 8, 32)
+	if err != nil {
+		return Path{}, "", fmt.Errorf("unexpected mode in probe line %q", line)
+	}
+	p.Mode = uint32(mode)
+	p.Owner, p.Group = f[2], f[3]
+	p.Size, _ = strconv.ParseInt(f[4], 10, 64)
+	return p, f[5], nil
+}
+
+// shellQuote quotes s for /bin/sh.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// ShellQuote quotes s for /bin/sh.
+func ShellQuote(s string) string { return shellQuote(s) }

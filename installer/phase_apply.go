@@ -1,0 +1,50 @@
+package installer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/obsbox/obsbox/installer/plan"
+	"github.com/obsbox/obsbox/installer/transport"
+)
+
+// applyPhase runs the plan's script as root: checks first, then the changes.
+type applyPhase struct{}
+
+func (applyPhase) Title() string { return "apply" }
+
+func (applyPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
+	if h.Plan.Empty() {
+		return nil
+	}
+	out, err := h.Conn.Run(ctx, h.Plan.Script())
+	if err != nil {
+		var ee *transport.ExitError
+		if errors.As(err, &ee) && ee.Code == plan.ExitCheckFailed {
+			return checkFailure(out)
+		}
+		return err
+	}
+	if !bytes.Contains(out, []byte(plan.DoneMarker)) {
+		return fmt.Errorf("the apply script stopped before its end")
+	}
+	return nil
+}
+
+// checkFailure turns the script's report of a rejected configuration into an
+// error naming the component, the tool and what the tool said.
+func checkFailure(out []byte) error {
+	s := string(out)
+	i := strings.Index(s, plan.CheckFailedMarker)
+	if i < 0 {
+		return fmt.Errorf("a configuration check failed")
+	}
+	rest := s[i+len(plan.CheckFailedMarker):]
+	head, body, _ := strings.Cut(rest, "\n")
+	comp, cmd, _ := strings.Cut(head, " ")
+	return fmt.Errorf("%s configuration rejected by `%s`; nothing on this host was changed:\n%s",
+		comp, cmd, strings.TrimSpace(body))
+}

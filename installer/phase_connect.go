@@ -1,0 +1,38 @@
+package installer
+
+import (
+	"context"
+	"time"
+
+	"github.com/obsbox/obsbox/installer/transport"
+)
+
+// connectPhase opens the one SSH connection the host keeps for the whole run
+// and makes sure root is reachable before anything is read or changed.
+type connectPhase struct{}
+
+func (connectPhase) Title() string { return "connect" }
+
+func (connectPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
+	s := h.Host.SSH
+	cfg := transport.Config{
+		Host:              h.Host.Name,
+		Address:           h.Host.Address,
+		Port:              s.Port,
+		User:              s.User,
+		PrivateKey:        s.PrivateKey,
+		KnownHosts:        s.KnownHosts,
+		AcceptNewHostKeys: s.AcceptNewHostKeys || r.Opts.AcceptNewHostKeys,
+		Bastion:           s.Bastion,
+		SudoPassword:      s.SudoPassword.Value(),
+		ConnectTimeout:    10 * time.Second,
+		Passphrase:        r.Opts.Passphrase,
+		Log:               r.Opts.Log.With("host", h.Host.Name),
+	}
+	conn, err := transport.Dial(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	h.Conn = conn
+	return conn.CheckPrivilege(ctx)
+}

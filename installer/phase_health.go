@@ -1,0 +1,115 @@
+package installer
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/obsbox/obsbox/installer/component"
+	"github.com/obsbox/obsbox/installer/plan"
+)
+
+// healthPhase waits, after each start, restart or reload, until the
+// component's own health endpoint answers. The request goes through the SSH
+// connection, so it works behind a bastion and needs no open port.
+type healthPhase struct{}
+
+func (healthPhase) Title() string { return "health check" }
+
+func (healthPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
+	if h.Plan.Empty() {
+		return nil
+	}
+	for _, spec := range h.Specs {
+		op := h.Plan.Services()[component.UnitName(spec.Component)]
+		if op == "" || spec.Health.Port == 0 {
+			continue
+		}
+		if err := waitHealthy(ctx, r, h, spec, op); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *HostRun) httpClient() *http.Client {
+	return &http.Client{
+		Timeout: 5 * time.Second,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				return h.Conn.DialContext(ctx, network, addr)
+			},
+			DisableKeepAlives: true,
+		},
+	}
+}
+
+func waitHealthy(ctx context.Context, r *Run, h *HostRun, spec *component.Spec, op plan.Op) error {
+	unit := component.UnitName(spec.Component)
+	ctx, cancel := context.WithTimeout(ctx, r.Opts.HealthTimeout)
+	defer cancel()
+	client := h.httpClient()
+	url := fmt.Sprintf("http://127.0.0.1:%d%s", spec.Health.Port, spec.Health.Path)
+	var last string
+	for {
+		last = probeOnce(ctx, client, url, "")
+		if last == "" && spec.Health.ReloadMetric != "" {
+			metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", spec.Health.Port)
+			last = probeOnce(ctx, client, metrics, spec.Health.ReloadMetric)
+		}
+		if last == "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			journal := h.journal(context.Background(), unit)
+			return fmt.Errorf("%s did not become healthy after %s (%s): %s\nlast journal lines of %s:\n%s",
+				spec.Component, op, url, last, unit, journal)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// probeOnce returns "" when healthy, else what was wrong.
+func probeOnce(ctx context.Context, client *http.Client, url, reloadMetric string) string {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "HTTP " + resp.Status
+	}
+	if reloadMetric == "" {
+		io.Copy(io.Discard, resp.Body)
+		return ""
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, reloadMetric+" ") {
+			if strings.TrimSpace(strings.TrimPrefix(line, reloadMetric)) == "1" {
+				return ""
+			}
+			return "the last configuration reload failed (" + reloadMetric + " is 0)"
+		}
+	}
+	return reloadMetric + " not found"
+}
+
+func (h *HostRun) journal(ctx context.Context, unit string) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := h.Conn.Run(ctx, "journalctl -u "+unit+" -n 20 --no-pager -o cat 2>&1 || true")
+	if err != nil {
+		return "(journal unavailable: " + err.Error() + ")"
+	}
+	return strings.TrimRight(string(out), "\n")
+}

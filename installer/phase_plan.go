@@ -1,0 +1,68 @@
+package installer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/component"
+	"github.com/obsbox/obsbox/installer/inventory"
+	"github.com/obsbox/obsbox/installer/plan"
+)
+
+// planPhase works out what the host should hold and what must change.
+type planPhase struct{}
+
+func (planPhase) Title() string { return "plan" }
+
+func (planPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
+	arch, err := bundles.ArchFromUname(h.State.Arch)
+	if err != nil {
+		return err
+	}
+	inv := r.Opts.Inventory
+	targetsOnly := r.targetsOnly(h)
+	in := plan.Input{Host: h.Host.Name, State: h.State, StagingDir: h.Conn.StagingDir(), TargetsOnly: targetsOnly}
+	for _, c := range component.All() {
+		name := c.Name()
+		if !c.Runs(inv, h.Host) {
+			if _, recorded := h.State.Record.Components[name]; recorded && !targetsOnly {
+				in.Removed = append(in.Removed, name)
+			}
+			continue
+		}
+		if targetsOnly && name != bundles.Prometheus {
+			continue
+		}
+		version := inv.Versions[name]
+		b, err := r.Opts.Store.Ensure(ctx, name, version, arch)
+		if err != nil {
+			return fmt.Errorf("bundle %s %s for %s: %w", name, version, arch, err)
+		}
+		spec, err := c.Spec(&component.Context{Inv: inv, Host: h.Host, Version: version, Bundle: b, GrafanaAdminPassword: r.grafana})
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		h.Specs = append(h.Specs, spec)
+	}
+	p, err := plan.Build(in)
+	if err != nil {
+		return err
+	}
+	h.Plan = p
+	return nil
+}
+
+// targetsOnly reports whether the host takes part only for its scrape targets:
+// a Prometheus host that --hosts did not name.
+func (r *Run) targetsOnly(h *HostRun) bool {
+	if len(r.Opts.Hosts) == 0 {
+		return false
+	}
+	for _, n := range r.Opts.Hosts {
+		if n == h.Host.Name {
+			return false
+		}
+	}
+	return h.Host.HasRole(inventory.RolePrometheus)
+}

@@ -1,0 +1,502 @@
+// Package plan compares what a host should hold with what it holds and
+// returns the actions that close the gap. Apply runs exactly these actions:
+// the shell that performs them is generated from the same list.
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/obsbox/obsbox/installer/component"
+	"github.com/obsbox/obsbox/installer/hoststate"
+)
+
+// Op is what an action does.
+type Op string
+
+const (
+	OpCreate  Op = "create"
+	OpChange  Op = "change"
+	OpRemove  Op = "remove"
+	OpEnable  Op = "enable"
+	OpStart   Op = "start"
+	OpRestart Op = "restart"
+	OpReload  Op = "reload"
+	OpStop    Op = "stop"
+)
+
+// Action is one change on a host, as shown to the user and as executed.
+type Action struct {
+	Op        Op     `json:"op"`
+	Kind      string `json:"kind"` // user, group, dir, file, binaries, link, unit
+	Target    string `json:"target"`
+	Component string `json:"component,omitempty"`
+	Detail    string `json:"detail,omitempty"`
+	Diff      string `json:"diff,omitempty"`
+	Upload    int64  `json:"upload_bytes,omitempty"`
+
+	sh []string // the shell lines that perform it
+}
+
+// Upload is a file the controller must place in the host's staging folder.
+type Upload struct {
+	Name      string // content address (sha256) inside the staging folder
+	Size      int64
+	Content   []byte // small files
+	LocalPath string // bundle tarballs
+	SHA256    string
+}
+
+// Host is the plan for one host.
+type Host struct {
+	Host    string
+	Actions []Action
+	Uploads []Upload
+	Record  *hoststate.Record // what the record says after apply
+
+	checks       []check
+	trees        []tree
+	staging      string
+	services     map[string]Op     // unit -> the strongest pending op
+	hooks        map[string]string // unit -> shell run while it is stopped
+	daemonReload bool
+}
+
+type check struct {
+	component string
+	configDir string
+	files     map[string]string // path relative to configDir -> staged name ("" = removed)
+	bin       string            // folder holding the tool: staged tree or installed version
+	tool      string
+	args      []string
+}
+
+type tree struct {
+	component, version string
+	dir                string
+	staged             string
+	binaries           []string
+}
+
+// Empty reports whether nothing needs doing.
+func (h *Host) Empty() bool { return len(h.Actions) == 0 }
+
+// UploadBytes sums what must be sent.
+func (h *Host) UploadBytes() int64 {
+	var n int64
+	for _, u := range h.Uploads {
+		n += u.Size
+	}
+	return n
+}
+
+// Counts tallies actions by kind of change, for the closing line.
+type Counts struct{ Create, Change, Remove, Restart, Reload int }
+
+func (h *Host) Counts() Counts {
+	var c Counts
+	for _, a := range h.Actions {
+		switch a.Op {
+		case OpCreate:
+			c.Create++
+		case OpChange:
+			c.Change++
+		case OpRemove, OpStop:
+			c.Remove++
+		case OpRestart, OpStart:
+			c.Restart++
+		case OpReload:
+			c.Reload++
+		}
+	}
+	return c
+}
+
+// Input is what the planner needs for one host.
+type Input struct {
+	Host       string
+	Specs      []*component.Spec // components that belong on the host
+	Removed    []string          // components recorded on the host that no longer belong there
+	State      *hoststate.State
+	StagingDir string
+	// TargetsOnly limits the plan to files the running service picks up by
+	// itself (Prometheus's file_sd targets): no restart, no other change.
+	TargetsOnly bool
+}
+
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+type builder struct {
+	in     Input
+	h      *Host
+	rec    *hoststate.Record
+	staged map[string]bool
+	wanted map[string]bool // every path the specs want
+}
+
+// Build computes the plan for one host.
+func Build(in Input) (*Host, error) {
+	b := &builder{
+		in:     in,
+		h:      &Host{Host: in.Host, staging: in.StagingDir, services: map[string]Op{}, hooks: map[string]string{}},
+		rec:    in.State.Record.Clone(),
+		staged: map[string]bool{},
+		wanted: map[string]bool{},
+	}
+	for _, s := range in.Specs {
+		if in.TargetsOnly {
+			for _, f := range s.Files {
+				if f.Effect == component.EffectNone {
+					b.file(s.Component, f)
+				}
+			}
+			continue
+		}
+		if err := b.component(s); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Component, err)
+		}
+	}
+	for _, c := range in.Removed {
+		b.removeComponent(c)
+	}
+	b.services()
+	if !b.h.Empty() {
+		b.h.Record = b.rec
+	}
+	return b.h, nil
+}
+
+func (b *builder) add(a Action) { b.h.Actions = append(b.h.Actions, a) }
+
+func (b *builder) stage(content []byte) string {
+	name := sum(content)
+	if !b.staged[name] {
+		b.staged[name] = true
+		if !b.in.State.Staged[name] {
+			b.h.Uploads = append(b.h.Uploads, Upload{Name: name, Size: int64(len(content)), Content: content, SHA256: name})
+		}
+	}
+	return name
+}
+
+func (b *builder) recordPath(p string) {
+	if !slices.Contains(b.rec.Paths, p) {
+		b.rec.Paths = append(b.rec.Paths, p)
+	}
+}
+
+func addUnique(list *[]string, v string) {
+	if !slices.Contains(*list, v) {
+		*list = append(*list, v)
+	}
+}
+
+// want marks the unit of component c as needing op, keeping the strongest.
+func (b *builder) want(unit string, op Op) {
+	rank := map[Op]int{"": 0, OpReload: 1, OpStart: 2, OpRestart: 3}
+	if rank[op] > rank[b.h.services[unit]] {
+		b.h.services[unit] = op
+	}
+}
+
+func (b *builder) component(s *component.Spec) error {
+	c := s.Component
+	st := b.in.State
+	user := component.UserName(c)
+	unit := component.UnitName(c)
+
+	if !st.Groups[user] {
+		b.add(Action{Op: OpCreate, Kind: "group", Target: user, Component: c,
+			sh: []string{fmt.Sprintf("getent group %[1]s >/dev/null || groupadd --system %[1]s", user)}})
+		addUnique(&b.rec.Groups, user)
+	}
+	if !st.Users[user] {
+		b.add(Action{Op: OpCreate, Kind: "user", Target: user, Component: c,
+			sh: []string{fmt.Sprintf("getent passwd %[1]s >/dev/null || useradd --system --gid %[1]s --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --comment 'obsbox %[2]s' %[1]s", user, c)}})
+		addUnique(&b.rec.Users, user)
+	}
+
+	dirs := []component.Dir{
+		{Path: component.OptRoot, Mode: 0o755, Owner: "root", Group: "root"},
+		{Path: component.BaseDir(c), Mode: 0o755, Owner: "root", Group: "root"},
+		{Path: component.ConfigRoot, Mode: 0o755, Owner: "root", Group: "root"},
+		{Path: component.ConfigDir(c), Mode: 0o750, Owner: "root", Group: user},
+		{Path: component.DataRoot, Mode: 0o755, Owner: "root", Group: "root"},
+		{Path: component.DataDir(c), Mode: 0o750, Owner: user, Group: user},
+	}
+	dirs = append(dirs, s.Dirs...)
+	for _, d := range dirs {
+		b.dir(c, d)
+	}
+
+	// Binaries: the release tarball, extracted into its own version folder.
+	vdir := component.VersionDir(c, s.Version)
+	b.wanted[vdir] = true
+	var binDir string
+	if s.Bundle != nil {
+		marker := path.Join(vdir, ".obsbox-bundle")
+		want := sum([]byte(s.Bundle.SHA256 + "\n"))
+		if st.Path(marker).SHA256 != want {
+			name := s.Bundle.SHA256
+			var size int64
+			if !b.staged[name] {
+				b.staged[name] = true
+				if !st.Staged[name] {
+					fi := fileSize(s.Bundle.Tarball)
+					size = fi
+					b.h.Uploads = append(b.h.Uploads, Upload{Name: name, Size: fi, LocalPath: s.Bundle.Tarball, SHA256: name})
+				}
+			}
+			b.h.trees = append(b.h.trees, tree{component: c, version: s.Version, dir: vdir, staged: name, binaries: s.Binaries})
+			detail := fmt.Sprintf("%s %s (%s)", c, s.Version, s.Bundle.Arch)
+			b.add(Action{Op: OpCreate, Kind: "binaries", Target: vdir, Component: c, Detail: detail, Upload: size,
+				sh: []string{fmt.Sprintf("install_tree %s %s", q(treeTmp(c)), q(vdir))}})
+			if !slices.Contains(b.rec.Trees, vdir) {
+				b.rec.Trees = append(b.rec.Trees, vdir)
+			}
+			binDir = "$C/" + treeTmp(c)
+		} else {
+			binDir = vdir
+		}
+	}
+
+	link := component.CurrentLink(c)
+	b.wanted[link] = true
+	if cur := st.Path(link); cur.Kind != hoststate.KindLink || cur.Target != s.Version {
+		op, detail := OpCreate, "→ "+s.Version
+		if cur.Kind == hoststate.KindLink {
+			op, detail = OpChange, cur.Target+" → "+s.Version
+		}
+		b.add(Action{Op: op, Kind: "link", Target: link, Component: c, Detail: detail,
+			sh: []string{fmt.Sprintf("switch_link %s %s", q(s.Version), q(link))}})
+		b.recordPath(link)
+		b.want(unit, OpRestart)
+	}
+	prev := b.rec.Components[c]
+	if prev.Version != s.Version {
+		if prev.Version != "" {
+			prev.Previous = prev.Version
+		}
+		prev.Version = s.Version
+		b.rec.Components[c] = prev
+	}
+
+	// Configuration files, checked together before any goes live.
+	chk := check{component: c, configDir: component.ConfigDir(c), files: map[string]string{}}
+	configChanged := false
+	for _, f := range s.Files {
+		changed := b.file(c, f)
+		if changed && strings.HasPrefix(f.Path, chk.configDir+"/") {
+			rel := strings.TrimPrefix(f.Path, chk.configDir+"/")
+			chk.files[rel] = sum(f.Content)
+			configChanged = true
+		}
+		if changed && f.Hook && s.BeforeRestart != "" {
+			b.h.hooks[unit] = s.BeforeRestart
+		}
+		if changed {
+			switch {
+			case f.Effect == component.EffectRestart, f.Effect == component.EffectReload && !s.Reload:
+				b.want(unit, OpRestart)
+			case f.Effect == component.EffectReload:
+				b.want(unit, OpReload)
+			}
+		}
+	}
+	// Files obsbox once wrote into the config folder that are no longer wanted.
+	for _, p := range slices.Clone(b.rec.Paths) {
+		if !strings.HasPrefix(p, chk.configDir+"/") || b.wanted[p] {
+			continue
+		}
+		if pk := st.Path(p).Kind; pk == hoststate.KindFile || pk == hoststate.KindLink {
+			b.add(Action{Op: OpRemove, Kind: "file", Target: p, Component: c, sh: []string{"rm -f " + q(p)}})
+			chk.files[strings.TrimPrefix(p, chk.configDir+"/")] = ""
+			configChanged = true
+			b.want(unit, map[bool]Op{true: OpReload, false: OpRestart}[s.Reload])
+		}
+		b.rec.Paths = slices.DeleteFunc(b.rec.Paths, func(x string) bool { return x == p })
+	}
+	if s.Check != nil && (configChanged || binDir != vdir) {
+		chk.tool, chk.args = s.Check.Tool, s.Check.Args
+		chk.bin = binDir
+		if chk.bin == "" {
+			chk.bin = component.CurrentLink(c)
+		}
+		b.h.checks = append(b.h.checks, chk)
+	}
+
+	// The unit.
+	unitPath := component.UnitPath(c)
+	if b.file(c, component.File{Path: unitPath, Content: s.Unit, Mode: 0o644, Owner: "root", Group: "root"}) {
+		b.h.daemonReload = true
+		b.want(unit, OpRestart)
+	}
+	addUnique(&b.rec.Units, unit)
+	us := st.Units[unit]
+	if us.UnitFileState != "enabled" {
+		wants := path.Join(component.UnitDir, "multi-user.target.wants", unit)
+		b.add(Action{Op: OpEnable, Kind: "unit", Target: unit, Component: c,
+			sh: []string{"systemctl enable --quiet " + unit}})
+		b.recordPath(wants)
+	}
+	if us.ActiveState != "active" && us.ActiveState != "reloading" && us.ActiveState != "activating" {
+		b.want(unit, OpStart)
+	}
+	return nil
+}
+
+func treeTmp(c string) string { return "tree-" + c }
+
+func (b *builder) dir(c string, d component.Dir) {
+	b.wanted[d.Path] = true
+	cur := b.in.State.Path(d.Path)
+	own := d.Owner + ":" + d.Group
+	mode := fmt.Sprintf("%o", d.Mode)
+	switch {
+	case cur.Kind == hoststate.KindMissing:
+		b.add(Action{Op: OpCreate, Kind: "dir", Target: d.Path, Component: c,
+			sh: []string{fmt.Sprintf("mkdir -p %[1]s && chmod %[2]s %[1]s && chown %[3]s %[1]s", q(d.Path), mode, own)}})
+		b.recordPath(d.Path)
+	case cur.Kind != hoststate.KindDir:
+		b.add(Action{Op: OpChange, Kind: "dir", Target: d.Path, Component: c, Detail: "not a folder: replaced",
+			sh: []string{fmt.Sprintf("rm -f %[1]s && mkdir %[1]s && chmod %[2]s %[1]s && chown %[3]s %[1]s", q(d.Path), mode, own)}})
+	case cur.Mode != d.Mode || cur.Owner != d.Owner || cur.Group != d.Group:
+		// Only fix folders obsbox made; /opt/obsbox's parents are the host's business.
+		b.add(Action{Op: OpChange, Kind: "dir", Target: d.Path, Component: c,
+			Detail: fmt.Sprintf("%o %s:%s → %s %s", cur.Mode, cur.Owner, cur.Group, mode, own),
+			sh:     []string{fmt.Sprintf("chmod %[2]s %[1]s && chown %[3]s %[1]s", q(d.Path), mode, own)}})
+	}
+}
+
+// file plans one file and reports whether its content changes.
+func (b *builder) file(c string, f component.File) bool {
+	b.wanted[f.Path] = true
+	cur := b.in.State.Path(f.Path)
+	want := sum(f.Content)
+	own := f.Owner + ":" + f.Group
+	mode := fmt.Sprintf("%o", f.Mode)
+	switch {
+	case cur.Kind == hoststate.KindMissing || cur.SHA256 != want:
+		name := b.stage(f.Content)
+		op := OpCreate
+		if cur.Kind != hoststate.KindMissing {
+			op = OpChange
+		}
+		a := Action{Op: op, Kind: "file", Target: f.Path, Component: c,
+			sh: []string{fmt.Sprintf("install_file %s %s %s %s", q(name), q(f.Path), mode, own)}}
+		if op == OpChange {
+			if f.Sensitive {
+				a.Diff = "(sensitive)"
+			} else {
+				a.Diff = "" // filled by the caller that can read the old content
+			}
+		}
+		b.add(a)
+		b.recordPath(f.Path)
+		return true
+	case cur.Mode != f.Mode || cur.Owner != f.Owner || cur.Group != f.Group:
+		b.add(Action{Op: OpChange, Kind: "file", Target: f.Path, Component: c,
+			Detail: fmt.Sprintf("%o %s:%s → %s %s", cur.Mode, cur.Owner, cur.Group, mode, own),
+			sh:     []string{fmt.Sprintf("chmod %[2]s %[1]s && chown %[3]s %[1]s", q(f.Path), mode, own)}})
+	}
+	return false
+}
+
+// removeComponent takes a component off a host that no longer carries it,
+// keeping its data folder.
+func (b *builder) removeComponent(c string) {
+	st := b.in.State
+	unit := component.UnitName(c)
+	if u, ok := st.Units[unit]; ok && u.LoadState == "loaded" {
+		b.add(Action{Op: OpStop, Kind: "unit", Target: unit, Component: c,
+			sh: []string{"systemctl disable --now --quiet " + unit + " || true"}})
+	}
+	prefixes := []string{component.BaseDir(c), component.ConfigDir(c), component.UnitPath(c),
+		path.Join(component.UnitDir, "multi-user.target.wants", unit)}
+	under := func(p string) bool {
+		for _, pre := range prefixes {
+			if p == pre || strings.HasPrefix(p, pre+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	var paths []string
+	for _, p := range b.rec.Paths {
+		if under(p) {
+			paths = append(paths, p)
+		}
+	}
+	// Deepest first, so folders are empty when their turn comes.
+	slices.SortFunc(paths, func(a, z string) int { return strings.Count(z, "/") - strings.Count(a, "/") })
+	for _, t := range b.rec.Trees {
+		if under(t) {
+			b.add(Action{Op: OpRemove, Kind: "binaries", Target: t, Component: c, sh: []string{"rm -rf " + q(t)}})
+		}
+	}
+	for _, p := range paths {
+		pk := st.Path(p).Kind
+		if pk == hoststate.KindDir {
+			b.add(Action{Op: OpRemove, Kind: "dir", Target: p, Component: c, sh: []string{"rmdir " + q(p) + " 2>/dev/null || true"}})
+		} else if pk != hoststate.KindMissing {
+			b.add(Action{Op: OpRemove, Kind: "file", Target: p, Component: c, sh: []string{"rm -f " + q(p)}})
+		}
+	}
+	b.rec.Paths = slices.DeleteFunc(b.rec.Paths, under)
+	b.rec.Trees = slices.DeleteFunc(b.rec.Trees, under)
+	b.rec.Units = slices.DeleteFunc(b.rec.Units, func(u string) bool { return u == unit })
+	delete(b.rec.Components, c)
+	b.h.daemonReload = true
+}
+
+// services turns the wanted unit operations into actions, in component order.
+func (b *builder) services() {
+	for _, s := range b.in.Specs {
+		unit := component.UnitName(s.Component)
+		op := b.h.services[unit]
+		if op == "" {
+			continue
+		}
+		cur := b.in.State.Units[unit].ActiveState
+		if op == OpReload && cur != "active" {
+			op = OpStart
+		}
+		if op == OpRestart && cur != "active" && cur != "activating" && cur != "reloading" {
+			op = OpStart
+		}
+		if op == OpStart && cur == "failed" {
+			op = OpRestart
+		}
+		sh := []string{fmt.Sprintf("systemctl %s %s", map[Op]string{OpStart: "restart", OpRestart: "restart", OpReload: "reload"}[op], unit)}
+		if hook := b.h.hooks[unit]; hook != "" && op != OpReload {
+			sh = []string{"systemctl stop " + unit, hook, "systemctl start " + unit}
+		}
+		if op != OpReload {
+			// A unit that hit its start limit refuses to start until reset.
+			sh = append([]string{"systemctl reset-failed " + unit + " 2>/dev/null || true"}, sh...)
+		}
+		b.add(Action{Op: op, Kind: "service", Target: unit, Component: s.Component, sh: sh})
+		b.h.services[unit] = op
+	}
+}
+
+// Services returns the unit operations the plan performs, by unit.
+func (h *Host) Services() map[string]Op { return h.services }
+
+func q(s string) string { return hoststate.ShellQuote(s) }
+
+func fileSize(p string) int64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}

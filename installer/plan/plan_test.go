@@ -1,0 +1,317 @@
+package plan_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/component"
+	"github.com/obsbox/obsbox/installer/hoststate"
+	"github.com/obsbox/obsbox/installer/inventory"
+	"github.com/obsbox/obsbox/installer/plan"
+)
+
+const testInventory = `
+host "mon-1" {
+  address = "10.0.0.5"
+  roles   = ["prometheus", "alertmanager", "grafana"]
+}
+host "web-1" { address = "10.0.1.10" }
+prometheus { scrape_interval = "15s" }
+grafana { admin_password = "s3cret-pw" }
+alertmanager {
+  receiver "hook" {
+    webhook { url = "http://10.0.0.9:5001/" }
+  }
+  default_receiver = "hook"
+}
+`
+
+func loadInventory(t *testing.T, src string) *inventory.Inventory {
+	t.Helper()
+	inv, diags := inventory.LoadSource(filepath.Join(t.TempDir(), "obsbox.hcl"), []byte(src))
+	if diags.HasErrors() {
+		t.Fatalf("inventory: %s", diags.Error())
+	}
+	return inv
+}
+
+func fakeBundle(comp, version string) *bundles.Bundle {
+	s := sha256.Sum256([]byte(comp + version))
+	return &bundles.Bundle{Component: comp, Version: version, Arch: "amd64", SHA256: hex.EncodeToString(s[:])}
+}
+
+// specs builds every component's Spec for the named host.
+func specs(t *testing.T, inv *inventory.Inventory, host string) []*component.Spec {
+	t.Helper()
+	h := inv.Host(host)
+	var out []*component.Spec
+	for _, c := range component.All() {
+		if !c.Runs(inv, h) {
+			continue
+		}
+		v := inv.Versions[c.Name()]
+		s, err := c.Spec(&component.Context{Inv: inv, Host: h, Version: v, Bundle: fakeBundle(c.Name(), v),
+			GrafanaAdminPassword: inventory.NewSecret("s3cret-pw")})
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name(), err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func emptyState() *hoststate.State {
+	rec, _ := hoststate.ParseRecord(nil)
+	return &hoststate.State{Arch: "x86_64", Record: rec, Paths: map[string]hoststate.Path{},
+		Users: map[string]bool{}, Groups: map[string]bool{}, Units: map[string]hoststate.Unit{}, Staged: map[string]bool{}}
+}
+
+func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+
+// converged is the state of a host after a successful apply of specs.
+func converged(specs []*component.Spec, rec *hoststate.Record) *hoststate.State {
+	st := emptyState()
+	st.Record = rec
+	dir := func(p string, mode uint32, owner, group string) {
+		st.Paths[p] = hoststate.Path{Kind: hoststate.KindDir, Mode: mode, Owner: owner, Group: group}
+	}
+	for _, s := range specs {
+		c, user := s.Component, component.UserName(s.Component)
+		st.Users[user], st.Groups[user] = true, true
+		dir(component.OptRoot, 0o755, "root", "root")
+		dir(component.BaseDir(c), 0o755, "root", "root")
+		dir(component.ConfigRoot, 0o755, "root", "root")
+		dir(component.ConfigDir(c), 0o750, "root", user)
+		dir(component.DataRoot, 0o755, "root", "root")
+		dir(component.DataDir(c), 0o750, user, user)
+		for _, d := range s.Dirs {
+			dir(d.Path, d.Mode, d.Owner, d.Group)
+		}
+		vdir := component.VersionDir(c, s.Version)
+		dir(vdir, 0o755, "root", "root")
+		st.Paths[path.Join(vdir, ".obsbox-bundle")] = hoststate.Path{Kind: hoststate.KindFile, SHA256: sum([]byte(s.Bundle.SHA256 + "\n"))}
+		st.Paths[component.CurrentLink(c)] = hoststate.Path{Kind: hoststate.KindLink, Target: s.Version}
+		for _, f := range s.Files {
+			st.Paths[f.Path] = hoststate.Path{Kind: hoststate.KindFile, Mode: f.Mode, Owner: f.Owner, Group: f.Group, SHA256: sum(f.Content)}
+		}
+		st.Paths[component.UnitPath(c)] = hoststate.Path{Kind: hoststate.KindFile, Mode: 0o644, Owner: "root", Group: "root", SHA256: sum(s.Unit)}
+		st.Units[component.UnitName(c)] = hoststate.Unit{ActiveState: "active", UnitFileState: "enabled", LoadState: "loaded", MainPID: 42}
+	}
+	return st
+}
+
+func build(t *testing.T, in plan.Input) *plan.Host {
+	t.Helper()
+	if in.StagingDir == "" {
+		in.StagingDir = "/var/tmp/obsbox-staging-root"
+	}
+	p, err := plan.Build(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func actions(p *plan.Host) []string {
+	var out []string
+	for _, a := range p.Actions {
+		out = append(out, string(a.Op)+" "+a.Kind+" "+a.Target)
+	}
+	return out
+}
+
+func has(list []string, want string) bool {
+	for _, s := range list {
+		if s == want {
+			return true
+		}
+	}
+	return false
+}
+
+func TestFreshHostInstallsEverything(t *testing.T) {
+	inv := loadInventory(t, testInventory)
+	sp := specs(t, inv, "mon-1")
+	p := build(t, plan.Input{Host: "mon-1", Specs: sp, State: emptyState()})
+	got := actions(p)
+	for _, want := range []string{
+		"create user obsbox-prometheus",
+		"create group obsbox-grafana",
+		"create dir /etc/obsbox/prometheus",
+		"create binaries /opt/obsbox/prometheus/" + inv.Versions["prometheus"],
+		"create link /opt/obsbox/node_exporter/current",
+		"create file /etc/obsbox/prometheus/prometheus.yml",
+		"create file /etc/obsbox/prometheus/targets/node.json",
+		"create file /etc/systemd/system/obsbox-alertmanager.service",
+		"enable unit obsbox-grafana.service",
+		"start service obsbox-prometheus.service",
+		"start service obsbox-node-exporter.service",
+	} {
+		if !has(got, want) {
+			t.Errorf("missing %q in plan:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+	// The record names everything the plan creates, so uninstall can undo it.
+	rec := p.Record
+	for _, a := range p.Actions {
+		switch a.Kind {
+		case "dir", "file", "link":
+			if a.Op == plan.OpCreate && !rec.Has(a.Target) {
+				t.Errorf("record misses %s", a.Target)
+			}
+		case "user":
+			if !has(rec.Users, a.Target) {
+				t.Errorf("record misses user %s", a.Target)
+			}
+		}
+	}
+	if rec.Components["prometheus"].Version != inv.Versions["prometheus"] {
+		t.Errorf("record components: %+v", rec.Components)
+	}
+	if p.UploadBytes() == 0 && len(p.Uploads) == 0 {
+		t.Errorf("a fresh host needs uploads")
+	}
+	script := p.Script()
+	for _, want := range []string{"sha256sum -c", "promtool 'check' 'config' 'prometheus.yml'", "amtool 'check-config'", "systemctl daemon-reload", "OBSBOX_RECORD"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("script lacks %q", want)
+		}
+	}
+	if out, err := exec.Command("sh", "-n", "-c", script).CombinedOutput(); err != nil {
+		t.Errorf("the apply script is not valid sh: %v\n%s", err, out)
+	}
+	// Checks run before the record is written and before anything is installed.
+	if strings.Index(script, "check config") > strings.Index(script, "OBSBOX_RECORD") {
+		t.Errorf("configuration checks must come before any change")
+	}
+}
+
+func TestConvergedHostHasNothingToDo(t *testing.T) {
+	inv := loadInventory(t, testInventory)
+	for _, host := range []string{"mon-1", "web-1"} {
+		sp := specs(t, inv, host)
+		first := build(t, plan.Input{Host: host, Specs: sp, State: emptyState()})
+		p := build(t, plan.Input{Host: host, Specs: sp, State: converged(sp, first.Record)})
+		if !p.Empty() {
+			t.Errorf("%s: converged host still has actions:\n%s", host, strings.Join(actions(p), "\n"))
+		}
+		if len(p.Uploads) != 0 {
+			t.Errorf("%s: converged host still gets uploads", host)
+		}
+	}
+}
+
+func TestScrapeIntervalChangeReloadsPrometheusOnly(t *testing.T) {
+	inv := loadInventory(t, testInventory)
+	sp := specs(t, inv, "mon-1")
+	first := build(t, plan.Input{Host: "mon-1", Specs: sp, State: emptyState()})
+	st := converged(sp, first.Record)
+
+	inv2 := loadInventory(t, strings.Replace(testInventory, `"15s"`, `"30s"`, 1))
+	p := build(t, plan.Input{Host: "mon-1", Specs: specs(t, inv2, "mon-1"), State: st})
+	got := actions(p)
+	want := []string{"change file /etc/obsbox/prometheus/prometheus.yml", "reload service obsbox-prometheus.service"}
+	// Grafana's datasource carries the scrape interval too, so it restarts.
+	if !has(got, want[0]) || !has(got, want[1]) {
+		t.Fatalf("plan:\n%s", strings.Join(got, "\n"))
+	}
+	for _, a := range got {
+		if strings.Contains(a, "prometheus") && strings.HasPrefix(a, "restart") {
+			t.Errorf("Prometheus must reload, not restart: %s", a)
+		}
+	}
+	if len(p.Uploads) != 2 { // prometheus.yml and the Grafana datasource
+		t.Errorf("uploads: %d", len(p.Uploads))
+	}
+	script := p.Script()
+	if !strings.Contains(script, "check config") {
+		t.Errorf("a changed prometheus.yml must be checked")
+	}
+}
+
+func TestVersionChangeSwitchesLinkAndRestarts(t *testing.T) {
+	inv := loadInventory(t, testInventory)
+	sp := specs(t, inv, "web-1")
+	first := build(t, plan.Input{Host: "web-1", Specs: sp, State: emptyState()})
+	st := converged(sp, first.Record)
+	inv.Versions["node_exporter"] = "1.9.0"
+	p := build(t, plan.Input{Host: "web-1", Specs: specs(t, inv, "web-1"), State: st})
+	got := actions(p)
+	for _, want := range []string{
+		"create binaries /opt/obsbox/node_exporter/1.9.0",
+		"change link /opt/obsbox/node_exporter/current",
+		"restart service obsbox-node-exporter.service",
+	} {
+		if !has(got, want) {
+			t.Errorf("missing %q:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+	if c := p.Record.Components["node_exporter"]; c.Version != "1.9.0" || c.Previous == "" || c.Previous == "1.9.0" {
+		t.Errorf("record keeps the previous version for rollback: %+v", c)
+	}
+}
+
+func TestTargetsOnlyTouchesTargets(t *testing.T) {
+	inv := loadInventory(t, testInventory)
+	sp := specs(t, inv, "mon-1")
+	first := build(t, plan.Input{Host: "mon-1", Specs: sp, State: emptyState()})
+	st := converged(sp, first.Record)
+	inv2 := loadInventory(t, testInventory+`host "web-2" { address = "10.0.1.11" }`)
+	p := build(t, plan.Input{Host: "mon-1", Specs: specs(t, inv2, "mon-1"), State: st, TargetsOnly: true})
+	got := actions(p)
+	if len(got) != 1 || got[0] != "change file /etc/obsbox/prometheus/targets/node.json" {
+		t.Errorf("targets-only plan: %v", got)
+	}
+}
+
+func TestRemovedComponentIsTakenOff(t *testing.T) {
+	inv := loadInventory(t, testInventory)
+	sp := specs(t, inv, "mon-1")
+	first := build(t, plan.Input{Host: "mon-1", Specs: sp, State: emptyState()})
+	st := converged(sp, first.Record)
+	var without []*component.Spec
+	for _, s := range sp {
+		if s.Component != "grafana" {
+			without = append(without, s)
+		}
+	}
+	p := build(t, plan.Input{Host: "mon-1", Specs: without, Removed: []string{"grafana"}, State: st})
+	got := actions(p)
+	for _, want := range []string{"stop unit obsbox-grafana.service", "remove file /etc/obsbox/grafana/grafana.ini"} {
+		if !has(got, want) {
+			t.Errorf("missing %q:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+	if _, ok := p.Record.Components["grafana"]; ok {
+		t.Errorf("record still lists grafana")
+	}
+	for _, a := range got {
+		if strings.Contains(a, "/var/lib/obsbox/grafana") {
+			t.Errorf("data must be kept: %s", a)
+		}
+	}
+}
+
+func TestSensitiveFileHasNoDiff(t *testing.T) {
+	inv := loadInventory(t, testInventory)
+	sp := specs(t, inv, "mon-1")
+	first := build(t, plan.Input{Host: "mon-1", Specs: sp, State: emptyState()})
+	st := converged(sp, first.Record)
+	inv2 := loadInventory(t, strings.Replace(testInventory, "10.0.0.9:5001", "10.0.0.9:5002", 1))
+	p := build(t, plan.Input{Host: "mon-1", Specs: specs(t, inv2, "mon-1"), State: st})
+	for _, a := range p.Actions {
+		if a.Target == "/etc/obsbox/alertmanager/alertmanager.yml" {
+			if a.Diff != "(sensitive)" {
+				t.Errorf("alertmanager.yml holds a webhook URL: diff must read (sensitive), got %q", a.Diff)
+			}
+			return
+		}
+	}
+	t.Errorf("no change planned for alertmanager.yml: %v", actions(p))
+}

@@ -1,0 +1,263 @@
+// Package installer turns an inventory into running services: it connects to
+// every host, reads its state, plans, and applies, in phases that each run
+// over all hosts at once. A host that fails drops out; the others go on.
+package installer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/component"
+	"github.com/obsbox/obsbox/installer/hoststate"
+	"github.com/obsbox/obsbox/installer/inventory"
+	"github.com/obsbox/obsbox/installer/plan"
+	"github.com/obsbox/obsbox/installer/transport"
+)
+
+// Options configure a run.
+type Options struct {
+	Inventory   *inventory.Inventory
+	Hosts       []string // only these hosts ("" = all)
+	Concurrency int
+	Store       *bundles.Store
+
+	AcceptNewHostKeys bool
+	Passphrase        func(keyPath string) ([]byte, error)
+
+	Out      io.Writer // human progress lines; io.Discard for none
+	Log      *slog.Logger
+	Progress Progress // bars; nil for none
+	Diffs    bool     // fetch old contents to show diffs (plan)
+
+	HealthTimeout time.Duration // default 90s
+}
+
+// Progress receives byte and host counts for progress bars.
+type Progress interface {
+	Uploaded(n int64)
+	HostDone()
+	SetTotals(hosts int, bytes int64)
+}
+
+// Phase is one step of a run, done on every host still in the run.
+type Phase interface {
+	Title() string
+	Run(ctx context.Context, r *Run, h *HostRun) error
+}
+
+// HostRun is one host's part of a run.
+type HostRun struct {
+	Host   *inventory.Host
+	Conn   *transport.Conn
+	State  *hoststate.State
+	Specs  []*component.Spec
+	Plan   *plan.Host
+	Result *HostResult
+
+	oldContent map[string][]byte // for diffs
+}
+
+// HostResult is what happened on a host, for the summary and --json.
+type HostResult struct {
+	Host       string        `json:"host"`
+	Address    string        `json:"address"`
+	OK         bool          `json:"ok"`
+	Error      string        `json:"error,omitempty"`
+	Phase      string        `json:"failed_phase,omitempty"`
+	Actions    []plan.Action `json:"actions"`
+	Counts     plan.Counts   `json:"counts"`
+	Uploaded   int64         `json:"uploaded_bytes"`
+	RoundTrips int64         `json:"round_trips"`
+	Seconds    float64       `json:"seconds"`
+	err        error
+}
+
+// Err returns the host's failure, if any.
+func (r *HostResult) Err() error { return r.err }
+
+// Run is one plan or apply over the selected hosts.
+type Run struct {
+	Opts    Options
+	Hosts   []*HostRun
+	grafana inventory.Secret
+	mu      sync.Mutex
+}
+
+func newRun(opts Options) (*Run, error) {
+	if opts.Concurrency < 1 {
+		opts.Concurrency = 16
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.HealthTimeout == 0 {
+		opts.HealthTimeout = 90 * time.Second
+	}
+	r := &Run{Opts: opts}
+	inv := opts.Inventory
+	selected := map[string]bool{}
+	for _, n := range opts.Hosts {
+		if inv.Host(n) == nil {
+			return nil, fmt.Errorf("--hosts names %q, which is not in %s", n, inv.Path)
+		}
+		selected[n] = true
+	}
+	for _, h := range inv.Hosts {
+		// Prometheus hosts always take part: their targets follow the inventory.
+		if len(selected) > 0 && !selected[h.Name] && !h.HasRole(inventory.RolePrometheus) {
+			continue
+		}
+		r.Hosts = append(r.Hosts, &HostRun{Host: h, Result: &HostResult{Host: h.Name, Address: h.Address}})
+	}
+	if len(inv.HostsWithRole(inventory.RoleGrafana)) > 0 {
+		pw, err := inv.GrafanaAdminPassword()
+		if err != nil {
+			return nil, err
+		}
+		r.grafana = pw
+	}
+	return r, nil
+}
+
+// runPhases runs each phase over the hosts still in the run, at most
+// Concurrency at once; a host whose phase fails leaves the run.
+func (r *Run) runPhases(ctx context.Context, phases []Phase) {
+	start := time.Now()
+	for i, p := range phases {
+		if _, ok := p.(uploadPhase); ok {
+			r.announceUploads()
+		}
+		last := i == len(phases)-1
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, r.Opts.Concurrency)
+		r.Opts.Log.Debug("phase", "title", p.Title())
+		for _, h := range r.Hosts {
+			if h.Result.err != nil {
+				continue
+			}
+			wg.Add(1)
+			go func(h *HostRun) {
+				defer wg.Done()
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					h.fail(p, ctx.Err())
+					return
+				}
+				defer func() { <-sem }()
+				err := p.Run(ctx, r, h)
+				if err != nil {
+					h.fail(p, err)
+					fmt.Fprintf(r.Opts.Out, "%s: %s failed: %s\n", h.Host.Name, p.Title(), err)
+				}
+				if (err != nil || last) && r.Opts.Progress != nil {
+					r.Opts.Progress.HostDone()
+				}
+			}(h)
+		}
+		wg.Wait()
+	}
+	for _, h := range r.Hosts {
+		if h.Conn != nil {
+			st := h.Conn.Stats()
+			h.Result.RoundTrips = st.RoundTrips
+			h.Result.Uploaded = st.BytesSent
+			h.Conn.Close()
+		}
+		h.Result.OK = h.Result.err == nil
+		h.Result.Seconds = time.Since(start).Seconds()
+		if h.Plan != nil {
+			h.Result.Actions = h.Plan.Actions
+			h.Result.Counts = h.Plan.Counts()
+		}
+		if h.Result.Actions == nil {
+			h.Result.Actions = []plan.Action{}
+		}
+	}
+}
+
+func (h *HostRun) fail(p Phase, err error) {
+	h.Result.err = err
+	h.Result.Error = err.Error()
+	h.Result.Phase = p.Title()
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Hosts []*HostResult `json:"hosts"`
+}
+
+// Failed lists the hosts that failed.
+func (rep *Report) Failed() []*HostResult {
+	var out []*HostResult
+	for _, h := range rep.Hosts {
+		if !h.OK {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// Changes reports whether any host has pending or performed actions.
+func (rep *Report) Changes() bool {
+	for _, h := range rep.Hosts {
+		if len(h.Actions) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Run) report() *Report {
+	rep := &Report{}
+	for _, h := range r.Hosts {
+		rep.Hosts = append(rep.Hosts, h.Result)
+	}
+	return rep
+}
+
+// Plan connects, reads every host and returns what apply would do. It changes nothing.
+func Plan(ctx context.Context, opts Options) (*Report, []*HostRun, error) {
+	r, err := newRun(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.runPhases(ctx, []Phase{connectPhase{}, probePhase{}, planPhase{}, diffPhase{}})
+	return r.report(), r.Hosts, nil
+}
+
+// Apply converges every selected host.
+func Apply(ctx context.Context, opts Options) (*Report, error) {
+	r, err := newRun(opts)
+	if err != nil {
+		return nil, err
+	}
+	r.runPhases(ctx, []Phase{connectPhase{}, probePhase{}, planPhase{}, uploadPhase{}, applyPhase{}, healthPhase{}})
+	return r.report(), nil
+}
+
+// announceUploads tells the progress display how much is about to be sent,
+// and says in plain lines what each host will receive.
+func (r *Run) announceUploads() {
+	var total int64
+	for _, h := range r.Hosts {
+		if h.Result.err == nil && h.Plan != nil {
+			n := h.Plan.UploadBytes()
+			total += n
+			if !h.Plan.Empty() {
+				fmt.Fprintf(r.Opts.Out, "%s: %d changes, %s to upload\n", h.Host.Name, len(h.Plan.Actions), humanBytes(n))
+			}
+		}
+	}
+	if r.Opts.Progress != nil {
+		r.Opts.Progress.SetTotals(len(r.Hosts), total)
+	}
+}
