@@ -45,6 +45,7 @@ func (planPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		}
 		h.Specs = append(h.Specs, spec)
 	}
+	in.Specs = h.Specs
 	p, err := plan.Build(in)
 	if err != nil {
 		return err

@@ -2,7 +2,9 @@ package component
 
 import (
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/obsbox/obsbox/bundles"
@@ -63,9 +65,10 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 		{Path: templates.GrafanaDatasourcePath, Content: ds, Mode: mode, Owner: "root", Group: user, Effect: EffectRestart},
 		{Path: templates.GrafanaDashboardProviderPath, Content: provider, Mode: mode, Owner: "root", Group: user, Effect: EffectRestart},
 	}
-	for fname, body := range templates.GrafanaDashboards() {
+	dashboards := templates.GrafanaDashboards()
+	for _, fname := range slices.Sorted(maps.Keys(dashboards)) {
 		// Grafana rereads provisioned dashboards by itself.
-		files = append(files, File{Path: path.Join(templates.GrafanaDashboardsDir, fname), Content: body, Mode: mode, Owner: "root", Group: user, Effect: EffectNone})
+		files = append(files, File{Path: path.Join(templates.GrafanaDashboardsDir, fname), Content: dashboards[fname], Mode: mode, Owner: "root", Group: user, Effect: EffectNone})
 	}
 	dirs := []Dir{{Path: templates.GrafanaDashboardsDir, Mode: 0o750, Owner: "root", Group: user},
 		{Path: templates.GrafanaProvisioningDir, Mode: 0o750, Owner: "root", Group: user}}

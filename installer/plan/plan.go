@@ -356,6 +356,9 @@ func (b *builder) component(s *component.Spec) error {
 func treeTmp(c string) string { return "tree-" + c }
 
 func (b *builder) dir(c string, d component.Dir) {
+	if b.wanted[d.Path] {
+		return // shared by several components: planned once
+	}
 	b.wanted[d.Path] = true
 	cur := b.in.State.Path(d.Path)
 	own := d.Owner + ":" + d.Group

@@ -1,0 +1,248 @@
+package inventory
+
+import (
+	"cmp"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// Load reads, decodes, defaults and validates the inventory at path.
+// It returns a nil inventory when the diagnostics hold an error; warnings
+// come back alongside a usable inventory.
+func Load(path string) (*Inventory, hcl.Diagnostics) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot read inventory",
+			Detail:   fmt.Sprintf("%s: %v. Write an example with \"obsbox init\", or name another file with -i.", path, unwrapPathError(err)),
+		}}
+	}
+	return LoadSource(path, src)
+}
+
+// LoadSource is Load for an inventory already read. path names the file in
+// diagnostics and anchors relative paths (file(), private_key, rule_files, …).
+func LoadSource(path string, src []byte) (*Inventory, hcl.Diagnostics) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = filepath.Clean(path)
+	}
+	dir := filepath.Dir(abs)
+
+	file, pm, diags := parse(src, path)
+	if diags.HasErrors() {
+		// After a syntax error the tree is partial; decoding it would only
+		// add confusing follow-on errors.
+		return nil, tidy(diags, nil)
+	}
+
+	var raw rawFile
+	ctx := evalContext(dir)
+	decodeDiags := gohcl.DecodeBody(file.Body, ctx, &raw)
+	decodeDiags = append(decodeDiags, decodeVersions(raw.Versions, ctx)...)
+	nameValueErrors(file.Body, decodeDiags)
+
+	inv := build(&raw, abs, dir, src, pm)
+	v := &validator{filename: path, dir: dir, prior: decodeDiags, pm: pm}
+	v.check(&raw, inv)
+	for _, d := range decodeDiags {
+		pm.mapDiag(d)
+	}
+	diags = append(diags, decodeDiags...)
+	diags = append(diags, v.diags...)
+
+	diags = tidy(diags, raw.secrets())
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return inv, diags
+}
+
+// decodeVersions evaluates the versions block's attributes, which gohcl left
+// undecoded so validate can name unknown components itself.
+func decodeVersions(rv *rawVersions, ctx *hcl.EvalContext) hcl.Diagnostics {
+	if rv == nil {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	rv.Values = map[string]string{}
+	rv.Ranges = map[string]hcl.Range{}
+	rv.NameRanges = map[string]hcl.Range{}
+	for name, attr := range rv.Attrs {
+		var s string
+		d := gohcl.DecodeExpression(attr.Expr, ctx, &s)
+		diags = append(diags, d...)
+		rv.NameRanges[name] = attr.NameRange
+		rv.Ranges[name] = attr.Expr.Range()
+		if !d.HasErrors() {
+			rv.Values[name] = s
+		}
+	}
+	return diags
+}
+
+// tidy makes diagnostics fit to show: it drops the follow-on "value must be
+// known" errors that a failed function call causes, removes every secret
+// value from the text, forgets the evaluation context (which holds values),
+// drops exact duplicates and sorts by position.
+func tidy(diags hcl.Diagnostics, secrets []string) hcl.Diagnostics {
+	hasOtherError := false
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError && !isUnknownValueDiag(d) {
+			hasOtherError = true
+			break
+		}
+	}
+	// Longest first so a secret containing another is replaced whole.
+	slices.SortFunc(secrets, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+
+	out := make(hcl.Diagnostics, 0, len(diags))
+	seen := map[string]bool{}
+	for _, d := range diags {
+		if hasOtherError && isUnknownValueDiag(d) {
+			continue
+		}
+		c := *d
+		c.Summary = redact(c.Summary, secrets)
+		c.Detail = redact(c.Detail, secrets)
+		c.Expression = nil
+		c.EvalContext = nil
+		key := fmt.Sprintf("%d|%s|%s|%v", c.Severity, c.Summary, c.Detail, c.Subject)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, &c)
+	}
+	slices.SortStableFunc(out, func(a, b *hcl.Diagnostic) int {
+		pa, pb := diagPos(a), diagPos(b)
+		if c := cmp.Compare(pa.file, pb.file); c != 0 {
+			return c
+		}
+		return cmp.Compare(pa.byte, pb.byte)
+	})
+	return out
+}
+
+type pos struct {
+	file string
+	byte int
+}
+
+func diagPos(d *hcl.Diagnostic) pos {
+	if d.Subject == nil {
+		return pos{byte: -1}
+	}
+	return pos{file: d.Subject.Filename, byte: d.Subject.Start.Byte}
+}
+
+func isUnknownValueDiag(d *hcl.Diagnostic) bool {
+	return d.Summary == "Unsuitable value type" && strings.Contains(d.Detail, "value must be known")
+}
+
+func redact(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "(sensitive)")
+		}
+	}
+	return s
+}
+
+// secrets lists every non-empty value that goes into a Secret field.
+func (r *rawFile) secrets() []string {
+	var out []string
+	add := func(ps ...*string) {
+		for _, p := range ps {
+			if p != nil && *p != "" {
+				out = append(out, *p)
+			}
+		}
+	}
+	if r.SSH != nil {
+		add(r.SSH.SudoPassword)
+	}
+	for _, h := range r.Hosts {
+		if h.SSH != nil {
+			add(h.SSH.SudoPassword)
+		}
+	}
+	if r.Grafana != nil {
+		add(r.Grafana.AdminPassword)
+	}
+	if r.Prometheus != nil {
+		for _, rw := range r.Prometheus.RemoteWrite {
+			add(&rw.URL, rw.Password, rw.BearerToken)
+		}
+	}
+	if r.Alertmanager != nil {
+		for _, rc := range r.Alertmanager.Receivers {
+			if rc.Webhook != nil {
+				add(&rc.Webhook.URL)
+			}
+			if rc.Slack != nil {
+				add(&rc.Slack.APIURL)
+			}
+			if rc.PagerDuty != nil {
+				add(&rc.PagerDuty.RoutingKey)
+			}
+			if rc.Email != nil {
+				add(rc.Email.AuthPassword)
+			}
+		}
+	}
+	return out
+}
+
+// nameValueErrors rewrites gohcl's "Unsuitable value type" errors, which do
+// not say which attribute they are about, to name it and to point at the
+// whole value.
+func nameValueErrors(body hcl.Body, diags hcl.Diagnostics) {
+	b, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return
+	}
+	for _, d := range diags {
+		if d.Summary != "Unsuitable value type" || d.Subject == nil || isUnknownValueDiag(d) {
+			continue
+		}
+		where, attr := findAttr(b, "", d.Subject.Start.Byte)
+		if attr == nil {
+			continue
+		}
+		r := attr.Expr.Range()
+		d.Summary = "Wrong value type"
+		d.Detail = fmt.Sprintf("%s%s: %s", where, attr.Name, strings.TrimPrefix(d.Detail, "Unsuitable value: "))
+		d.Subject = &r
+		d.Context = nil
+	}
+}
+
+// findAttr finds the attribute whose value holds byte offset off, and the
+// blocks around it as written ("host \"web-1\" ssh ").
+func findAttr(b *hclsyntax.Body, where string, off int) (string, *hclsyntax.Attribute) {
+	for _, a := range b.Attributes {
+		if r := a.Expr.Range(); off >= r.Start.Byte && off < max(r.End.Byte, r.Start.Byte+1) {
+			return where, a
+		}
+	}
+	for _, blk := range b.Blocks {
+		if r := blk.Body.Range(); off >= r.Start.Byte && off < r.End.Byte {
+			w := where + blk.Type + " "
+			for _, l := range blk.Labels {
+				w += strconv.Quote(l) + " "
+			}
+			return findAttr(blk.Body, w, off)
+		}
+	}
+	return "", nil
+}

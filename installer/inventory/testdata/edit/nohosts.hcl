@@ -1,0 +1,8 @@
+# Just started: no hosts yet.
+ssh {
+  user = "deploy"
+}
+
+prometheus {
+  retention = "30d"
+}

@@ -1,0 +1,143 @@
+package inventory
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// monHost is a valid first host; snippets in the cases below start on line 5.
+const monHost = `host "mon-1" {
+  address = "10.0.0.1"
+  roles   = ["prometheus", "alertmanager", "grafana"]
+}
+`
+
+// loadIn loads src as dir/obsbox.hcl, dir a fresh temporary folder.
+func loadIn(t *testing.T, src string) (*Inventory, hcl.Diagnostics, string) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "obsbox.hcl")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inv, diags := Load(path)
+	return inv, diags, path
+}
+
+func diagText(d *hcl.Diagnostic) string { return d.Summary + "; " + d.Detail }
+
+func diagPosString(d *hcl.Diagnostic) string {
+	if d.Subject == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%d:%d", d.Subject.Start.Line, d.Subject.Start.Column)
+}
+
+func dumpDiags(diags hcl.Diagnostics) string {
+	var b strings.Builder
+	for _, d := range diags {
+		fmt.Fprintf(&b, "  %s %s: %s\n", diagPosString(d), severityName(d.Severity), diagText(d))
+	}
+	return b.String()
+}
+
+func TestValidationMistakes(t *testing.T) {
+	t.Setenv("OBSBOX_TEST_SET", "x")
+	os.Unsetenv("OBSBOX_TEST_UNSET")
+
+	tests := []struct {
+		name    string
+		src     string // monHost is prepended unless noBase
+		noBase  bool
+		warning bool
+		want    string // substring of summary; detail
+		pos     string // line:col of the subject
+	}{
+		{name: "unknown block", src: "hots \"web-1\" {\n}\n", want: `Did you mean "host"?`, pos: "5:1"},
+		{name: "unknown top-level attribute", src: "retention = \"15d\"\n", want: `An argument named "retention" is not expected here`, pos: "5:1"},
+		{name: "unknown attribute with suggestion", src: "host \"web-1\" {\n  adress = \"10.0.0.2\"\n}\n", want: `Did you mean "address"?`, pos: "6:3"},
+		{name: "unknown nested block", src: "prometheus {\n  scrap \"app\" {\n  }\n}\n", want: `Did you mean "scrape"?`, pos: "6:3"},
+		{name: "missing required attribute", src: "host \"web-1\" {\n  roles = []\n}\n", want: `The argument "address" is required`, pos: "5:14"},
+		{name: "wrong type number", src: "prometheus {\n  port = \"http\"\n}\n", want: "prometheus port: a number is required", pos: "6:10"},
+		{name: "wrong type list", src: "host \"web-1\" {\n  address = \"10.0.0.2\"\n  roles = \"grafana\"\n}\n", want: `host "web-1" roles: list of string required`, pos: "7:11"},
+		{name: "wrong type bool", src: "host \"web-1\" {\n  address = \"10.0.0.2\"\n  node_exporter = \"nope\"\n}\n", want: `host "web-1" node_exporter: a bool is required`, pos: "7:19"},
+		{name: "duplicate singleton block", src: "grafana {\n}\ngrafana {\n}\n", want: "Duplicate grafana block", pos: "7:1"},
+		{name: "duplicate host name", src: "host \"mon-1\" {\n  address = \"10.0.0.2\"\n}\n", want: `host "mon-1" is already defined at`, pos: "5:6"},
+		{name: "duplicate address", src: "host \"web-1\" {\n  address = \"10.0.0.1\"\n}\n", want: `like host "mon-1"`, pos: "6:13"},
+		{name: "unknown role", src: "host \"web-1\" {\n  address = \"10.0.0.2\"\n  roles   = [\"grafana\", \"prometeus\"]\n}\n", want: `"prometeus" is not a role. Did you mean "prometheus"?`, pos: "7:25"},
+		{name: "node_exporter as role", src: "host \"web-1\" {\n  address = \"10.0.0.2\"\n  roles   = [\"node_exporter\"]\n}\n", want: "node_exporter runs on every host", pos: "7:14"},
+		{name: "no prometheus host", noBase: true, src: "host \"web-1\" {\n  address = \"10.0.0.2\"\n  roles   = [\"grafana\"]\n}\n", want: `no host has the "prometheus" role`, pos: "3:13"},
+		{name: "no hosts at all", noBase: true, src: "grafana {\n}\n", want: `no host has the "prometheus" role`, pos: "1:1"},
+		{name: "route to unknown receiver", src: "alertmanager {\n  receiver \"team\" {\n    webhook {\n      url = \"http://10.0.0.9:5001/\"\n    }\n  }\n  route {\n    severity = \"page\"\n    receiver = \"teem\"\n  }\n}\n", want: `receiver "teem", which is not defined. Did you mean "team"?`, pos: "13:16"},
+		{name: "default_receiver unknown", src: "alertmanager {\n  default_receiver = \"oncall\"\n}\n", want: `default_receiver names "oncall", which is not defined`, pos: "6:22"},
+		{name: "receiver without kind", src: "alertmanager {\n  receiver \"team\" {\n  }\n}\n", want: `receiver "team" needs exactly one of`, pos: "6:3"},
+		{name: "receiver with two kinds", src: "alertmanager {\n  receiver \"team\" {\n    webhook {\n      url = \"http://10.0.0.9/\"\n    }\n    email {\n      to        = \"a@example.com\"\n      from      = \"b@example.com\"\n      smarthost = \"smtp.example.com:587\"\n    }\n  }\n}\n", want: `has webhook and email`, pos: "6:3"},
+		{name: "bad duration", src: "prometheus {\n  retention = \"30days\"\n}\n", want: `"30days" is not a duration`, pos: "6:15"},
+		{name: "duration units out of order", src: "prometheus {\n  scrape_interval = \"30s1m\"\n}\n", want: `"30s1m" is not a duration`, pos: "6:21"},
+		{name: "zero scrape interval", src: "prometheus {\n  scrape_interval = \"0s\"\n}\n", want: "must be longer than zero", pos: "6:21"},
+		{name: "bad rule for", src: "rules {\n  rule \"HostDown\" {\n    for = \"1 minute\"\n  }\n}\n", want: `"1 minute" is not a duration`, pos: "7:11"},
+		{name: "port too big", src: "grafana {\n  port = 70000\n}\n", want: "grafana port is 70000", pos: "6:10"},
+		{name: "port zero", src: "ssh {\n  port = 0\n}\n", want: "ssh port is 0", pos: "6:10"},
+		{name: "host ssh port", src: "host \"web-1\" {\n  address = \"10.0.0.2\"\n  ssh {\n    port = 65536\n  }\n}\n", want: `host "web-1" ssh port is 65536`, pos: "8:12"},
+		{name: "cluster port", src: "alertmanager {\n  cluster_port = -1\n}\n", want: "cluster_port is -1", pos: "6:18"},
+		{name: "version not semver", src: "versions {\n  prometheus = \"2.53\"\n}\n", want: `prometheus version "2.53" is not of the form MAJOR.MINOR.PATCH`, pos: "6:16"},
+		{name: "version with v", src: "versions {\n  grafana = \"v11.2.2\"\n}\n", want: `Drop the leading "v"`, pos: "6:13"},
+		{name: "unknown component", src: "versions {\n  prometeus = \"2.53.2\"\n}\n", want: `"prometeus" is not a component obsbox installs. Did you mean "prometheus"?`, pos: "6:3"},
+		{name: "missing private key", src: "ssh {\n  private_key = \"keys/nope\"\n}\n", want: "Private key file not found", pos: "6:17"},
+		{name: "missing host private key", src: "host \"web-1\" {\n  address = \"10.0.0.2\"\n  ssh {\n    private_key = \"./missing_key\"\n  }\n}\n", want: `host "web-1" ssh.private_key "./missing_key"`, pos: "8:19"},
+		{name: "unknown rule in disable", src: "rules {\n  disable = [\"HostDown\", \"ClockSkw\"]\n}\n", want: `"ClockSkw", which is not a built-in rule. Did you mean "ClockSkew"?`, pos: "6:26"},
+		{name: "unknown rule block", src: "rules {\n  rule \"DiskFull\" {\n    for = \"5m\"\n  }\n}\n", want: `rule "DiskFull" is not a built-in rule`, pos: "6:8"},
+		{name: "bad rule severity", src: "rules {\n  rule \"HostDown\" {\n    severity = \"critical\"\n  }\n}\n", want: `severity "critical" must be one of "page", "ticket", "none"`, pos: "7:16"},
+		{name: "bad route severity", src: "alertmanager {\n  receiver \"team\" {\n    webhook {\n      url = \"http://10.0.0.9/\"\n    }\n  }\n  route {\n    severity = \"tiket\"\n    receiver = \"team\"\n  }\n}\n", want: `Did you mean "ticket"?`, pos: "12:16"},
+		{name: "invalid label name", src: "host \"web-1\" {\n  address = \"10.0.0.2\"\n  labels  = { env = \"prod\", \"9lives\" = \"x\" }\n}\n", want: `"9lives" is not a valid Prometheus label name`, pos: "7:29"},
+		{name: "reserved label instance", src: "host \"web-1\" {\n  address = \"10.0.0.2\"\n  labels  = { instance = \"x\" }\n}\n", want: `"instance" is reserved`, pos: "7:15"},
+		{name: "reserved label job in scrape", src: "prometheus {\n  scrape \"app\" {\n    targets = [\"10.0.0.3:8080\"]\n    labels  = { job = \"x\" }\n  }\n}\n", want: `"job" is reserved`, pos: "8:17"},
+		{name: "reserved label double underscore", src: "host \"web-1\" {\n  address = \"10.0.0.2\"\n  labels  = { __meta = \"x\" }\n}\n", want: `"__meta" is reserved`, pos: "7:15"},
+		{name: "host name not a DNS label", src: "host \"Web_1\" {\n  address = \"10.0.0.2\"\n}\n", want: `host name "Web_1" must look like a DNS label`, pos: "5:6"},
+		{name: "host name too long", src: "host \"" + strings.Repeat("a", 64) + "\" {\n  address = \"10.0.0.2\"\n}\n", want: "must look like a DNS label", pos: "5:6"},
+		{name: "rule_files match nothing", warning: true, src: "prometheus {\n  rule_files = [\"rules/*.yml\"]\n}\n", want: `"rules/*.yml" matches no file`, pos: "6:17"},
+		{name: "env unset", src: "grafana {\n  admin_password = env(\"OBSBOX_TEST_UNSET\")\n}\n", want: "environment variable OBSBOX_TEST_UNSET is not set", pos: "6:20"},
+		{name: "env too many arguments", src: "grafana {\n  admin_password = env(\"A\", \"b\", \"c\")\n}\n", want: "at most one default", pos: "6:20"},
+		{name: "file unreadable", src: "grafana {\n  admin_password = file(\"secrets/grafana\")\n}\n", want: "no such file or directory", pos: "6:20"},
+		{name: "file not regular", src: "grafana {\n  admin_password = file(\"/dev/null\")\n}\n", want: "/dev/null is not a regular file", pos: "6:20"},
+		{name: "unknown function", src: "grafana {\n  admin_password = envv(\"X\")\n}\n", want: `There is no function named "envv"`, pos: "6:20"},
+		{name: "port conflict", src: "grafana {\n  port = 9090\n}\n", want: `prometheus and grafana would both listen on port 9090 on host "mon-1"`, pos: "6:10"},
+		{name: "scrape target without port", src: "prometheus {\n  scrape \"app\" {\n    targets = [\"10.0.0.3\"]\n  }\n}\n", want: `target "10.0.0.3" must be host:port`, pos: "7:16"},
+		{name: "scrape job reserved", src: "prometheus {\n  scrape \"node\" {\n    targets = [\"10.0.0.3:9100\"]\n  }\n}\n", want: `obsbox defines the job "node" itself`, pos: "6:10"},
+		{name: "webhook url not http", src: "alertmanager {\n  receiver \"hook\" {\n    webhook {\n      url = \"10.0.0.9:5001\"\n    }\n  }\n}\n", want: "it must be a URL starting with http:// or https://", pos: "8:13"},
+		{name: "empty routing key", src: "alertmanager {\n  receiver \"pd\" {\n    pagerduty {\n      routing_key = env(\"OBSBOX_TEST_UNSET\", \"\")\n    }\n  }\n}\n", want: "routing_key is empty", pos: "8:21"},
+		{name: "bad bastion", src: "ssh {\n  bastion = \"jump.example.com:99999\"\n}\n", want: "bastion", pos: "6:13"},
+		{name: "syntax error in compact style", noBase: true, src: "grafana { port = 1 admin_user = }\n", want: "Invalid expression", pos: "1:33"},
+		{name: "syntax error", src: "host \"web-1\" {\n  address = \"10.0.0.2\n}\n", want: "Unterminated template string", pos: "6:22"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := tc.src
+			if !tc.noBase {
+				src = monHost + src
+			}
+			inv, diags, _ := loadIn(t, src)
+			sev := hcl.DiagError
+			if tc.warning {
+				sev = hcl.DiagWarning
+			}
+			for _, d := range diags {
+				if d.Severity == sev && strings.Contains(diagText(d), tc.want) && diagPosString(d) == tc.pos {
+					if tc.warning && (inv == nil || diags.HasErrors()) {
+						t.Fatalf("a warning alone must not fail the inventory:\n%s", dumpDiags(diags))
+					}
+					if !tc.warning && inv != nil {
+						t.Fatalf("an error must give a nil inventory")
+					}
+					return
+				}
+			}
+			t.Fatalf("want a %s at %s containing %q; got:\n%s", severityName(sev), tc.pos, tc.want, dumpDiags(diags))
+		})
+	}
+}

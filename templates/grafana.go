@@ -1,0 +1,333 @@
+package templates
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/template"
+	"unicode/utf8"
+)
+
+// Where Grafana's files live on a host (SPEC "What lands on a host").
+const (
+	GrafanaHomeDir               = "/opt/obsbox/grafana/current" // --homepath: the unpacked release
+	GrafanaConfigDir             = "/etc/obsbox/grafana"
+	GrafanaINIPath               = GrafanaConfigDir + "/grafana.ini"
+	GrafanaProvisioningDir       = GrafanaConfigDir + "/provisioning"
+	GrafanaDatasourcePath        = GrafanaProvisioningDir + "/datasources/obsbox.yaml"
+	GrafanaDashboardProviderPath = GrafanaProvisioningDir + "/dashboards/obsbox.yaml"
+	GrafanaDashboardsDir         = GrafanaConfigDir + "/dashboards"
+	GrafanaDataDir               = "/var/lib/obsbox/grafana"
+	GrafanaDatabasePath          = GrafanaDataDir + "/grafana.db"
+	GrafanaUser                  = "obsbox-grafana"
+
+	// GrafanaDatasourceUID is the provisioned Prometheus datasource's uid; the
+	// dashboards refer to it.
+	GrafanaDatasourceUID  = "obsbox-prometheus"
+	GrafanaDatasourceName = "Prometheus"
+
+	GrafanaDefaultPort      = 3000
+	GrafanaDefaultAdminUser = "admin"
+	// GrafanaMinPasswordLength is the shortest password `grafana cli admin
+	// reset-admin-password` accepts (it refuses 4 characters or fewer).
+	GrafanaMinPasswordLength = 5
+)
+
+// GrafanaProvisioningSubdirs are the folders Grafana scans under provisioning/;
+// creating them all keeps it from logging errors about the missing ones.
+var GrafanaProvisioningSubdirs = []string{"alerting", "dashboards", "datasources", "plugins"}
+
+//go:embed grafana
+var grafanaFS embed.FS
+
+var grafanaTemplates = template.Must(template.New("").Option("missingkey=error").
+	ParseFS(grafanaFS, "grafana/*.tmpl"))
+
+// GrafanaINI is the input of RenderGrafanaINI.
+type GrafanaINI struct {
+	HTTPPort      int    // 0 means 3000
+	HTTPAddr      string // address to listen on; "" means all interfaces
+	RootURL       string // public URL, when Grafana sits behind a proxy; "" keeps Grafana's default
+	AdminUser     string // "" means "admin"
+	AdminPassword string // required; at least GrafanaMinPasswordLength characters
+	// SecretKey signs cookies and encrypts secrets in the database. It must stay
+	// the same across applies; "" keeps Grafana's built-in (public) default.
+	SecretKey string
+	LogLevel  string // debug, info, warn, error or critical; "" means info
+}
+
+// RenderGrafanaINI renders grafana.ini for GrafanaINIPath.
+func RenderGrafanaINI(c GrafanaINI) ([]byte, error) {
+	if c.HTTPPort == 0 {
+		c.HTTPPort = GrafanaDefaultPort
+	}
+	if c.HTTPPort < 1 || c.HTTPPort > 65535 {
+		return nil, fmt.Errorf("grafana.ini: http_port %d is not a port (1-65535)", c.HTTPPort)
+	}
+	if c.HTTPAddr != "" && net.ParseIP(c.HTTPAddr) == nil {
+		return nil, fmt.Errorf("grafana.ini: http_addr %q is not an IP address", c.HTTPAddr)
+	}
+	if c.RootURL != "" {
+		if err := grafanaCheckURL(c.RootURL); err != nil {
+			return nil, fmt.Errorf("grafana.ini: root_url: %w", err)
+		}
+	}
+	if c.AdminUser == "" {
+		c.AdminUser = GrafanaDefaultAdminUser
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error", "critical":
+	default:
+		return nil, fmt.Errorf("grafana.ini: log level %q is not one of debug, info, warn, error, critical", c.LogLevel)
+	}
+	if err := GrafanaCheckAdminPassword(c.AdminPassword); err != nil {
+		return nil, fmt.Errorf("grafana.ini: %w", err)
+	}
+
+	data := map[string]string{
+		"DataDir":         GrafanaDataDir,
+		"ProvisioningDir": GrafanaProvisioningDir,
+		"HTTPAddr":        c.HTTPAddr,
+		"HTTPPort":        strconv.Itoa(c.HTTPPort),
+		"LogLevel":        c.LogLevel,
+		"CookieSecure":    "",
+	}
+	if strings.HasPrefix(c.RootURL, "https://") {
+		data["CookieSecure"] = "true"
+	}
+	for _, v := range []struct{ key, field, value string }{
+		{"admin_user", "AdminUser", c.AdminUser},
+		{"admin_password", "AdminPassword", c.AdminPassword},
+		{"secret_key", "SecretKey", c.SecretKey},
+		{"root_url", "RootURL", c.RootURL},
+	} {
+		q, err := grafanaINIValue(v.value)
+		if err != nil {
+			return nil, fmt.Errorf("grafana.ini: %s: %w", v.key, err)
+		}
+		data[v.field] = q
+	}
+	return grafanaRender("grafana.ini.tmpl", data)
+}
+
+// GrafanaCheckAdminPassword reports why Grafana could not take password as its
+// admin password, both in grafana.ini and through `grafana cli`.
+func GrafanaCheckAdminPassword(password string) error {
+	if utf8.RuneCountInString(password) < GrafanaMinPasswordLength {
+		return fmt.Errorf("the admin password is shorter than %d characters, which Grafana refuses", GrafanaMinPasswordLength)
+	}
+	// The value itself is never printed: it is a secret.
+	if _, err := grafanaINIValue(password); err != nil {
+		return fmt.Errorf("the admin password %s", strings.TrimPrefix(err.Error(), "value "))
+	}
+	return nil
+}
+
+var (
+	// Grafana replaces ${VAR}, $__env{VAR}, $__file{path}, ... in every value
+	// of grafana.ini (pkg/setting/expanders.go), with no escape.
+	grafanaExpansion = regexp.MustCompile(`\$(|__\w+)\{[^}]+\}`)
+	// go-ini replaces %(key)s with another key's value when String() reads it.
+	grafanaINIReference = regexp.MustCompile(`%\([^)]+\)s`)
+)
+
+// grafanaINIValue writes v so that Grafana's ini parser (go-ini) reads back
+// exactly v. Plain values stay bare; anything go-ini would trim, cut at an
+// inline comment (# or ;), unquote or continue goes inside """...""", which
+// go-ini takes verbatim up to the last """ on the line.
+func grafanaINIValue(v string) (string, error) {
+	if !utf8.ValidString(v) {
+		return "", fmt.Errorf("value is not valid UTF-8")
+	}
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f {
+			return "", fmt.Errorf("value contains a control character (newline, tab, ...), which an ini line cannot hold")
+		}
+	}
+	if grafanaExpansion.MatchString(v) {
+		return "", fmt.Errorf("value contains ${...} or $__name{...}, which Grafana would replace")
+	}
+	if grafanaINIReference.MatchString(v) {
+		return "", fmt.Errorf("value contains %%(...)s, which Grafana's ini parser would replace")
+	}
+	if v == "" {
+		return "", nil
+	}
+	if strings.ContainsAny(v, "#;\"'`\\") || strings.TrimSpace(v) != v {
+		return `"""` + v + `"""`, nil
+	}
+	return v, nil
+}
+
+// GrafanaDatasource is the input of RenderGrafanaDatasource.
+type GrafanaDatasource struct {
+	// Name as shown in Grafana; "" means "Prometheus". Grafana matches a
+	// provisioned datasource by name: a rename with the same uid fails until
+	// the old one is deleted.
+	Name              string
+	URL               string // Prometheus' base URL, e.g. http://10.0.0.5:9090
+	IsDefault         bool
+	ScrapeInterval    string // Prometheus' scrape interval, e.g. "15s": the shortest step Grafana asks for; "" omits it
+	PrometheusVersion string // e.g. "2.53.2", lets Grafana use newer APIs; "" omits it
+}
+
+var (
+	grafanaDuration = regexp.MustCompile(`^([0-9]+(ms|s|m|h|d|w|y))+$`)
+	grafanaVersion  = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+)
+
+// RenderGrafanaDatasource renders the datasource provisioning file for
+// GrafanaDatasourcePath: one Prometheus datasource with uid GrafanaDatasourceUID.
+func RenderGrafanaDatasource(d GrafanaDatasource) ([]byte, error) {
+	if d.Name == "" {
+		d.Name = GrafanaDatasourceName
+	}
+	if err := grafanaCheckURL(d.URL); err != nil {
+		return nil, fmt.Errorf("grafana datasource %q: url: %w", d.Name, err)
+	}
+	if d.ScrapeInterval != "" && !grafanaDuration.MatchString(d.ScrapeInterval) {
+		return nil, fmt.Errorf("grafana datasource %q: scrape interval %q is not a Prometheus duration like 15s", d.Name, d.ScrapeInterval)
+	}
+	if d.PrometheusVersion != "" && !grafanaVersion.MatchString(d.PrometheusVersion) {
+		return nil, fmt.Errorf("grafana datasource %q: Prometheus version %q is not like 2.53.2", d.Name, d.PrometheusVersion)
+	}
+	data := map[string]string{"IsDefault": strconv.FormatBool(d.IsDefault)}
+	for k, v := range map[string]string{
+		"Name": d.Name, "UID": GrafanaDatasourceUID, "URL": d.URL,
+		"ScrapeInterval": d.ScrapeInterval, "PrometheusVersion": d.PrometheusVersion,
+	} {
+		if v == "" {
+			data[k] = ""
+			continue
+		}
+		q, err := grafanaYAMLString(v)
+		if err != nil {
+			return nil, fmt.Errorf("grafana datasource %q: %s: %w", d.Name, k, err)
+		}
+		data[k] = q
+	}
+	return grafanaRender("datasource.yaml.tmpl", data)
+}
+
+// RenderGrafanaDashboardProvider renders the dashboard provisioning file for
+// GrafanaDashboardProviderPath, loading the JSON files in dir (normally
+// GrafanaDashboardsDir) into the read-only folder "obsbox".
+func RenderGrafanaDashboardProvider(dir string) ([]byte, error) {
+	if !path.IsAbs(dir) || path.Clean(dir) != dir {
+		return nil, fmt.Errorf("grafana dashboard provider: folder %q is not a clean absolute path", dir)
+	}
+	q, err := grafanaYAMLString(dir)
+	if err != nil {
+		return nil, fmt.Errorf("grafana dashboard provider: folder %q: %w", dir, err)
+	}
+	return grafanaRender("dashboard-provider.yaml.tmpl", map[string]string{"Dir": q})
+}
+
+// GrafanaDashboards returns the built-in dashboards, file name to JSON, for
+// GrafanaDashboardsDir. Each call returns fresh copies.
+func GrafanaDashboards() map[string][]byte {
+	out := map[string][]byte{}
+	entries, err := fs.ReadDir(grafanaFS, "grafana/dashboards")
+	if err != nil {
+		panic(fmt.Sprintf("embedded grafana dashboards: %v", err)) // the build embeds them
+	}
+	for _, e := range entries {
+		b, err := fs.ReadFile(grafanaFS, "grafana/dashboards/"+e.Name())
+		if err != nil {
+			panic(fmt.Sprintf("embedded grafana dashboard %s: %v", e.Name(), err))
+		}
+		out[e.Name()] = b
+	}
+	return out
+}
+
+// GrafanaServerArgv is the unit's ExecStart for the release unpacked in homeDir
+// (normally GrafanaHomeDir).
+func GrafanaServerArgv(homeDir string) []string {
+	return []string{homeDir + "/bin/grafana", "server", "--config", GrafanaINIPath, "--homepath", homeDir}
+}
+
+// GrafanaCommand is a command to run on a Grafana host.
+type GrafanaCommand struct {
+	User  string   // run as this user (e.g. runuser -u USER --), so the database stays its own
+	Argv  []string // no secrets here: argv shows in ps and logs
+	Stdin []byte   // secret: write it to the command's stdin, never log it
+}
+
+// GrafanaResetAdminPassword returns the command that sets the admin password in
+// Grafana's existing database. grafana.ini's admin_password only counts when
+// Grafana creates its database, so after the first start the password is
+// applied with this command instead. With --password-from-stdin the CLI reads
+// the first line of stdin (pkg/cmd/grafana-cli/commands/reset_password_command.go)
+// and changes the user with id 1: the admin Grafana created first.
+//
+// Run it with the release in homeDir, as GrafanaUser, while obsbox-grafana is
+// stopped (stop, reset, start), and only when GrafanaDatabasePath exists: on a
+// fresh install Grafana takes the password from grafana.ini.
+func GrafanaResetAdminPassword(homeDir, password string) (GrafanaCommand, error) {
+	if !path.IsAbs(homeDir) || path.Clean(homeDir) != homeDir {
+		return GrafanaCommand{}, fmt.Errorf("grafana home %q is not a clean absolute path", homeDir)
+	}
+	if err := GrafanaCheckAdminPassword(password); err != nil {
+		return GrafanaCommand{}, err
+	}
+	return GrafanaCommand{
+		User: GrafanaUser,
+		Argv: []string{
+			homeDir + "/bin/grafana", "cli",
+			"--homepath", homeDir,
+			"--config", GrafanaINIPath,
+			"admin", "reset-admin-password", "--password-from-stdin",
+		},
+		Stdin: []byte(password + "\n"),
+	}, nil
+}
+
+func grafanaCheckURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %w", s, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%q is not an http:// or https:// URL", s)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q has no host", s)
+	}
+	return nil
+}
+
+// grafanaYAMLString quotes s as a YAML double-quoted scalar (a JSON string is
+// one) after doubling "$", which Grafana's provisioning would otherwise read
+// as an environment variable (pkg/services/provisioning/values).
+func grafanaYAMLString(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("%q is not valid UTF-8", s)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(strings.ReplaceAll(s, "$", "$$")); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(buf.String(), "\n"), nil
+}
+
+func grafanaRender(name string, data any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := grafanaTemplates.ExecuteTemplate(&buf, name, data); err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", name, err)
+	}
+	return buf.Bytes(), nil
+}

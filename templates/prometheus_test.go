@@ -1,0 +1,495 @@
+package templates
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pmezard/go-difflib/difflib"
+)
+
+// promUpdating reports whether -update was given (the flag is registered in rules_test.go).
+func promUpdating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
+
+// promGolden compares got with the golden file, or rewrites it under -update.
+func promGolden(t *testing.T, file string, got []byte) {
+	t.Helper()
+	if promUpdating() {
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("reading golden file (run with -update to create it): %v", err)
+	}
+	if !bytes.Equal(want, got) {
+		diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+			A: difflib.SplitLines(string(want)), B: difflib.SplitLines(string(got)),
+			FromFile: file, ToFile: "rendered", Context: 3,
+		})
+		t.Errorf("rendered output differs from %s (run with -update if intended):\n%s", file, diff)
+	}
+}
+
+// promTools returns the real binaries to test with: $env, else every
+// /var/cache/obsbox-e2e/bin/<name>-* (one per version). Without any the test is
+// skipped, or fails when CI=true.
+func promTools(t *testing.T, env, name string) []string {
+	t.Helper()
+	if p := os.Getenv(env); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("%s=%s: %v", env, p, err)
+		}
+		return []string{p}
+	}
+	found, _ := filepath.Glob("/var/cache/obsbox-e2e/bin/" + name + "-*")
+	if len(found) == 0 {
+		msg := fmt.Sprintf("no %s to test with: set %s or build /var/cache/obsbox-e2e/bin/%s-<version>", name, env, name)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return found
+}
+
+// promRun runs a tool in dir and returns its combined output.
+func promRun(t *testing.T, dir, bin string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func promWrite(t *testing.T, file string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func promCases() []struct {
+	name string
+	cfg  PrometheusConfig
+} {
+	return []struct {
+		name string
+		cfg  PrometheusConfig
+	}{
+		{"minimal", PrometheusConfig{
+			RuleFiles:  []string{PromBuiltinRulesFile, PromUserRulesGlob},
+			Prometheus: []PrometheusStaticTarget{{Host: "mon-1", Address: "10.0.0.5:9090"}},
+		}},
+		{"full", PrometheusConfig{
+			ScrapeInterval:     "30s",
+			EvaluationInterval: "1m",
+			ExternalLabels:     map[string]string{"region": "eu-west", "cluster": "prod-eu"},
+			Alertmanagers:      []string{"10.0.0.5:9093", "10.0.0.6:9093"},
+			RuleFiles:          []string{PromBuiltinRulesFile, PromUserRulesGlob},
+			Prometheus:         []PrometheusStaticTarget{{Host: "mon-1", Address: "10.0.0.5:9090", Labels: map[string]string{"env": "prod"}}},
+			Alertmanager: []PrometheusStaticTarget{
+				{Host: "mon-1", Address: "10.0.0.5:9093", Labels: map[string]string{"env": "prod"}},
+				{Host: "mon-2", Address: "10.0.0.6:9093"},
+			},
+			Grafana: []PrometheusStaticTarget{{Host: "mon-1", Address: "10.0.0.5:3000"}},
+			Jobs: []PrometheusScrapeJob{
+				{Name: "app", Targets: []string{"10.0.1.10:8080", "10.0.1.11:8080"}, MetricsPath: "/internal/metrics",
+					Scheme: "https", ScrapeInterval: "5s", Labels: map[string]string{"team": "payments"}},
+				{Name: "blackbox", Targets: []string{"10.0.0.9:9115"}, ScrapeInterval: "2m"},
+			},
+			RemoteWrite: []PrometheusRemoteWrite{
+				{Name: "longterm", URL: "https://metrics.example.com/api/v1/write", Username: "obsbox", Password: "s3cr3t"},
+				{Name: "vendor", URL: "https://push.example.net/write?tenant=a&x=1", BearerToken: "tok-123"},
+			},
+		}},
+		{"hostile", PrometheusConfig{
+			ScrapeInterval: "1m",
+			ExternalLabels: map[string]string{
+				"note":  "it's \"quoted\"\nsecond line: - [x] #c",
+				"yes":   "no",
+				"null":  "~",
+				"emoji": "🚨 ünïcødé \u0085 \u2028 \ttab \x00 \x7f \u00a0 \ufeff",
+				"space": " ",
+				"flow":  "{a: b} [c] *ref &anc !tag %d @x `q` | > ---",
+			},
+			Alertmanagers: []string{"am.example.com:9093"},
+			RuleFiles:     []string{PromBuiltinRulesFile, "rules/user/it's #1/*.yml"},
+			Prometheus:    []PrometheusStaticTarget{{Host: "mon'1: #x", Address: "[::1]:9090"}},
+			Jobs: []PrometheusScrapeJob{
+				{Name: `app "quoted": #1`, Targets: []string{"10.0.1.10:8080"}, MetricsPath: "/m?x='1'&y=\"2\"",
+					Labels: map[string]string{"tmpl": "{{ .x }}", "on": "off", "nl": "a\nb\r\n"}},
+			},
+			RemoteWrite: []PrometheusRemoteWrite{
+				{Name: "basic 'one'", URL: "https://user@metrics.example.com/write?q='x'#frag", Username: "user: name", Password: "p'a\"ss\nword\\ #"},
+				{Name: "bearer", URL: "http://10.0.0.9:8428/api/v1/write", BearerToken: "a b #c \"d\" 'e'"},
+			},
+		}},
+	}
+}
+
+func TestPrometheusConfigGolden(t *testing.T) {
+	for _, tc := range promCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := RenderPrometheusConfig(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			promGolden(t, filepath.Join("testdata", "prometheus", tc.name+".yml"), got)
+		})
+	}
+}
+
+// TestPrometheusConfigPromtool lays rendered files out as on a host and has
+// the real promtool check them, rule files and file_sd targets included.
+func TestPrometheusConfigPromtool(t *testing.T) {
+	tools := promTools(t, "OBSBOX_PROMTOOL", "promtool")
+	rules, err := RenderAlertRules(RuleSettings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, err := RenderFileSD([]FileSDTarget{
+		{Target: "10.0.0.5:9100", Labels: map[string]string{"instance": "mon-1", "env": "prod"}},
+		{Target: "10.0.1.10:9100", Labels: map[string]string{"instance": "web-1", "note": "it's \"odd\"\n"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range promCases() {
+		cfg, err := RenderPrometheusConfig(tc.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		promWrite(t, filepath.Join(dir, "prometheus.yml"), cfg)
+		promWrite(t, filepath.Join(dir, PromBuiltinRulesFile), rules)
+		promWrite(t, filepath.Join(dir, "rules", "user", "custom.yml"),
+			[]byte("groups:\n  - name: custom\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up)\n"))
+		promWrite(t, filepath.Join(dir, PromNodeTargetsFile), targets)
+		for _, tool := range tools {
+			t.Run(tc.name+"/"+filepath.Base(tool), func(t *testing.T) {
+				// Run from elsewhere: relative paths must resolve against the config's folder.
+				out, err := promRun(t, "/", tool, "check", "config", filepath.Join(dir, "prometheus.yml"))
+				if err != nil {
+					t.Fatalf("promtool check config: %v\n%s", err, out)
+				}
+				if !strings.Contains(out, "obsbox-alerts.yml\n  SUCCESS: 12 rules found") {
+					t.Errorf("promtool did not read the built-in rules:\n%s", out)
+				}
+				// A missing targets file is only a warning; promtool checks the ones present.
+				if strings.Contains(out, "WARNING") {
+					t.Errorf("promtool warned:\n%s", out)
+				}
+			})
+		}
+	}
+}
+
+func TestPrometheusConfigShape(t *testing.T) {
+	got, err := RenderPrometheusConfig(promCases()[1].cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(got)
+	for _, want := range []string{
+		// node targets come from a file Prometheus watches: no reload to add a host
+		"  - job_name: 'node'\n    file_sd_configs:\n      - files:\n          - 'targets/node.json'\n        refresh_interval: '30s'\n",
+		// component targets are named by host, not address
+		"      - targets:\n          - '10.0.0.6:9093'\n        labels:\n          instance: 'mon-2'\n",
+		// a 5s job under a 30s global interval needs its own timeout
+		"    scrape_interval: '5s'\n    scrape_timeout: '5s'\n",
+		"    basic_auth:\n      username: 'obsbox'\n      password: 's3cr3t'\n",
+		"    authorization:\n      type: 'Bearer'\n      credentials: 'tok-123'\n",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("rendered config lacks\n%s\n--- in ---\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "    scrape_interval: '2m'\n    scrape_timeout") {
+		t.Errorf("a 2m job got a scrape_timeout it does not need:\n%s", s)
+	}
+}
+
+func TestPrometheusConfigErrors(t *testing.T) {
+	base := func() PrometheusConfig {
+		return PrometheusConfig{Prometheus: []PrometheusStaticTarget{{Host: "mon-1", Address: "10.0.0.5:9090"}}}
+	}
+	cases := []struct {
+		name   string
+		change func(*PrometheusConfig)
+		want   string // part of the error
+		secret string // must not appear in the error
+	}{
+		{"bad interval", func(c *PrometheusConfig) { c.ScrapeInterval = "15 s" }, `scrape_interval: "15 s" is not a duration`, ""},
+		{"zero interval", func(c *PrometheusConfig) { c.ScrapeInterval = "0s" }, "scrape_interval: \"0s\": must be longer than zero", ""},
+		{"bad evaluation interval", func(c *PrometheusConfig) { c.EvaluationInterval = "1hour" }, "evaluation_interval", ""},
+		{"external label name", func(c *PrometheusConfig) { c.ExternalLabels = map[string]string{"bad-name": "x"} }, `external label "bad-name": not a valid label name`, ""},
+		{"reserved label name", func(c *PrometheusConfig) { c.ExternalLabels = map[string]string{"__name__": "x"} }, "reserved for Prometheus", ""},
+		{"empty external label", func(c *PrometheusConfig) { c.ExternalLabels = map[string]string{"env": ""} }, `external label "env": empty value`, ""},
+		{"alertmanager with scheme", func(c *PrometheusConfig) { c.Alertmanagers = []string{"http://10.0.0.5:9093"} }, `alerting target "http://10.0.0.5:9093": must be host:port`, ""},
+		{"absolute rule file", func(c *PrometheusConfig) { c.RuleFiles = []string{"/etc/obsbox/prometheus/rules/x.yml"} }, "must be relative", ""},
+		{"escaping rule file", func(c *PrometheusConfig) { c.RuleFiles = []string{"rules/../../x.yml"} }, "leaves the configuration folder", ""},
+		{"escaping targets file", func(c *PrometheusConfig) { c.NodeTargetsFile = "../node.json" }, `node targets file "../node.json"`, ""},
+		{"component without host", func(c *PrometheusConfig) { c.Grafana = []PrometheusStaticTarget{{Address: "10.0.0.5:3000"}} }, `job "grafana" target "10.0.0.5:3000": empty host name`, ""},
+		{"component host twice", func(c *PrometheusConfig) {
+			c.Prometheus = append(c.Prometheus, PrometheusStaticTarget{Host: "mon-1", Address: "10.0.0.6:9090"})
+		}, `host "mon-1" listed twice`, ""},
+		{"component bad label", func(c *PrometheusConfig) {
+			c.Prometheus[0].Labels = map[string]string{"0x": "y"}
+		}, `host "mon-1" label "0x"`, ""},
+		{"job reserved", func(c *PrometheusConfig) { c.Jobs = []PrometheusScrapeJob{{Name: "node", Targets: []string{"a:1"}}} }, `job "node": the name is reserved`, ""},
+		{"job twice", func(c *PrometheusConfig) {
+			c.Jobs = []PrometheusScrapeJob{{Name: "app", Targets: []string{"a:1"}}, {Name: "app", Targets: []string{"b:1"}}}
+		}, `job "app": defined twice`, ""},
+		{"job without name", func(c *PrometheusConfig) { c.Jobs = []PrometheusScrapeJob{{Targets: []string{"a:1"}}} }, "empty name", ""},
+		{"job without targets", func(c *PrometheusConfig) { c.Jobs = []PrometheusScrapeJob{{Name: "app"}} }, `job "app": no targets`, ""},
+		{"job bad target", func(c *PrometheusConfig) { c.Jobs = []PrometheusScrapeJob{{Name: "app", Targets: []string{"a b:1"}}} }, `job "app": target "a b:1": contains spaces`, ""},
+		{"job bad scheme", func(c *PrometheusConfig) {
+			c.Jobs = []PrometheusScrapeJob{{Name: "app", Targets: []string{"a:1"}, Scheme: "ftp"}}
+		}, `scheme "ftp"`, ""},
+		{"job bad path", func(c *PrometheusConfig) {
+			c.Jobs = []PrometheusScrapeJob{{Name: "app", Targets: []string{"a:1"}, MetricsPath: "metrics"}}
+		}, `metrics_path "metrics": must start with /`, ""},
+		{"job bad interval", func(c *PrometheusConfig) {
+			c.Jobs = []PrometheusScrapeJob{{Name: "app", Targets: []string{"a:1"}, ScrapeInterval: "5"}}
+		}, `job "app": scrape_interval: "5" is not a duration`, ""},
+		{"job bad label", func(c *PrometheusConfig) {
+			c.Jobs = []PrometheusScrapeJob{{Name: "app", Targets: []string{"a:1"}, Labels: map[string]string{"a.b": "x"}}}
+		}, `job "app": label "a.b"`, ""},
+		{"job label not UTF-8", func(c *PrometheusConfig) {
+			c.Jobs = []PrometheusScrapeJob{{Name: "app", Targets: []string{"a:1"}, Labels: map[string]string{"team": "\xff"}}}
+		}, "scrape_configs[2].static_configs[0].labels.team: value is not valid UTF-8", ""},
+		{"remote write bad url", func(c *PrometheusConfig) {
+			c.RemoteWrite = []PrometheusRemoteWrite{{Name: "lt", URL: "metrics.example.com/write?token=SECRET1"}}
+		}, `remote_write "lt": url is not an absolute http or https URL`, "SECRET1"},
+		{"remote write both auths", func(c *PrometheusConfig) {
+			c.RemoteWrite = []PrometheusRemoteWrite{{Name: "lt", URL: "https://x/w", Username: "u", Password: "SECRET2", BearerToken: "SECRET3"}}
+		}, "either username/password or a bearer token", "SECRET"},
+		{"remote write password alone", func(c *PrometheusConfig) {
+			c.RemoteWrite = []PrometheusRemoteWrite{{URL: "https://x/w", Password: "SECRET4"}}
+		}, "remote_write #1: password set without username", "SECRET4"},
+		{"remote write twice", func(c *PrometheusConfig) {
+			c.RemoteWrite = []PrometheusRemoteWrite{{Name: "lt", URL: "https://x/w"}, {Name: "lt", URL: "https://y/w"}}
+		}, `remote_write "lt": defined twice`, ""},
+		{"remote write password not UTF-8", func(c *PrometheusConfig) {
+			c.RemoteWrite = []PrometheusRemoteWrite{{Name: "lt", URL: "https://x/w", Username: "u", Password: "SECRET5\xff"}}
+		}, "remote_write[0].basic_auth.password: value is not valid UTF-8", "SECRET5"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base()
+			tc.change(&c)
+			_, err := RenderPrometheusConfig(c)
+			if err == nil {
+				t.Fatalf("no error, want one containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not contain %q", err, tc.want)
+			}
+			if tc.secret != "" && strings.Contains(err.Error(), tc.secret) {
+				t.Errorf("error %q leaks a secret", err)
+			}
+		})
+	}
+}
+
+func promFileSDCases() []struct {
+	name    string
+	targets []FileSDTarget
+} {
+	return []struct {
+		name    string
+		targets []FileSDTarget
+	}{
+		{"empty", nil},
+		{"hosts", []FileSDTarget{
+			{Target: "10.0.1.11:9100", Labels: map[string]string{"instance": "web-2", "env": "prod", "role": "web"}},
+			{Target: "10.0.0.5:9100", Labels: map[string]string{"instance": "mon-1", "env": "prod"}},
+			{Target: "10.0.1.10:9100", Labels: map[string]string{"instance": "web-1"}},
+			{Target: "10.0.2.1:9100"},
+		}},
+		{"hostile", []FileSDTarget{
+			{Target: "db-1.example.com:9100", Labels: map[string]string{
+				"instance": "db-1",
+				"note":     "\"quoted\" 'single' \\back\nline </script> & <b>",
+				"emoji":    "🚨\u2028\x00",
+			}},
+		}},
+	}
+}
+
+func TestFileSDGolden(t *testing.T) {
+	for _, tc := range promFileSDCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := RenderFileSD(tc.targets)
+			if err != nil {
+				t.Fatal(err)
+			}
+			promGolden(t, filepath.Join("testdata", "prometheus", "file_sd_"+tc.name+".json"), got)
+
+			// Every target and label reads back exactly.
+			var groups []struct {
+				Targets []string          `json:"targets"`
+				Labels  map[string]string `json:"labels"`
+			}
+			if err := json.Unmarshal(got, &groups); err != nil {
+				t.Fatalf("rendered file_sd is not JSON: %v", err)
+			}
+			if groups == nil {
+				t.Fatal("rendered null instead of a list")
+			}
+			if len(groups) != len(tc.targets) {
+				t.Fatalf("%d groups for %d targets", len(groups), len(tc.targets))
+			}
+			byTarget := map[string]map[string]string{}
+			for i, g := range groups {
+				if len(g.Targets) != 1 {
+					t.Fatalf("group %d has targets %v, want one", i, g.Targets)
+				}
+				if i > 0 && groups[i-1].Targets[0] >= g.Targets[0] {
+					t.Errorf("groups not ordered by target: %q before %q", groups[i-1].Targets[0], g.Targets[0])
+				}
+				byTarget[g.Targets[0]] = g.Labels
+			}
+			for _, tt := range tc.targets {
+				got := byTarget[tt.Target]
+				if len(got) != len(tt.Labels) {
+					t.Errorf("target %s: labels %v, want %v", tt.Target, got, tt.Labels)
+				}
+				for k, v := range tt.Labels {
+					if got[k] != v {
+						t.Errorf("target %s label %s = %q, want %q", tt.Target, k, got[k], v)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestFileSDStableOrder(t *testing.T) {
+	a := []FileSDTarget{{Target: "b:9100"}, {Target: "a:9100"}, {Target: "c:9100"}}
+	b := []FileSDTarget{{Target: "c:9100"}, {Target: "b:9100"}, {Target: "a:9100"}}
+	ra, err := RenderFileSD(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := RenderFileSD(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ra, rb) {
+		t.Errorf("input order changed the output:\n%s\n---\n%s", ra, rb)
+	}
+}
+
+func TestFileSDErrors(t *testing.T) {
+	cases := []struct {
+		name    string
+		targets []FileSDTarget
+		want    string
+	}{
+		{"empty target", []FileSDTarget{{Target: ""}}, `file_sd target "": empty address`},
+		{"url target", []FileSDTarget{{Target: "http://a:9100/metrics"}}, "must be host:port"},
+		{"twice", []FileSDTarget{{Target: "a:9100"}, {Target: "a:9100"}}, `file_sd target "a:9100": listed twice`},
+		{"bad label", []FileSDTarget{{Target: "a:9100", Labels: map[string]string{"host-name": "x"}}}, `label "host-name": not a valid label name`},
+		{"reserved label", []FileSDTarget{{Target: "a:9100", Labels: map[string]string{"__address__": "x"}}}, "reserved for Prometheus"},
+		{"not UTF-8", []FileSDTarget{{Target: "a:9100", Labels: map[string]string{"env": "\xfe"}}}, `label "env": value is not valid UTF-8`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := RenderFileSD(tc.targets)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestPromParseDuration(t *testing.T) {
+	cases := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"0", 0, true},
+		{"0s", 0, true},
+		{"15s", 15 * time.Second, true},
+		{"1h30m", 90 * time.Minute, true},
+		{"2d", 48 * time.Hour, true},
+		{"1w", 7 * 24 * time.Hour, true},
+		{"1y", 365 * 24 * time.Hour, true},
+		{"500ms", 500 * time.Millisecond, true},
+		{"1m30s250ms", 90*time.Second + 250*time.Millisecond, true},
+		{"", 0, false},
+		{"15", 0, false},
+		{"1.5h", 0, false},
+		{"30m1h", 0, false},
+		{"-5m", 0, false},
+		{"5 m", 0, false},
+		{"99999999999999999999y", 0, false},
+	}
+	for _, tc := range cases {
+		got, err := promParseDuration(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("promParseDuration(%q) = %v, %v; want %v, ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestPromYQuote(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"", "''"},
+		{"plain", "'plain'"},
+		{"it's", "'it''s'"},
+		{`up{job="node"}`, `'up{job="node"}'`},
+		{`back\slash`, `'back\slash'`},
+		{"ünï 🚨", "'ünï 🚨'"},
+		{"a\nb", `"a\nb"`},
+		{"tab\there", `"tab\there"`},
+		{"q\"\\\n", `"q\"\\\n"`},
+		{"nel\u0085 ls\u2028 bom\ufeff nul\x00 del\x7f", `"nel\u0085 ls\u2028 bom\uFEFF nul\u0000 del\u007F"`},
+		{"\U000E0001", `"\U000E0001"`},
+	}
+	for _, tc := range cases {
+		got, err := promYQuote(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("promYQuote(%q) = %s, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+	if _, err := promYQuote("\xff"); err == nil {
+		t.Error("promYQuote accepted invalid UTF-8")
+	}
+}
+
+func TestPromYKeys(t *testing.T) {
+	for in, want := range map[string]string{
+		"env": "env", "_x1": "_x1", "yes": "'yes'", "on": "'on'", "null": "'null'", "N": "'N'",
+		"a-b": "'a-b'", "1x": "'1x'", "a b": "'a b'", "a:b": "'a:b'",
+	} {
+		got, err := promYKey(in)
+		if err != nil || got != want {
+			t.Errorf("promYKey(%q) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+}
