@@ -76,6 +76,7 @@ func newRootCmd() *cobra.Command {
 		newValidateCmd(g),
 		newApplyCmd(g),
 		newPlanCmd(g),
+		newStatusCmd(g),
 		newBundleCmd(g),
 		newVersionCmd(g),
 	)

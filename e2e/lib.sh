@@ -1,0 +1,89 @@
+# shellcheck shell=bash disable=SC2034
+# Shared settings and helpers for the e2e scripts; sourced, not run.
+# Every path and the address prefix can be overridden through OBSBOX_E2E_* variables.
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$E2E_DIR/.." && pwd)
+
+CACHE=${OBSBOX_E2E_CACHE:-/var/cache/obsbox-e2e}
+ROOTFS=$CACHE/rootfs-bookworm
+ROOTFS_MARKER=.obsbox-rootfs-complete
+KEY=$CACHE/id_ed25519
+MIRROR_DIR=$CACHE/mirror
+TOOLS_DIR=$CACHE/bin
+DEBIAN_MIRROR=${OBSBOX_E2E_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+STATE=${OBSBOX_E2E_STATE:-/run/obsbox-e2e}
+RUN_LOCK=${OBSBOX_E2E_LOCK:-/run/obsbox-e2e.lock}
+MACHINES=${OBSBOX_E2E_MACHINES:-/var/tmp/obsbox-e2e/machines}
+PREFIX=${OBSBOX_E2E_PREFIX:-10.99.0}
+BRIDGE=${OBSBOX_E2E_BRIDGE:-obsbr0}
+
+# Packages the hosts' root filesystem is bootstrapped with (see shared TESTING.md).
+ROOTFS_PACKAGES=systemd,systemd-sysv,dbus,openssh-server,iproute2,ifupdown,sudo,ca-certificates,curl,procps
+
+log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+die() {
+	printf '%s: error: %s\n' "${0##*/}" "$*" >&2
+	exit 1
+}
+
+# go may live outside PATH in a non-login shell (CI).
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+	PATH=/usr/local/go/bin:$PATH
+fi
+
+# ensure_rootfs builds the cached bookworm root filesystem once. It takes the same
+# flock as any other builder, so a build in progress elsewhere is waited for.
+ensure_rootfs() {
+	[ -e "$ROOTFS/$ROOTFS_MARKER" ] && return 0
+	command -v debootstrap >/dev/null || die "debootstrap is missing (run e2e/prereqs.sh)"
+	mkdir -p "$CACHE"
+	local fd
+	exec {fd}>"$CACHE/rootfs.lock"
+	if ! flock -n "$fd"; then
+		log "waiting for another rootfs build ($CACHE/rootfs.lock)"
+		flock "$fd"
+	fi
+	if [ ! -e "$ROOTFS/$ROOTFS_MARKER" ]; then
+		log "bootstrapping Debian bookworm into $ROOTFS (once, about 2 minutes)"
+		rm -rf "$ROOTFS.tmp" "$ROOTFS"
+		if ! debootstrap --variant=minbase --include="$ROOTFS_PACKAGES" \
+			bookworm "$ROOTFS.tmp" "$DEBIAN_MIRROR" >"$CACHE/debootstrap.log" 2>&1; then
+			tail -n 20 "$CACHE/debootstrap.log" >&2
+			exec {fd}>&-
+			die "debootstrap of $ROOTFS.tmp failed (full log: $CACHE/debootstrap.log)"
+		fi
+		touch "$ROOTFS.tmp/$ROOTFS_MARKER"
+		mv "$ROOTFS.tmp" "$ROOTFS"
+	fi
+	exec {fd}>&-
+}
+
+# ensure_key creates the harness key pair once.
+ensure_key() {
+	[ -s "$KEY" ] && [ -s "$KEY.pub" ] && return 0
+	mkdir -p "$CACHE"
+	rm -f "$KEY" "$KEY.pub"
+	ssh-keygen -q -t ed25519 -N '' -C obsbox-e2e-harness -f "$KEY" </dev/null >/dev/null ||
+		die "cannot create the harness key $KEY"
+}
+
+# proc_starttime prints a process's start time (clock ticks since boot), which
+# together with its PID names it uniquely; nothing when it is gone.
+proc_starttime() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	# Fields after the command name, which sits in parentheses and may hold spaces.
+	stat=${stat##*) }
+	# shellcheck disable=SC2086
+	set -- $stat
+	# A zombie has exited already; nobody may have reaped it yet.
+	[ "$1" = Z ] && return 0
+	printf '%s\n' "${20}"
+}
+
+# proc_is PID STARTTIME: is that very process still alive?
+proc_is() {
+	[ -n "$1" ] && [ -n "$2" ] && [ "$(proc_starttime "$1")" = "$2" ]
+}

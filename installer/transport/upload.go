@@ -1,0 +1,225 @@
+package transport
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/pkg/sftp"
+)
+
+// removeTimeout bounds the cleanup of a half-written file after a failed
+// upload: the connection may be what failed.
+const removeTimeout = 5 * time.Second
+
+// Upload writes size bytes from r to remotePath in the staging folder, as
+// the login user, over SFTP. remotePath is relative to StagingDir() or an
+// absolute path inside it. The data goes to "<name>.part" first and is
+// renamed into place only when complete, so a file with the final name is
+// always whole. progress, if not nil, is called with the bytes written so
+// far. Cancelling ctx stops the upload and removes the partial file.
+func (c *Conn) Upload(ctx context.Context, r io.Reader, size int64, remotePath string, progress func(written int64)) error {
+	c.roundTrips.Add(1)
+	final, err := c.stagingPath(remotePath)
+	if err != nil {
+		return err
+	}
+	if size < 0 {
+		return fmt.Errorf("%s: upload %s: negative size %d", c.cfg.Host, final, size)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: upload %s: %w", c.cfg.Host, final, err)
+	}
+	client, err := c.sftpClient()
+	if err != nil {
+		return err
+	}
+	if dir := path.Dir(final); dir != c.staging {
+		if err := client.MkdirAll(dir); err != nil {
+			return c.connErr("creating "+dir, err)
+		}
+	}
+
+	start := time.Now()
+	part := final + ".part"
+	f, err := client.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	if err != nil {
+		return c.connErr("creating "+part, err)
+	}
+	fail := func(op string, err error) error {
+		f.Close()
+		c.removeQuietly(client, part)
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: upload %s cancelled: %w", c.cfg.Host, final, context.Cause(ctx))
+		}
+		return c.connErr(op, err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return fail("chmod "+part, err)
+	}
+	src := &countingReader{ctx: ctx, r: io.LimitReader(r, size), progress: progress, sent: &c.bytesSent}
+	n, err := f.ReadFromWithConcurrency(src, 0)
+	if err != nil {
+		return fail("writing "+part, err)
+	}
+	if n != size {
+		return fail("writing "+part, fmt.Errorf("source ended after %d of %d bytes", n, size))
+	}
+	if err := f.Close(); err != nil {
+		return fail("closing "+part, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail("renaming "+part, err)
+	}
+	if err := rename(client, part, final); err != nil {
+		return fail("renaming "+part, err)
+	}
+	c.log.Debug("uploaded file", "host", c.cfg.Host, "path", final, "bytes", size, "duration", time.Since(start))
+	return nil
+}
+
+// stagingPath resolves remotePath and refuses anything outside staging.
+func (c *Conn) stagingPath(remotePath string) (string, error) {
+	p := remotePath
+	if !path.IsAbs(p) {
+		p = path.Join(c.staging, p)
+	}
+	p = path.Clean(p)
+	if !strings.HasPrefix(p, c.staging+"/") {
+		return "", fmt.Errorf("%s: upload destination %q is outside the staging folder %s", c.cfg.Host, remotePath, c.staging)
+	}
+	return p, nil
+}
+
+// rename replaces newname atomically where the server supports it.
+func rename(client *sftp.Client, oldname, newname string) error {
+	if _, ok := client.HasExtension("posix-rename@openssh.com"); ok {
+		return client.PosixRename(oldname, newname)
+	}
+	if err := client.Remove(newname); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return client.Rename(oldname, newname)
+}
+
+func (c *Conn) removeQuietly(client *sftp.Client, p string) {
+	done := make(chan error, 1)
+	go func() { done <- client.Remove(p) }()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			c.log.Warn("could not remove partial upload", "host", c.cfg.Host, "path", p, "err", err)
+		}
+	case <-time.After(removeTimeout):
+		c.log.Warn("could not remove partial upload: no answer", "host", c.cfg.Host, "path", p)
+	}
+}
+
+// countingReader counts bytes as they go out and stops at cancellation.
+type countingReader struct {
+	ctx      context.Context
+	r        io.Reader
+	n        int64
+	progress func(int64)
+	sent     interface{ Add(int64) int64 }
+}
+
+func (cr *countingReader) Read(p []byte) (int, error) {
+	if err := cr.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := cr.r.Read(p)
+	if n > 0 {
+		cr.n += int64(n)
+		cr.sent.Add(int64(n))
+		if cr.progress != nil {
+			cr.progress(cr.n)
+		}
+	}
+	return n, err
+}
+
+// sftpClient opens the connection's SFTP session on first use and makes
+// sure the staging folder is safe to write into.
+func (c *Conn) sftpClient() (*sftp.Client, error) {
+	c.sftpMu.Lock()
+	defer c.sftpMu.Unlock()
+	if c.sftp != nil {
+		return c.sftp, nil
+	}
+	if err := c.alive(); err != nil {
+		return nil, err
+	}
+	client, err := sftp.NewClient(c.client, sftp.UseConcurrentWrites(true), sftp.MaxConcurrentRequestsPerFile(64))
+	if err != nil {
+		if aerr := c.alive(); aerr != nil {
+			return nil, aerr
+		}
+		return nil, fmt.Errorf("%s: cannot start SFTP (is the sftp subsystem enabled in sshd_config?): %w", c.cfg.Host, err)
+	}
+	if err := c.prepareStaging(client); err != nil {
+		client.Close()
+		return nil, err
+	}
+	c.sftp = client
+	return client, nil
+}
+
+// prepareStaging creates the staging folder 0700, or checks that an
+// existing one is a real folder owned by the login user and closed to
+// others: /var/tmp is shared, and another local user who owned this folder
+// could swap a file between its upload and the root-side checksum check.
+func (c *Conn) prepareStaging(client *sftp.Client) error {
+	dir := c.staging
+	mkErr := client.Mkdir(dir)
+	fi, err := client.Lstat(dir)
+	if err != nil {
+		if mkErr != nil {
+			err = mkErr
+		}
+		return c.connErr("creating staging folder "+dir, err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 || !fi.IsDir() {
+		return fmt.Errorf("%s: staging path %s exists and is not a folder (%s); remove it", c.cfg.Host, dir, fi.Mode().Type())
+	}
+	// The login user's uid is what a file it creates gets.
+	var suffix [8]byte
+	rand.Read(suffix[:])
+	probe := path.Join(dir, ".owner-probe-"+hex.EncodeToString(suffix[:]))
+	f, err := client.OpenFile(probe, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	if err != nil {
+		return fmt.Errorf("%s: cannot write into staging folder %s (owned by another user?): %w", c.cfg.Host, dir, err)
+	}
+	pfi, statErr := f.Stat()
+	f.Close()
+	client.Remove(probe)
+	if statErr != nil {
+		return c.connErr("checking staging folder "+dir, statErr)
+	}
+	dirOwner, mine := ownerUID(fi), ownerUID(pfi)
+	if dirOwner != mine {
+		return fmt.Errorf("%s: staging folder %s belongs to uid %d, not to the login user %s (uid %d); remove it",
+			c.cfg.Host, dir, dirOwner, c.cfg.User, mine)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		if err := client.Chmod(dir, 0o700); err != nil {
+			return c.connErr("chmod 0700 "+dir, err)
+		}
+	}
+	return nil
+}
+
+func ownerUID(fi fs.FileInfo) int64 {
+	if st, ok := fi.Sys().(*sftp.FileStat); ok {
+		return int64(st.UID)
+	}
+	return -1
+}
