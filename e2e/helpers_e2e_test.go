@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -272,3 +273,5 @@ func eventually(t testing.TB, timeout time.Duration, what string, f func() error
 func itoa(i int) string { return strconv.Itoa(i) }
 
 func regexpMust(re string) *regexp.Regexp { return regexp.MustCompile(re) }
+
+func urlEscape(s string) string { return url.QueryEscape(s) }

@@ -27,7 +27,7 @@ func (healthPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	}
 	for _, spec := range h.Specs {
 		op := h.Plan.Services()[component.UnitName(spec.Component)]
-		if op == "" || spec.Health.Port == 0 {
+		if op == "" || spec.Health.Port == 0 || h.Plan.IsRollout(spec.Component) {
 			continue
 		}
 		if err := waitHealthy(ctx, r, h, spec, op); err != nil {

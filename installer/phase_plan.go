@@ -57,7 +57,7 @@ func (planPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 // targetsOnly reports whether the host takes part only for its scrape targets:
 // a Prometheus host that --hosts did not name.
 func (r *Run) targetsOnly(h *HostRun) bool {
-	if len(r.Opts.Hosts) == 0 {
+	if len(r.Opts.Hosts) == 0 && !r.Opts.OnlyTargets {
 		return false
 	}
 	for _, n := range r.Opts.Hosts {

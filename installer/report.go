@@ -36,7 +36,7 @@ func (rep *Report) WritePlan(w io.Writer) {
 			}
 			fmt.Fprintln(w, line)
 			if a.Diff != "" {
-				fmt.Fprintln(w, indent(strings.TrimRight(a.Diff, "\n"), "      "))
+				fmt.Fprintln(w, "      "+indent(strings.TrimRight(a.Diff, "\n"), "      "))
 			}
 		}
 		c := h.Counts
@@ -66,6 +66,11 @@ func (rep *Report) WriteSummary(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1fs\n", h.Host, result, changes, humanBytes(h.Uploaded), h.Seconds)
 	}
 	tw.Flush()
+	for _, h := range rep.Hosts {
+		if h.Note != "" {
+			fmt.Fprintf(w, "\n%s: %s\n", h.Host, h.Note)
+		}
+	}
 	for _, h := range rep.Failed() {
 		fmt.Fprintf(w, "\n%s failed during %s: %s\n", h.Host, h.Phase, h.Error)
 	}

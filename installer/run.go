@@ -21,8 +21,13 @@ import (
 
 // Options configure a run.
 type Options struct {
-	Inventory   *inventory.Inventory
-	Hosts       []string // only these hosts ("" = all)
+	Inventory *inventory.Inventory
+	Hosts     []string // only these hosts (none = all), plus the Prometheus hosts' targets
+	// OnlyTargets limits the run to the Prometheus hosts' scrape targets
+	// (after a host left the inventory): nothing else is touched.
+	OnlyTargets bool
+	// OnlyConnect stops after connecting: is every host reachable and trusted?
+	OnlyConnect bool
 	Concurrency int
 	Store       *bundles.Store
 
@@ -69,6 +74,7 @@ type HostResult struct {
 	OK         bool          `json:"ok"`
 	Error      string        `json:"error,omitempty"`
 	Phase      string        `json:"failed_phase,omitempty"`
+	Note       string        `json:"note,omitempty"`
 	Actions    []plan.Action `json:"actions"`
 	Counts     plan.Counts   `json:"counts"`
 	Uploaded   int64         `json:"uploaded_bytes"`
@@ -85,7 +91,8 @@ type Run struct {
 	Opts    Options
 	Hosts   []*HostRun
 	grafana inventory.Secret
-	mu      sync.Mutex
+	started time.Time
+	elapsed time.Duration
 }
 
 func newRun(opts Options) (*Run, error) {
@@ -112,7 +119,7 @@ func newRun(opts Options) (*Run, error) {
 	}
 	for _, h := range inv.Hosts {
 		// Prometheus hosts always take part: their targets follow the inventory.
-		if len(selected) > 0 && !selected[h.Name] && !h.HasRole(inventory.RolePrometheus) {
+		if (len(selected) > 0 || opts.OnlyTargets) && !selected[h.Name] && (opts.OnlyConnect || !h.HasRole(inventory.RolePrometheus)) {
 			continue
 		}
 		r.Hosts = append(r.Hosts, &HostRun{Host: h, Result: &HostResult{Host: h.Name, Address: h.Address}})
@@ -131,6 +138,9 @@ func newRun(opts Options) (*Run, error) {
 // Concurrency at once; a host whose phase fails leaves the run.
 func (r *Run) runPhases(ctx context.Context, phases []Phase) {
 	start := time.Now()
+	if r.started.IsZero() {
+		r.started = start
+	}
 	for i, p := range phases {
 		if _, ok := p.(uploadPhase); ok {
 			r.announceUploads()
@@ -149,13 +159,13 @@ func (r *Run) runPhases(ctx context.Context, phases []Phase) {
 				select {
 				case sem <- struct{}{}:
 				case <-ctx.Done():
-					h.fail(p, ctx.Err())
+					h.fail(p.Title(), ctx.Err())
 					return
 				}
 				defer func() { <-sem }()
 				err := p.Run(ctx, r, h)
 				if err != nil {
-					h.fail(p, err)
+					h.fail(p.Title(), err)
 					fmt.Fprintf(r.Opts.Out, "%s: %s failed: %s\n", h.Host.Name, p.Title(), err)
 				}
 				if (err != nil || last) && r.Opts.Progress != nil {
@@ -165,6 +175,11 @@ func (r *Run) runPhases(ctx context.Context, phases []Phase) {
 		}
 		wg.Wait()
 	}
+	r.elapsed = time.Since(start)
+}
+
+// finish closes the connections and fills in each host's result.
+func (r *Run) finish() {
 	for _, h := range r.Hosts {
 		if h.Conn != nil {
 			st := h.Conn.Stats()
@@ -173,8 +188,8 @@ func (r *Run) runPhases(ctx context.Context, phases []Phase) {
 			h.Conn.Close()
 		}
 		h.Result.OK = h.Result.err == nil
-		h.Result.Seconds = time.Since(start).Seconds()
-		if h.Plan != nil {
+		h.Result.Seconds = time.Since(r.started).Seconds()
+		if h.Plan != nil && h.Result.Note == "" {
 			h.Result.Actions = h.Plan.Actions
 			h.Result.Counts = h.Plan.Counts()
 		}
@@ -184,10 +199,10 @@ func (r *Run) runPhases(ctx context.Context, phases []Phase) {
 	}
 }
 
-func (h *HostRun) fail(p Phase, err error) {
+func (h *HostRun) fail(step string, err error) {
 	h.Result.err = err
 	h.Result.Error = err.Error()
-	h.Result.Phase = p.Title()
+	h.Result.Phase = step
 }
 
 // Report is the outcome of a run.
@@ -231,6 +246,7 @@ func Plan(ctx context.Context, opts Options) (*Report, []*HostRun, error) {
 		return nil, nil, err
 	}
 	r.runPhases(ctx, []Phase{connectPhase{}, probePhase{}, planPhase{}, diffPhase{}})
+	r.finish()
 	return r.report(), r.Hosts, nil
 }
 
@@ -240,7 +256,15 @@ func Apply(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.runPhases(ctx, []Phase{connectPhase{}, probePhase{}, planPhase{}, uploadPhase{}, applyPhase{}, healthPhase{}})
+	phases := []Phase{connectPhase{}, probePhase{}, planPhase{}, uploadPhase{}, applyPhase{}, healthPhase{}}
+	if opts.OnlyConnect {
+		phases = phases[:1]
+	}
+	r.runPhases(ctx, phases)
+	if !opts.OnlyConnect {
+		r.rollout(ctx)
+	}
+	r.finish()
 	return r.report(), nil
 }
 

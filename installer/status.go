@@ -119,6 +119,7 @@ func Status(ctx context.Context, opts Options) (*StatusReport, error) {
 	var mu sync.Mutex
 	var rows []StatusRow
 	r.runPhases(ctx, []Phase{connectPhase{}, probePhase{}, statusPhase{mu: &mu, rows: &rows}, scrapePhase{mu: &mu, rows: &rows}})
+	r.finish()
 	for _, h := range r.Hosts {
 		if h.Result.err != nil {
 			rows = append(rows, StatusRow{Host: h.Host.Name, Component: "-", Version: "-", Unit: "unknown", Health: "unreachable", Problem: true, Error: h.Result.Error})

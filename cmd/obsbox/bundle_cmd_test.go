@@ -119,7 +119,7 @@ func runBundleCmd(t *testing.T, inventoryPath string, json bool, args ...string)
 	return stdout.String(), stderr.String(), code
 }
 
-func writeInventory(t *testing.T, dir, bundlesBlock string) string {
+func writeTestInventory(t *testing.T, dir, bundlesBlock string) string {
 	t.Helper()
 	p := filepath.Join(dir, "obsbox.hcl")
 	src := `
@@ -146,7 +146,7 @@ func TestBundlePullFromInventory(t *testing.T) {
 	m.publish(t, bundles.NodeExporter, "1.8.2", bundles.AMD64)
 	m.publish(t, bundles.Alertmanager, "0.27.0", bundles.AMD64)
 	dir := t.TempDir()
-	inv := writeInventory(t, dir, fmt.Sprintf("bundles {\n  dir = \"./cache\"\n  mirror = %q\n}\n", m.URL))
+	inv := writeTestInventory(t, dir, fmt.Sprintf("bundles {\n  dir = \"./cache\"\n  mirror = %q\n}\n", m.URL))
 
 	out, errOut, code := runBundleCmd(t, inv, false, "pull")
 	if code != 0 {
@@ -193,7 +193,7 @@ func TestBundlePullArguments(t *testing.T) {
 	m.publish(t, bundles.Alertmanager, "0.27.0", bundles.AMD64)
 	m.publish(t, bundles.Alertmanager, "0.27.0", bundles.ARM64)
 	dir := t.TempDir()
-	inv := writeInventory(t, dir, fmt.Sprintf("bundles {\n  dir = \"./cache\"\n  mirror = %q\n}\n", m.URL))
+	inv := writeTestInventory(t, dir, fmt.Sprintf("bundles {\n  dir = \"./cache\"\n  mirror = %q\n}\n", m.URL))
 
 	out, errOut, code := runBundleCmd(t, inv, false, "pull", "alertmanager@0.27.0", "--arch", "amd64", "--arch", "arm64")
 	if code != 0 || !strings.Contains(out, "arm64") || !strings.Contains(out, "amd64") {
@@ -220,7 +220,7 @@ func TestBundlePullArguments(t *testing.T) {
 
 func TestBundlePullOfflineNamesTheFile(t *testing.T) {
 	dir := t.TempDir()
-	inv := writeInventory(t, dir, "bundles {\n  dir = \"./cache\"\n  offline = true\n}\n")
+	inv := writeTestInventory(t, dir, "bundles {\n  dir = \"./cache\"\n  offline = true\n}\n")
 	_, errOut, code := runBundleCmd(t, inv, false, "pull", "node_exporter")
 	if code != 1 || !strings.Contains(errOut, "obsbox bundle import node_exporter-1.8.2.linux-amd64.tar.gz") {
 		t.Errorf("offline pull: exit %d, stderr %q", code, errOut)

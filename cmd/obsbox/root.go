@@ -77,6 +77,9 @@ func newRootCmd() *cobra.Command {
 		newApplyCmd(g),
 		newPlanCmd(g),
 		newStatusCmd(g),
+		newAddHostCmd(g),
+		newUpgradeCmd(g),
+		newRollbackCmd(g),
 		newBundleCmd(g),
 		newVersionCmd(g),
 	)

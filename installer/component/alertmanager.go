@@ -90,7 +90,7 @@ func (a Alertmanager) Spec(c *Context) (*Spec, error) {
 		Unit:   unit,
 		Reload: systemd.Reloadable(name),
 		Check:  &Check{Tool: "amtool", Args: []string{"check-config", "alertmanager.yml"}},
-		Health: Health{Port: ac.Port, Path: "/-/ready", ReloadMetric: "alertmanager_config_last_reload_successful"},
+		Health: Health{Port: ac.Port, Path: "/-/ready", ReloadMetric: "alertmanager_config_last_reload_successful", BuildInfo: "alertmanager_build_info"},
 	}, nil
 }
 

@@ -45,10 +45,11 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 	if len(proms) == 0 {
 		return nil, fmt.Errorf("no host has the prometheus role for Grafana's datasource")
 	}
+	// The scrape interval stays out of the datasource: a change to it would
+	// restart Grafana, where Prometheus only reloads.
 	ds, err := templates.RenderGrafanaDatasource(templates.GrafanaDatasource{
 		URL:               "http://" + hostPort(proms[0].Address, inv.Prometheus.Port),
 		IsDefault:         true,
-		ScrapeInterval:    inv.Prometheus.ScrapeInterval,
 		PrometheusVersion: inv.Versions[bundles.Prometheus],
 	})
 	if err != nil {
@@ -109,7 +110,7 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 		Unit:          unit,
 		Reload:        systemd.Reloadable(name),
 		BeforeRestart: hook,
-		Health:        Health{Port: gc.Port, Path: "/api/health"},
+		Health:        Health{Port: gc.Port, Path: "/api/health", BuildInfo: "grafana_build_info"},
 	}, nil
 }
 

@@ -47,6 +47,6 @@ func (n NodeExporter) Spec(c *Context) (*Spec, error) {
 		Dirs:   []Dir{{Path: n.TextfileDir(), Mode: 0o755, Owner: "root", Group: "root"}},
 		Unit:   unit,
 		Reload: systemd.Reloadable(name),
-		Health: Health{Port: port, Path: "/metrics"},
+		Health: Health{Port: port, Path: "/metrics", BuildInfo: "node_exporter_build_info"},
 	}, nil
 }

@@ -143,6 +143,6 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 		Unit:   unit,
 		Reload: systemd.Reloadable(name),
 		Check:  &Check{Tool: "promtool", Args: []string{"check", "config", "prometheus.yml"}},
-		Health: Health{Port: pc.Port, Path: "/-/ready", ReloadMetric: "prometheus_config_last_reload_successful"},
+		Health: Health{Port: pc.Port, Path: "/-/ready", ReloadMetric: "prometheus_config_last_reload_successful", BuildInfo: "prometheus_build_info"},
 	}, nil
 }

@@ -101,6 +101,8 @@ type Health struct {
 	// ReloadMetric, when set, must read 1 at Path (a metrics page) for the
 	// component to count as healthy: it proves the last reload took.
 	ReloadMetric string
+	// BuildInfo is the metric whose version label names the running version.
+	BuildInfo string
 }
 
 // Standard names and folders, derived from the component name.

@@ -37,6 +37,10 @@ type Unit struct {
 	MainPID       int
 	UnitFileState string // enabled, disabled, "" when the unit is unknown
 	LoadState     string // loaded, not-found
+	NRestarts     int
+	// Exe is the binary the main process runs, resolved: it names the version
+	// folder actually running, whatever the current link says now.
+	Exe string
 }
 
 // State is everything obsbox needs to know about a host, read in one round trip.
@@ -104,7 +108,9 @@ func (req ProbeRequest) Script() string {
 	}
 	w("echo '%sunits'", markerBegin)
 	if len(req.Units) > 0 {
-		w("systemctl show -p Id,LoadState,ActiveState,SubState,MainPID,UnitFileState %s 2>/dev/null", strings.Join(req.Units, " "))
+		w("systemctl show -p Id,LoadState,ActiveState,SubState,MainPID,UnitFileState,NRestarts %s 2>/dev/null", strings.Join(req.Units, " "))
+		w("echo '%sexes'", markerBegin)
+		w("for u in %s; do p=$(systemctl show -p MainPID --value $u 2>/dev/null); [ \"${p:-0}\" != 0 ] && echo \"$u $(readlink /proc/$p/exe 2>/dev/null)\"; done; true", strings.Join(req.Units, " "))
 	}
 	w("echo '%sstaged'", markerBegin)
 	if req.StagingDir != "" {
@@ -203,6 +209,14 @@ func ParseProbe(out []byte) (*State, error) {
 				unit.MainPID, _ = strconv.Atoi(v)
 			case "UnitFileState":
 				unit.UnitFileState = v
+			case "NRestarts":
+				unit.NRestarts, _ = strconv.Atoi(v)
+			}
+		case "exes":
+			name, exe, ok := strings.Cut(line, " ")
+			if u, known := s.Units[name]; ok && known {
+				u.Exe = strings.TrimSuffix(exe, " (deleted)")
+				s.Units[name] = u
 			}
 		case "staged":
 			if line != "" && !strings.HasSuffix(line, ".part") {

@@ -39,6 +39,7 @@ type Action struct {
 	Detail    string `json:"detail,omitempty"`
 	Diff      string `json:"diff,omitempty"`
 	Upload    int64  `json:"upload_bytes,omitempty"`
+	Rollout   bool   `json:"rollout,omitempty"` // done later, host by host, behind a health gate
 
 	sh []string // the shell lines that perform it
 }
@@ -62,8 +63,9 @@ type Host struct {
 	checks       []check
 	trees        []tree
 	staging      string
-	services     map[string]Op     // unit -> the strongest pending op
-	hooks        map[string]string // unit -> shell run while it is stopped
+	services     map[string]Op      // unit -> the strongest pending op
+	hooks        map[string]string  // unit -> shell run while it is stopped
+	rollouts     map[string]rollout // component -> version switch
 	daemonReload bool
 }
 
@@ -146,7 +148,7 @@ type builder struct {
 func Build(in Input) (*Host, error) {
 	b := &builder{
 		in:     in,
-		h:      &Host{Host: in.Host, staging: in.StagingDir, services: map[string]Op{}, hooks: map[string]string{}},
+		h:      &Host{Host: in.Host, staging: in.StagingDir, services: map[string]Op{}, hooks: map[string]string{}, rollouts: map[string]rollout{}},
 		rec:    in.State.Record.Clone(),
 		staged: map[string]bool{},
 		wanted: map[string]bool{},
@@ -268,26 +270,35 @@ func (b *builder) component(s *component.Spec) error {
 		}
 	}
 
+	// A version switch on a running installation is a rollout: staged now,
+	// switched and restarted later one batch at a time behind a health gate.
 	link := component.CurrentLink(c)
 	b.wanted[link] = true
-	if cur := st.Path(link); cur.Kind != hoststate.KindLink || cur.Target != s.Version {
-		op, detail := OpCreate, "→ "+s.Version
-		if cur.Kind == hoststate.KindLink {
-			op, detail = OpChange, cur.Target+" → "+s.Version
-		}
-		b.add(Action{Op: op, Kind: "link", Target: link, Component: c, Detail: detail,
+	cur := st.Path(link)
+	running := runningVersion(c, st.Units[unit])
+	switch {
+	case cur.Kind == hoststate.KindLink && cur.Target != s.Version:
+		b.add(Action{Op: OpChange, Kind: "link", Target: link, Component: c, Detail: cur.Target + " → " + s.Version, Rollout: true,
+			sh: []string{fmt.Sprintf("switch_link %s %s", q(s.Version), q(link))}})
+		b.rollout(c, cur.Target, s.Version)
+	case cur.Kind != hoststate.KindLink:
+		b.add(Action{Op: OpCreate, Kind: "link", Target: link, Component: c, Detail: "→ " + s.Version,
 			sh: []string{fmt.Sprintf("switch_link %s %s", q(s.Version), q(link))}})
 		b.recordPath(link)
 		b.want(unit, OpRestart)
+	case running != "" && running != s.Version:
+		// Switched but not restarted: an interrupted rollout.
+		b.rollout(c, running, s.Version)
 	}
-	prev := b.rec.Components[c]
-	if prev.Version != s.Version {
-		if prev.Version != "" {
-			prev.Previous = prev.Version
-		}
-		prev.Version = s.Version
-		b.rec.Components[c] = prev
+	if r, ok := b.h.rollouts[c]; ok {
+		// The record says the new version only once the rollout switched it.
+		r.before = b.rec.Components[c]
+		b.h.rollouts[c] = r
+	} else if comp := b.rec.Components[c]; comp.Version != s.Version {
+		comp.Version = s.Version
+		b.rec.Components[c] = comp
 	}
+	b.prune(c, s.Version, cur.Target, running)
 
 	// Configuration files, checked together before any goes live.
 	chk := check{component: c, configDir: component.ConfigDir(c), files: map[string]string{}}
@@ -486,7 +497,8 @@ func (b *builder) services() {
 			// A unit that hit its start limit refuses to start until reset.
 			sh = append([]string{"systemctl reset-failed " + unit + " 2>/dev/null || true"}, sh...)
 		}
-		b.add(Action{Op: op, Kind: "service", Target: unit, Component: s.Component, sh: sh})
+		_, rolling := b.h.rollouts[s.Component]
+		b.add(Action{Op: op, Kind: "service", Target: unit, Component: s.Component, Rollout: rolling, sh: sh})
 		b.h.services[unit] = op
 	}
 }
@@ -502,4 +514,71 @@ func fileSize(p string) int64 {
 		return 0
 	}
 	return fi.Size()
+}
+
+// rollout is one component's version switch on a host.
+type rollout struct {
+	from, to string
+	before   hoststate.ComponentRecord
+}
+
+func (b *builder) rollout(c, from, to string) {
+	b.h.rollouts[c] = rollout{from: from, to: to}
+	b.want(component.UnitName(c), OpRestart)
+}
+
+// runningVersion is the version folder the unit's main process was started
+// from, or "" when it is not running or not from a version folder.
+func runningVersion(c string, u hoststate.Unit) string {
+	rest, ok := strings.CutPrefix(u.Exe, component.BaseDir(c)+"/")
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, "/")
+	return v
+}
+
+// prune removes version folders other than the wanted one and the one kept
+// for rollback (what the link points at before this run, else the record's).
+func (b *builder) prune(c, want, linked, running string) {
+	keep := map[string]bool{component.VersionDir(c, want): true}
+	if running != "" {
+		keep[component.VersionDir(c, running)] = true
+	}
+	if linked != "" && linked != want {
+		keep[component.VersionDir(c, linked)] = true
+	} else if p := b.rec.Components[c].Previous; p != "" {
+		keep[component.VersionDir(c, p)] = true
+	}
+	for _, t := range slices.Clone(b.rec.Trees) {
+		if !strings.HasPrefix(t, component.BaseDir(c)+"/") || keep[t] {
+			continue
+		}
+		if b.in.State.Path(t).Kind != hoststate.KindMissing {
+			b.add(Action{Op: OpRemove, Kind: "binaries", Target: t, Component: c, Detail: "older than the two kept", sh: []string{"rm -rf " + q(t)}})
+		}
+		b.rec.Trees = slices.DeleteFunc(b.rec.Trees, func(x string) bool { return x == t })
+	}
+}
+
+// Rollout describes a component's pending version switch on a host.
+type Rollout struct {
+	Component, From, To string
+}
+
+// Rollouts lists the host's pending version switches in component order.
+func (h *Host) Rollouts() []Rollout {
+	var out []Rollout
+	for _, c := range []string{"node_exporter", "prometheus", "alertmanager", "grafana"} {
+		if r, ok := h.rollouts[c]; ok {
+			out = append(out, Rollout{Component: c, From: r.from, To: r.to})
+		}
+	}
+	return out
+}
+
+// IsRollout reports whether component c switches version on this host.
+func (h *Host) IsRollout(c string) bool {
+	_, ok := h.rollouts[c]
+	return ok
 }

@@ -226,7 +226,7 @@ func TestScrapeIntervalChangeReloadsPrometheusOnly(t *testing.T) {
 			t.Errorf("Prometheus must reload, not restart: %s", a)
 		}
 	}
-	if len(p.Uploads) != 2 { // prometheus.yml and the Grafana datasource
+	if len(p.Uploads) != 1 { // prometheus.yml only
 		t.Errorf("uploads: %d", len(p.Uploads))
 	}
 	script := p.Script()
@@ -252,8 +252,80 @@ func TestVersionChangeSwitchesLinkAndRestarts(t *testing.T) {
 			t.Errorf("missing %q:\n%s", want, strings.Join(got, "\n"))
 		}
 	}
-	if c := p.Record.Components["node_exporter"]; c.Version != "1.9.0" || c.Previous == "" || c.Previous == "1.9.0" {
-		t.Errorf("record keeps the previous version for rollback: %+v", c)
+	// The switch waits for the rollout: the prepare script only stages.
+	if strings.Contains(p.Script(), "switch_link '1.9.0'") || strings.Contains(p.Script(), "systemctl restart obsbox-node-exporter") {
+		t.Errorf("the prepare script must not switch or restart a rolling component")
+	}
+	if r := p.Rollouts(); len(r) != 1 || r[0].From != "1.8.2" || r[0].To != "1.9.0" {
+		t.Errorf("rollouts: %+v", r)
+	}
+	if c := p.Record.Components["node_exporter"]; c.Version != "1.8.2" {
+		t.Errorf("before its rollout the record names the running version: %+v", c)
+	}
+	script := p.RolloutScript("node_exporter")
+	if !strings.Contains(script, "switch_link '1.9.0'") || !strings.Contains(script, "systemctl restart obsbox-node-exporter.service") {
+		t.Errorf("rollout script:\n%s", script)
+	}
+	if c := p.Record.Components["node_exporter"]; c.Version != "1.9.0" || c.Previous != "1.8.2" {
+		t.Errorf("after the rollout the record keeps the previous version for rollback: %+v", c)
+	}
+	back := p.RollbackScript("node_exporter")
+	if !strings.Contains(back, "switch_link '1.8.2'") {
+		t.Errorf("rollback script:\n%s", back)
+	}
+	if c := p.Record.Components["node_exporter"]; c.Version != "1.8.2" {
+		t.Errorf("after a rollback the record names the old version again: %+v", c)
+	}
+	for _, s := range []string{script, back} {
+		if out, err := exec.Command("sh", "-n", "-c", s).CombinedOutput(); err != nil {
+			t.Errorf("not valid sh: %v %s", err, out)
+		}
+	}
+}
+
+func TestInterruptedRolloutRestartsOnlyWhatStillRunsTheOldVersion(t *testing.T) {
+	inv := loadInventory(t, testInventory)
+	sp := specs(t, inv, "web-1")
+	first := build(t, plan.Input{Host: "web-1", Specs: sp, State: emptyState()})
+	st := converged(sp, first.Record)
+	// The link already points at the wanted version, but the process was started from the old one.
+	u := st.Units["obsbox-node-exporter.service"]
+	u.Exe = "/opt/obsbox/node_exporter/1.5.0/node_exporter"
+	st.Units["obsbox-node-exporter.service"] = u
+	st.Paths["/opt/obsbox/node_exporter/1.5.0"] = hoststate.Path{Kind: hoststate.KindDir}
+	st.Record.Trees = append(st.Record.Trees, "/opt/obsbox/node_exporter/1.5.0")
+	p := build(t, plan.Input{Host: "web-1", Specs: sp, State: st})
+	if r := p.Rollouts(); len(r) != 1 || r[0].From != "1.5.0" {
+		t.Fatalf("an old process behind a switched link must be rolled out: %+v %v", r, actions(p))
+	}
+	for _, a := range actions(p) {
+		if strings.Contains(a, "1.5.0") {
+			t.Errorf("the running version's folder must be kept: %s", a)
+		}
+	}
+	// The same host already restarted: nothing to do.
+	u.Exe = "/opt/obsbox/node_exporter/" + inv.Versions["node_exporter"] + "/node_exporter"
+	st.Units["obsbox-node-exporter.service"] = u
+	if p := build(t, plan.Input{Host: "web-1", Specs: sp, State: st}); len(p.Rollouts()) != 0 {
+		t.Errorf("an upgraded host must not be restarted again: %v", actions(p))
+	}
+}
+
+func TestOldVersionsArePrunedKeepingTwo(t *testing.T) {
+	inv := loadInventory(t, testInventory)
+	sp := specs(t, inv, "web-1")
+	first := build(t, plan.Input{Host: "web-1", Specs: sp, State: emptyState()})
+	st := converged(sp, first.Record)
+	for _, v := range []string{"1.5.0", "1.6.0"} {
+		d := "/opt/obsbox/node_exporter/" + v
+		st.Paths[d] = hoststate.Path{Kind: hoststate.KindDir}
+		st.Record.Trees = append(st.Record.Trees, d)
+	}
+	st.Record.Components["node_exporter"] = hoststate.ComponentRecord{Version: inv.Versions["node_exporter"], Previous: "1.6.0"}
+	p := build(t, plan.Input{Host: "web-1", Specs: sp, State: st})
+	got := actions(p)
+	if !has(got, "remove binaries /opt/obsbox/node_exporter/1.5.0") || has(got, "remove binaries /opt/obsbox/node_exporter/1.6.0") {
+		t.Errorf("keep the current and the previous version, prune the rest: %v", got)
 	}
 }
 

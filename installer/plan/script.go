@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/obsbox/obsbox/installer/component"
 	"github.com/obsbox/obsbox/installer/hoststate"
 )
 
@@ -102,17 +103,16 @@ func (h *Host) Script() string {
 
 	// 4. The record first: whatever happens next, uninstall knows what is ours.
 	if h.Record != nil {
-		rec := h.Record.Marshal()
-		w("[ -d %[1]s ] || { mkdir %[1]s && chmod 755 %[1]s; }", path.Dir(hoststate.RecordPath))
-		w("cat > %s.obsbox-tmp <<'OBSBOX_RECORD'", hoststate.RecordPath)
-		b.Write(rec)
-		w("OBSBOX_RECORD")
-		w("chmod 600 %[1]s.obsbox-tmp && mv -f %[1]s.obsbox-tmp %[1]s", hoststate.RecordPath)
+		writeRecord(&b, h.Record)
 	}
 
-	// 5. The changes, in plan order; the services come last.
+	// 5. The changes, in plan order; the services come last. Version
+	// switches wait for their rollout.
 	reloaded := false
 	for _, a := range h.Actions {
+		if a.Rollout {
+			continue
+		}
 		if a.Kind == "service" && h.daemonReload && !reloaded {
 			w("systemctl daemon-reload")
 			reloaded = true
@@ -160,4 +160,45 @@ func (h *Host) allStaged() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func writeRecord(b *strings.Builder, rec *hoststate.Record) {
+	fmt.Fprintf(b, "[ -d %[1]s ] || { mkdir %[1]s && chmod 755 %[1]s; }\n", path.Dir(hoststate.RecordPath))
+	fmt.Fprintf(b, "cat > %s.obsbox-tmp <<'OBSBOX_RECORD'\n", hoststate.RecordPath)
+	b.Write(rec.Marshal())
+	fmt.Fprintf(b, "OBSBOX_RECORD\n")
+	fmt.Fprintf(b, "chmod 600 %[1]s.obsbox-tmp && mv -f %[1]s.obsbox-tmp %[1]s\n", hoststate.RecordPath)
+}
+
+// RolloutScript switches component c to its new version and restarts it.
+// The record then names the new version, and the old one as previous.
+func (h *Host) RolloutScript(c string) string {
+	r := h.rollouts[c]
+	h.Record.Components[c] = hoststate.ComponentRecord{Version: r.to, Previous: r.from}
+	return h.switchScript(c, r.to)
+}
+
+// RollbackScript switches component c back to the version it ran before
+// the rollout, and restarts it.
+func (h *Host) RollbackScript(c string) string {
+	r := h.rollouts[c]
+	h.Record.Components[c] = r.before
+	return h.switchScript(c, r.from)
+}
+
+func (h *Host) switchScript(c, version string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, scriptHeader, q(h.staging))
+	writeRecord(&b, h.Record)
+	link := component.CurrentLink(c)
+	unit := component.UnitName(c)
+	fmt.Fprintf(&b, "switch_link %s %s\n", q(version), q(link))
+	fmt.Fprintf(&b, "systemctl reset-failed %s 2>/dev/null || true\n", unit)
+	if hook := h.hooks[unit]; hook != "" {
+		fmt.Fprintf(&b, "systemctl stop %s\n%s\nsystemctl start %s\n", unit, hook, unit)
+	} else {
+		fmt.Fprintf(&b, "systemctl restart %s\n", unit)
+	}
+	fmt.Fprintf(&b, "echo %s\n", q(DoneMarker))
+	return b.String()
 }

@@ -29,7 +29,7 @@ import (
 )
 
 type testServer struct {
-	t        *testing.T
+	t        testing.TB
 	addr     string // 127.0.0.1:port
 	port     int
 	hostKeys []ssh.Signer
@@ -56,7 +56,7 @@ func withEnv(env ...string) serverOption {
 	return func(s *testServer) { s.env = append(s.env, env...) }
 }
 
-func newTestServer(t *testing.T, authorized []ssh.PublicKey, opts ...serverOption) *testServer {
+func newTestServer(t testing.TB, authorized []ssh.PublicKey, opts ...serverOption) *testServer {
 	t.Helper()
 	s := &testServer{t: t, authorized: authorized, hostKeys: []ssh.Signer{newEd25519Signer(t)}}
 	for _, o := range opts {
@@ -292,7 +292,7 @@ func (s *testServer) serveTunnel(nch ssh.NewChannel) {
 
 // --- keys and files ---
 
-func newEd25519Signer(t *testing.T) ssh.Signer {
+func newEd25519Signer(t testing.TB) ssh.Signer {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -305,7 +305,7 @@ func newEd25519Signer(t *testing.T) ssh.Signer {
 	return s
 }
 
-func newRSASigner(t *testing.T) ssh.Signer {
+func newRSASigner(t testing.TB) ssh.Signer {
 	t.Helper()
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -327,7 +327,7 @@ type clientKey struct {
 
 // writeClientKey writes a new Ed25519 key to dir/name, encrypted when
 // passphrase is not empty.
-func writeClientKey(t *testing.T, dir, name, passphrase string) clientKey {
+func writeClientKey(t testing.TB, dir, name, passphrase string) clientKey {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -357,7 +357,7 @@ func writeClientKey(t *testing.T, dir, name, passphrase string) clientKey {
 }
 
 // waitFor polls cond for up to 10s; the tests never assert durations.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {

@@ -54,7 +54,7 @@ type fixture struct {
 	dir string
 }
 
-func newFixture(t *testing.T, opts ...serverOption) *fixture {
+func newFixture(t testing.TB, opts ...serverOption) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	key := writeClientKey(t, dir, "id_test", "")
@@ -70,7 +70,7 @@ func newFixture(t *testing.T, opts ...serverOption) *fixture {
 	}}
 }
 
-func (f *fixture) dial(t *testing.T) *Conn {
+func (f *fixture) dial(t testing.TB) *Conn {
 	t.Helper()
 	c, err := Dial(context.Background(), f.cfg)
 	if err != nil {
@@ -1032,5 +1032,17 @@ func TestConcurrentUseCountsEverything(t *testing.T) {
 	want := Stats{RoundTrips: runs + uploads, BytesSent: uploads * size}
 	if s := c.Stats(); s != want {
 		t.Errorf("Stats = %+v, want %+v", s, want)
+	}
+}
+
+func BenchmarkUpload(b *testing.B) {
+	f := newFixture(b)
+	c := f.dial(b)
+	data := make([]byte, 32<<20)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if err := c.Upload(context.Background(), bytes.NewReader(data), int64(len(data)), "bench", nil); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

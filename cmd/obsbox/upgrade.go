@@ -1,0 +1,152 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer"
+	"github.com/obsbox/obsbox/installer/inventory"
+	"github.com/spf13/cobra"
+)
+
+func newUpgradeCmd(g *globalOptions) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "upgrade [COMPONENT=VERSION ...]",
+		Short: "Set versions in the inventory (comments kept) — the given ones, or the catalog's newest — and roll them out",
+		Long: "Rewrites the inventory's versions block to the given versions, or to the newest in the built-in\n" +
+			"catalog when none are given, shows the plan and applies it: new binaries are staged on every host\n" +
+			"first, then node_exporter is restarted a quarter of its hosts at a time and the other components\n" +
+			"one host at a time, each behind a health gate; a host that fails it is switched back.",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			inv, err := loadInventory(g)
+			if err != nil {
+				return err
+			}
+			want := map[string]string{}
+			for _, a := range args {
+				c, v, ok := strings.Cut(a, "=")
+				if !ok || !bundles.IsComponent(c) {
+					return usageError(fmt.Errorf("%q: want COMPONENT=VERSION with COMPONENT one of %s", a, strings.Join(bundles.Components, ", ")))
+				}
+				if err := bundles.CheckVersion(v); err != nil {
+					return usageError(fmt.Errorf("%s: %w", a, err))
+				}
+				want[c] = v
+			}
+			if len(args) == 0 {
+				for _, c := range bundles.Components {
+					want[c] = bundles.Newest(c)
+				}
+			}
+			return setVersionsAndApply(g, inv, want, &f)
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+// setVersionsAndApply records versions in the inventory, prints the plan and applies it.
+func setVersionsAndApply(g *globalOptions, inv *inventory.Inventory, want map[string]string, f *runFlags) error {
+	var changes []string
+	for _, c := range sortedKeys(want) {
+		if inv.Versions[c] != want[c] {
+			changes = append(changes, fmt.Sprintf("%s %s → %s", c, inv.Versions[c], want[c]))
+		}
+	}
+	if len(changes) == 0 {
+		fmt.Fprintln(g.human(), "The inventory already names these versions.")
+	} else {
+		src, err := inventory.SetVersions(inv.Source, want)
+		if err != nil {
+			return usageError(err)
+		}
+		next, err := reloadEdited(g, inv, src)
+		if err != nil {
+			return err
+		}
+		if err := writeInventory(inv.Path, src); err != nil {
+			return failure(err)
+		}
+		fmt.Fprintf(g.human(), "%s: %s\n", inv.Path, strings.Join(changes, ", "))
+		inv = next
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	opts := g.runOptions(inv, f)
+	opts.Diffs = true
+	if !g.json {
+		rep, _, err := installer.Plan(ctx, opts)
+		if err != nil {
+			return usageError(err)
+		}
+		rep.WritePlan(g.stdout)
+		if !rep.Changes() && len(rep.Failed()) == 0 {
+			return nil
+		}
+	}
+	opts.Diffs = false
+	if g.progress() {
+		opts.Progress = newApplyProgress(g.stderr)
+	}
+	return runApply(g, inv, opts)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func newRollbackCmd(g *globalOptions) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "rollback COMPONENT",
+		Short: "Return a component to the version it ran before the last upgrade",
+		Long: "Reads, on the hosts, the version the component ran before its last upgrade (the folder is kept),\n" +
+			"records it in the inventory's versions block and rolls it out like an upgrade.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			comp := args[0]
+			if !bundles.IsComponent(comp) {
+				return usageError(fmt.Errorf("unknown component %q: one of %s", comp, strings.Join(bundles.Components, ", ")))
+			}
+			inv, err := loadInventory(g)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := signalContext()
+			defer cancel()
+			opts := g.runOptions(inv, &f)
+			opts.Out = nil
+			previous, err := installer.PreviousVersions(ctx, opts, comp)
+			if err != nil {
+				return failure(err)
+			}
+			var versions []string
+			for v := range previous {
+				versions = append(versions, v)
+			}
+			switch {
+			case len(versions) == 0:
+				return failure(fmt.Errorf("no host records a version of %s from before an upgrade: nothing to roll back to", comp))
+			case len(versions) > 1:
+				var parts []string
+				for _, v := range versions {
+					parts = append(parts, fmt.Sprintf("%s on %s", v, strings.Join(previous[v], ", ")))
+				}
+				sort.Strings(parts)
+				return failure(errors.New("the hosts ran different versions of " + comp + " before: " + strings.Join(parts, "; ") + "; use upgrade " + comp + "=VERSION"))
+			}
+			return setVersionsAndApply(g, inv, map[string]string{comp: versions[0]}, &f)
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}

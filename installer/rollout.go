@@ -1,0 +1,229 @@
+package installer
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/component"
+	"github.com/obsbox/obsbox/installer/plan"
+)
+
+// rollout switches components to their new versions after every host has
+// them staged: node_exporter a quarter of its hosts at a time, the others
+// one host at a time. Each switched host must pass the gate — unit active,
+// health endpoint ready, the running version the wanted one — or it is
+// switched back and the rollout stops.
+func (r *Run) rollout(ctx context.Context) {
+	for _, comp := range bundles.Components {
+		var hosts []*HostRun
+		for _, h := range r.Hosts {
+			if h.Result.err == nil && h.Plan != nil && h.Plan.IsRollout(comp) {
+				hosts = append(hosts, h)
+			}
+		}
+		if len(hosts) == 0 {
+			continue
+		}
+		batch := 1
+		if comp == bundles.NodeExporter {
+			batch = max(1, len(hosts)/4)
+		}
+		for i := 0; i < len(hosts); i += batch {
+			group := hosts[i:min(i+batch, len(hosts))]
+			var wg sync.WaitGroup
+			failed := false
+			var mu sync.Mutex
+			for _, h := range group {
+				wg.Add(1)
+				go func(h *HostRun) {
+					defer wg.Done()
+					if err := r.rolloutHost(ctx, h, comp); err != nil {
+						h.fail(comp+" upgrade", err)
+						fmt.Fprintf(r.Opts.Out, "%s: %s\n", h.Host.Name, err)
+						mu.Lock()
+						failed = true
+						mu.Unlock()
+					} else {
+						fmt.Fprintf(r.Opts.Out, "%s: %s upgraded and healthy\n", h.Host.Name, comp)
+					}
+				}(h)
+			}
+			wg.Wait()
+			if failed || ctx.Err() != nil {
+				r.stopRollouts(hosts[i+len(group):], comp)
+				return
+			}
+		}
+	}
+}
+
+// stopRollouts notes on every host still waiting for a switch that it keeps its version.
+func (r *Run) stopRollouts(rest []*HostRun, comp string) {
+	waiting := map[*HostRun]bool{}
+	for _, h := range rest {
+		waiting[h] = true
+	}
+	for _, h := range r.Hosts {
+		if h.Result.err != nil || h.Plan == nil {
+			continue
+		}
+		var kept []string
+		for _, ro := range h.Plan.Rollouts() {
+			if ro.Component != comp || waiting[h] {
+				if indexOf(bundles.Components, ro.Component) >= indexOf(bundles.Components, comp) {
+					kept = append(kept, fmt.Sprintf("%s stays on %s", ro.Component, ro.From))
+				}
+			}
+		}
+		if len(kept) > 0 {
+			h.Result.Note = "rollout stopped before this host: " + strings.Join(kept, ", ")
+			h.Result.Actions = nil
+		}
+	}
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func (h *HostRun) spec(comp string) *component.Spec {
+	for _, s := range h.Specs {
+		if s.Component == comp {
+			return s
+		}
+	}
+	return nil
+}
+
+func (r *Run) rolloutHost(ctx context.Context, h *HostRun, comp string) error {
+	var ro plan.Rollout
+	for _, x := range h.Plan.Rollouts() {
+		if x.Component == comp {
+			ro = x
+		}
+	}
+	spec := h.spec(comp)
+	unit := component.UnitName(comp)
+	if _, err := h.Conn.Run(ctx, h.Plan.RolloutScript(comp)); err != nil {
+		return fmt.Errorf("switching %s to %s: %w", comp, ro.To, err)
+	}
+	check, err := r.gate(ctx, h, spec, ro.To)
+	if err == nil {
+		return nil
+	}
+	journal := h.journal(context.Background(), unit)
+	// Switch back whatever happens to ctx: the host must not stay broken.
+	bctx, cancel := context.WithTimeout(context.Background(), r.Opts.HealthTimeout+30*time.Second)
+	defer cancel()
+	back := fmt.Sprintf("rolled back to %s", ro.From)
+	if _, rerr := h.Conn.Run(bctx, h.Plan.RollbackScript(comp)); rerr != nil {
+		back = fmt.Sprintf("switching back to %s FAILED: %v", ro.From, rerr)
+	} else if _, gerr := r.gate(bctx, h, spec, ro.From); gerr != nil {
+		back = fmt.Sprintf("switched back to %s, which is not healthy either: %v", ro.From, gerr)
+	} else {
+		back += ", which is healthy again"
+	}
+	return fmt.Errorf("%s %s → %s failed the %s check: %v; %s; the rollout stopped\nlast journal lines of %s:\n%s",
+		comp, ro.From, ro.To, check, err, back, unit, journal)
+}
+
+// gate waits until the unit is active, its health endpoint answers and it
+// runs version; it returns the name of the check that failed.
+func (r *Run) gate(ctx context.Context, h *HostRun, spec *component.Spec, version string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.Opts.HealthTimeout)
+	defer cancel()
+	unit := component.UnitName(spec.Component)
+	client := h.httpClient()
+	base := fmt.Sprintf("http://127.0.0.1:%d", spec.Health.Port)
+	check, last := "unit", "not checked yet"
+	for {
+		check, last = r.gateOnce(ctx, h, client, unit, base, spec, version)
+		if last == "" {
+			return "", nil
+		}
+		if check == "unit" && strings.Contains(last, "restarted") {
+			return check, fmt.Errorf("%s", last)
+		}
+		select {
+		case <-ctx.Done():
+			return check, fmt.Errorf("%s (gave up after %s)", last, r.Opts.HealthTimeout)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (r *Run) gateOnce(ctx context.Context, h *HostRun, client *http.Client, unit, base string, spec *component.Spec, version string) (string, string) {
+	out, err := h.Conn.Run(ctx, "systemctl show -p ActiveState,NRestarts "+unit)
+	if err != nil {
+		return "unit", err.Error()
+	}
+	props := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			props[k] = v
+		}
+	}
+	if n, _ := strconv.Atoi(props["NRestarts"]); n > 0 {
+		return "unit", fmt.Sprintf("%s exited and was restarted %d times", unit, n)
+	}
+	if props["ActiveState"] != "active" {
+		return "unit", unit + " is " + props["ActiveState"]
+	}
+	if msg := probeOnce(ctx, client, base+spec.Health.Path, ""); msg != "" {
+		return "health", msg
+	}
+	if spec.Health.BuildInfo == "" {
+		return "", ""
+	}
+	running, err := buildVersion(ctx, client, base+"/metrics", spec.Health.BuildInfo)
+	if err != nil {
+		return "version", err.Error()
+	}
+	if normalizeVersion(running) != normalizeVersion(version) {
+		return "version", fmt.Sprintf("%s reports version %q, want %s", spec.Health.BuildInfo, running, version)
+	}
+	return "", ""
+}
+
+var versionLabel = regexp.MustCompile(`version="([^"]*)"`)
+
+// buildVersion reads the version label of a *_build_info metric.
+func buildVersion(ctx context.Context, client *http.Client, url, metric string) (string, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, metric+"{") {
+			if m := versionLabel.FindStringSubmatch(line); m != nil {
+				return m[1], nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%s not found at %s", metric, url)
+}
+
+// normalizeVersion drops a leading v and distribution suffixes (2.42.0+ds).
+func normalizeVersion(v string) string {
+	v = strings.TrimPrefix(v, "v")
+	v, _, _ = strings.Cut(v, "+")
+	return v
+}
