@@ -95,6 +95,20 @@ func TestConnectionFaults(t *testing.T) {
 		t.Fatalf("re-trusting h2: %s", r)
 	}
 
+	t.Run("sudo that needs a password nobody gave", func(t *testing.T) {
+		src, _ := os.ReadFile(s.inv)
+		os.WriteFile(s.inv, bytes.Replace(src, []byte(`ssh { user = "deploy" }`), []byte(`ssh { user = "secure" }`), 1), 0o644)
+		defer s.writeInventory(invData{})
+		r := s.obsbox("apply")
+		out := r.stdout + r.stderr
+		if r.code != 1 || !strings.Contains(out, "h2") || !strings.Contains(out, "secure") || !strings.Contains(out, "sudo_password") {
+			t.Fatalf("a user whose sudo needs a password must be refused clearly: %s", r)
+		}
+		if !strings.Contains(out, "h2 failed during connect") {
+			t.Errorf("the sudo problem must be found while connecting, before anything is read or changed: %s", r)
+		}
+	})
+
 	t.Run("ssh-agent", func(t *testing.T) {
 		home := t.TempDir() // no default keys here: only the agent can authenticate
 		sock := filepath.Join(t.TempDir(), "agent.sock")

@@ -154,6 +154,7 @@ func (r *Run) gate(ctx context.Context, h *HostRun, spec *component.Spec, versio
 		if last == "" {
 			return "", nil
 		}
+		r.Opts.Log.Debug("gate", "host", h.Host.Name, "component", spec.Component, "check", check, "result", last)
 		if check == "unit" && strings.Contains(last, "restarted") {
 			return check, fmt.Errorf("%s", last)
 		}
@@ -198,7 +199,7 @@ func (r *Run) gateOnce(ctx context.Context, h *HostRun, client *http.Client, uni
 	return "", ""
 }
 
-var versionLabel = regexp.MustCompile(`version="([^"]*)"`)
+var versionLabel = regexp.MustCompile(`[{,]version="([^"]*)"`)
 
 // buildVersion reads the version label of a *_build_info metric.
 func buildVersion(ctx context.Context, client *http.Client, url, metric string) (string, error) {

@@ -8,7 +8,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/obsbox/obsbox/bundles"
@@ -71,26 +70,13 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
-// passphrasePrompt asks on the terminal, once per key however many hosts use
-// it; without a terminal there is nobody to ask.
+// passphrasePrompt asks on the terminal; the transport asks once per key
+// however many hosts use it. Without a terminal there is nobody to ask.
 func passphrasePrompt() func(string) ([]byte, error) {
 	if !term.IsTerminal(int(os.Stdin.Fd())) {
 		return nil
 	}
-	var mu sync.Mutex
-	known := map[string][]byte{}
-	return func(key string) ([]byte, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if p, ok := known[key]; ok {
-			return p, nil
-		}
-		p, err := transport.TerminalPassphrase(key)
-		if err == nil {
-			known[key] = p
-		}
-		return p, err
-	}
+	return transport.TerminalPassphrase
 }
 
 func (g *globalOptions) runOptions(inv *inventory.Inventory, f *runFlags) installer.Options {

@@ -124,3 +124,79 @@ func writeInventory(path string, src []byte) error {
 	}
 	return os.Rename(tmp.Name(), path)
 }
+
+func newRemoveHostCmd(g *globalOptions) *cobra.Command {
+	var f runFlags
+	var keepData, yes, force bool
+	cmd := &cobra.Command{
+		Use:   "remove-host NAME [--keep-data] [--yes] [--force]",
+		Short: "Uninstall obsbox from a host, drop its block from the inventory and its scrape targets",
+		Long: "Uninstalls obsbox from the host (as uninstall does), removes its block from the inventory\n" +
+			"(the rest of the file unchanged) and its targets from Prometheus without a restart.\n" +
+			"With --force a host that cannot be reached is dropped from the inventory and the targets\n" +
+			"anyway; its files then stay on it.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			inv, err := loadInventory(g)
+			if err != nil {
+				return err
+			}
+			host := inv.Host(name)
+			if host == nil {
+				return usageError(fmt.Errorf("host %q is not in %s", name, inv.Path))
+			}
+			src, err := inventory.RemoveHost(inv.Source, name)
+			if err != nil {
+				return usageError(err)
+			}
+			// The inventory must stay valid without the host (say, its only Prometheus).
+			next, err := reloadEdited(g, inv, src)
+			if err != nil {
+				return err
+			}
+			if !yes {
+				if err := confirmUninstall(g, []*inventory.Host{host}, keepData); err != nil {
+					return err
+				}
+			}
+			ctx, cancel := signalContext()
+			defer cancel()
+			opts := g.runOptions(inv, &f)
+			opts.Hosts = []string{name}
+			rep, err := installer.Uninstall(ctx, opts, installer.UninstallOptions{KeepData: keepData})
+			if err != nil {
+				return usageError(err)
+			}
+			if !g.json {
+				rep.WriteRemoval(g.stdout, false)
+			}
+			if failed := rep.Failed(); len(failed) > 0 {
+				if !force {
+					return failure(fmt.Errorf("%s could not be uninstalled: %s; the inventory is unchanged (--force drops it anyway, leaving its files)", name, failed[0].Error))
+				}
+				fmt.Fprintf(g.stderr, "warning: %s could not be uninstalled (%s): its obsbox files, users and units STAY on it\n", name, failed[0].Error)
+			}
+			if err := writeInventory(inv.Path, src); err != nil {
+				return failure(err)
+			}
+			fmt.Fprintf(g.human(), "Removed host %q from %s.\n", name, inv.Path)
+			// The Prometheus hosts drop its targets; when it carried a role,
+			// their configuration changes too.
+			opts = g.runOptions(next, &f)
+			if len(host.Roles) > 0 {
+				for _, h := range next.HostsWithRole(inventory.RolePrometheus) {
+					opts.Hosts = append(opts.Hosts, h.Name)
+				}
+			} else {
+				opts.OnlyTargets = true
+			}
+			return runApply(g, next, opts)
+		},
+	}
+	cmd.Flags().BoolVar(&keepData, "keep-data", false, "keep the host's /var/lib/obsbox/<component>/ data")
+	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&force, "force", false, "drop an unreachable host from the inventory and targets anyway")
+	f.register(cmd, false)
+	return cmd
+}

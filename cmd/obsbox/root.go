@@ -78,8 +78,10 @@ func newRootCmd() *cobra.Command {
 		newPlanCmd(g),
 		newStatusCmd(g),
 		newAddHostCmd(g),
+		newRemoveHostCmd(g),
 		newUpgradeCmd(g),
 		newRollbackCmd(g),
+		newUninstallCmd(g),
 		newBundleCmd(g),
 		newVersionCmd(g),
 	)
