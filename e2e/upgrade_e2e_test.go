@@ -120,6 +120,7 @@ func TestUpgrade(t *testing.T) {
 			t.Fatalf("upgrade to a broken release should exit 1: %s", r)
 		}
 		out := r.stdout + r.stderr
+		t.Logf("the failed upgrade said:\n%s", out)
 		if !strings.Contains(out, "h1") || !strings.Contains(out, "node_exporter") || !regexpMatch(`failed the (unit|health|version) check`, out) {
 			t.Errorf("the error should name the host, the component and the failed check: %s", r)
 		}
@@ -163,7 +164,7 @@ func TestUpgrade(t *testing.T) {
 		cmd.Wait()
 		t.Logf("killed upgrade printed:\n%s", out.String())
 		if v, _ := nodeExporterVersion(s.c.Hosts[2].Address); v == "1.8.2" {
-			t.Logf("the kill came late: h3 was already upgraded")
+			t.Fatalf("the kill came too late to test anything: h3 was already upgraded")
 		}
 		pids := s.mainPIDs()
 		r := s.obsbox("apply")

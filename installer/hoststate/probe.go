@@ -86,6 +86,7 @@ func (req ProbeRequest) Script() string {
 	var b strings.Builder
 	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...); b.WriteByte('\n') }
 	w("export LC_ALL=C")
+	w("[ \"$(id -u)\" = 0 ] || { echo \"obsbox needs root here, but runs as uid $(id -u)\" >&2; exit 1; }")
 	w("echo '%sarch'; uname -m", markerBegin)
 	w("echo '%ssystemd'; systemctl --version 2>/dev/null | head -n1", markerBegin)
 	w("echo '%srecord'; cat %s 2>/dev/null || true", markerBegin, RecordPath)
