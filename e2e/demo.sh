@@ -53,13 +53,13 @@ host "h3" {
   address = "$p.13"
   ssh {
     user          = "secure"
-    sudo_password = env("OBSBOX_DEMO_SUDO_PASSWORD") # sudo asks for a password here
+    sudo_password = trimspace(file("sudo-password")) # sudo asks for a password here; the file is 0600
   }
 }
 
 grafana { admin_password = "obsbox-demo" }
 HCL
-export OBSBOX_DEMO_SUDO_PASSWORD=obsbox-secure-pw
+(umask 077 && echo obsbox-secure-pw >"$demo/sudo-password")
 
 files=()
 for c in prometheus/prometheus/releases/download/v2.53.3/prometheus-2.53.3 \
@@ -79,6 +79,7 @@ The stack is up (inventory: $demo/obsbox.hcl):
   Grafana       http://$p.11:3000   (admin / obsbox-demo; a test-only stand-in, not the real Grafana)
   node_exporter http://$p.11:9100/metrics, http://$p.12:9100/metrics, http://$p.13:9100/metrics
 
-Try: $obsbox -i $demo/obsbox.hcl plan     (nothing to do)
+Try: $obsbox -i $demo/obsbox.hcl status
+     $obsbox -i $demo/obsbox.hcl plan      (nothing to do)
 Stop the hosts: make demo-down
 EOT

@@ -111,7 +111,8 @@ func (req ProbeRequest) Script() string {
 	if len(req.Units) > 0 {
 		w("systemctl show -p Id,LoadState,ActiveState,SubState,MainPID,UnitFileState,NRestarts %s 2>/dev/null", strings.Join(req.Units, " "))
 		w("echo '%sexes'", markerBegin)
-		w("for u in %s; do p=$(systemctl show -p MainPID --value $u 2>/dev/null); [ \"${p:-0}\" != 0 ] && echo \"$u $(readlink /proc/$p/exe 2>/dev/null)\"; done; true", strings.Join(req.Units, " "))
+		// One systemctl call: each unit's properties end with a blank line.
+		w(`systemctl show -p Id,MainPID %s 2>/dev/null | { u=; p=0; while IFS='=' read -r k v; do case "$k" in Id) u=$v;; MainPID) p=$v;; "") [ "$p" != 0 ] && echo "$u $(readlink /proc/$p/exe 2>/dev/null)"; u=; p=0;; esac; done; [ -n "$u" ] && [ "$p" != 0 ] && echo "$u $(readlink /proc/$p/exe 2>/dev/null)"; true; }`, strings.Join(req.Units, " "))
 	}
 	w("echo '%sstaged'", markerBegin)
 	if req.StagingDir != "" {
