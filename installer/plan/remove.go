@@ -74,8 +74,15 @@ type step struct {
 	sh     []string
 }
 
-// Empty reports whether there is nothing to remove.
-func (r *Removal) Empty() bool { return len(r.steps) == 0 }
+// Empty reports whether the script would change nothing.
+func (r *Removal) Empty() bool {
+	for _, s := range r.steps {
+		if len(s.sh) > 0 {
+			return false
+		}
+	}
+	return true
+}
 
 const (
 	removalMarker = "@@obsbox "
@@ -111,7 +118,11 @@ func RemovalProbe(rec *hoststate.Record, stagingDir string) string {
 func askedPaths(rec *hoststate.Record) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, list := range [][]string{rec.Trees, rec.Paths, {hoststate.RecordPath, BeforeDir}} {
+	fixed := []string{hoststate.RecordPath, BeforeDir}
+	for _, c := range component.All() {
+		fixed = append(fixed, path.Join(component.DataDir(c.Name()), KeptNoteName))
+	}
+	for _, list := range [][]string{rec.Trees, rec.Paths, fixed} {
 		for _, p := range list {
 			if !seen[p] && path.IsAbs(p) {
 				seen[p] = true
@@ -211,6 +222,13 @@ func inOurRoots(p string) bool {
 	return false
 }
 
+// removable reports whether a recorded path lies where obsbox puts things:
+// its own folders and the unit folder. A record naming anything else is
+// not trusted with it.
+func removable(p string) bool {
+	return inOurRoots(p) || strings.HasPrefix(p, component.UnitDir+"/")
+}
+
 // componentOf names the component a path belongs to, if any.
 func componentOf(p string) string {
 	for _, c := range component.All() {
@@ -237,19 +255,23 @@ func dataOf(p string) string {
 func depth(p string) int { return strings.Count(p, "/") }
 
 type remover struct {
-	in      RemovalInput
-	r       *Removal
-	kind    func(string) hoststate.Kind
-	rec     *hoststate.Record
-	whole   map[string]bool // recorded folders removed whole
-	kept    map[string]bool // recorded paths kept (data, and the folders holding it)
-	removed map[string]bool // paths an earlier action takes away
+	in    RemovalInput
+	r     *Removal
+	kind  func(string) hoststate.Kind
+	rec   *hoststate.Record
+	whole map[string]bool // recorded folders removed whole
+	kept  map[string]bool // recorded paths kept (data, and the folders holding it)
 }
 
+// add appends an action and the shell that performs it; a kept thing's
+// action has no shell but is still reported done when the script passes it.
 func (m *remover) add(a Action, sh ...string) {
 	m.r.Actions = append(m.r.Actions, a)
 	m.r.steps = append(m.r.steps, step{action: len(m.r.Actions) - 1, sh: sh})
-	m.removed[a.Target] = true
+}
+
+func (m *remover) leaveAlone(p, why string) {
+	m.add(Action{Op: OpKeep, Kind: "path", Target: p, Component: componentOf(p), Detail: why})
 }
 
 func (m *remover) hidden(sh ...string) { m.r.steps = append(m.r.steps, step{action: -1, sh: sh}) }
@@ -272,20 +294,25 @@ func (m *remover) covered(p string) bool {
 func BuildRemoval(in RemovalInput) *Removal {
 	st := in.State
 	m := &remover{
-		in:      in,
-		r:       &Removal{Host: in.Host},
-		rec:     st.Record,
-		whole:   map[string]bool{},
-		kept:    map[string]bool{},
-		removed: map[string]bool{},
+		in:    in,
+		r:     &Removal{Host: in.Host},
+		rec:   st.Record,
+		whole: map[string]bool{},
+		kept:  map[string]bool{},
+	}
+	if in.Facts == nil {
+		in.Facts = &RemovalFacts{}
+		m.in.Facts = in.Facts
 	}
 	m.kind = func(p string) hoststate.Kind { return in.Facts.Kinds[p] }
 	rec := m.rec
 
 	var dirs, files []string
-	for _, p := range rec.Paths {
+	for _, p := range sorted(rec.Paths) {
 		switch k := m.kind(p); {
 		case k == hoststate.KindMissing:
+		case !removable(p):
+			m.leaveAlone(p, "outside obsbox's folders: left alone")
 		case k == hoststate.KindDir:
 			dirs = append(dirs, p)
 			if inOurRoots(p) {
@@ -314,7 +341,7 @@ func BuildRemoval(in RemovalInput) *Removal {
 		m.hidden(sh...)
 	}
 	for _, t := range sorted(rec.Trees) {
-		if m.kind(t) != hoststate.KindMissing && !m.kept[t] {
+		if m.kind(t) != hoststate.KindMissing && !m.kept[t] && inOurRoots(t) {
 			c, v := path.Base(path.Dir(t)), path.Base(t)
 			m.add(Action{Op: OpRemove, Kind: "binaries", Target: t, Component: componentOf(t), Detail: c + " " + v},
 				"rm -rf --one-file-system "+q(t))
@@ -349,6 +376,10 @@ func (m *remover) markKept(dirs, files []string) {
 				m.kept[d] = true
 			}
 		}
+	}
+	// Kept folders cover nothing: leftovers inside them still go.
+	for p := range m.kept {
+		delete(m.whole, p)
 	}
 }
 
@@ -470,11 +501,7 @@ func (m *remover) restoreShadowBackups() {
 		"  echo '"+removalMarker+"note the user database changed since obsbox first created users: shadow backup files left as userdel wrote them'",
 		"fi",
 		"rm -rf "+bd)
-	targets := make([]string, 0, len(shadowBackups))
-	for _, f := range shadowBackups {
-		targets = append(targets, f)
-	}
-	m.add(Action{Op: OpRestore, Kind: "file", Target: strings.Join(targets, " "),
+	m.add(Action{Op: OpRestore, Kind: "file", Target: strings.Join(shadowBackups, " "),
 		Detail: "as before obsbox's first useradd"}, sh...)
 }
 
@@ -483,7 +510,7 @@ var dataDescription = map[string]string{
 	"prometheus":    "Prometheus's time series database (TSDB)",
 	"alertmanager":  "Alertmanager's silences and notification log",
 	"grafana":       "Grafana's database (users, dashboards saved in the UI, preferences)",
-	"node_exporter": "node_exporter's textfile collector folder (*.prom files written on this host)",
+	"node_exporter": "the input of node_exporter's textfile collector (*.prom files written on this host)",
 }
 
 // notes leaves a note in each kept data folder.
@@ -495,22 +522,24 @@ func (m *remover) notes() {
 			continue
 		}
 		note := path.Join(d, KeptNoteName)
-		user := component.UserName(n)
-		text := fmt.Sprintf(`This folder holds %s.
-obsbox installed %s on this host; "obsbox uninstall --keep-data" removed everything
+		a := Action{Op: OpKeep, Kind: "data", Target: d, Component: n, Detail: n + " data, with a note " + KeptNoteName}
+		if m.kind(note) != hoststate.KindMissing {
+			m.add(a) // kept before: its note says since when
+			continue
+		}
+		text := fmt.Sprintf(`This folder holds %[1]s.
+obsbox installed %[2]s on this host; "obsbox uninstall --keep-data" removed everything
 else on $(date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ) and kept this folder.
-Its files belonged to the system user %s (uid $(stat -c %%u %s), gid $(stat -c %%g %s)),
-which was removed.
-The next "obsbox apply" that installs %s here takes this folder over and
+Its files are owned by uid $(stat -c %%u %[4]s) and gid $(stat -c %%g %[4]s), the ids the system
+user %[3]s had then.
+The next "obsbox apply" that installs %[2]s here takes this folder over and
 deletes this note; "obsbox uninstall" without --keep-data deletes the folder.
-`, dataDescription[n], n, user, q(d), q(d), n)
-		m.r.Actions = append(m.r.Actions, Action{Op: OpKeep, Kind: "data", Target: d, Component: n, Detail: n + " data, with a note " + KeptNoteName})
-		m.r.steps = append(m.r.steps, step{action: len(m.r.Actions) - 1, sh: []string{
+`, dataDescription[n], n, component.UserName(n), q(d))
+		m.add(a,
 			fmt.Sprintf("cat > %s <<OBSBOX_NOTE", q(note+".obsbox-tmp")),
 			strings.TrimRight(text, "\n"),
 			"OBSBOX_NOTE",
-			fmt.Sprintf("chmod 644 %[1]s && mv -f %[1]s %[2]s", q(note+".obsbox-tmp"), q(note)),
-		}})
+			fmt.Sprintf("chmod 644 %[1]s && mv -f %[1]s %[2]s", q(note+".obsbox-tmp"), q(note)))
 	}
 }
 
@@ -518,7 +547,7 @@ deletes this note; "obsbox uninstall" without --keep-data deletes the folder.
 // recorded paths, apply work folders, and the login user's staging folder.
 func (m *remover) leftovers() {
 	for _, t := range m.in.Facts.TmpFiles {
-		if m.covered(t) || m.removed[t] {
+		if m.covered(t) || !removable(t) {
 			continue
 		}
 		m.add(Action{Op: OpRemove, Kind: "file", Target: t, Component: componentOf(strings.TrimSuffix(t, ".obsbox-tmp")),
@@ -544,6 +573,9 @@ func (m *remover) record() {
 		}
 	}
 	if len(kept.Paths) > 0 {
+		if bytes.Equal(m.rec.Marshal(), kept.Marshal()) {
+			return // already lists only the kept data
+		}
 		var b strings.Builder
 		writeRecord(&b, kept)
 		m.add(Action{Op: OpChange, Kind: "file", Target: hoststate.RecordPath, Detail: "now lists only the kept data"},

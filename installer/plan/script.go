@@ -105,6 +105,7 @@ func (h *Host) Script() string {
 	if h.Record != nil {
 		writeRecord(&b, h.Record)
 	}
+	b.WriteString(h.beforeChanges()) // for uninstall: shadow backups saved, kept data adopted (before_changes.go)
 
 	// 5. The changes, in plan order; the services come last. Version
 	// switches wait for their rollout.

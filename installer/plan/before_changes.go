@@ -1,0 +1,99 @@
+package plan
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/obsbox/obsbox/installer/component"
+)
+
+// beforeChanges is shell the apply script runs right after writing the
+// record and before it creates anything, for the sake of a later uninstall:
+// it saves shadow's backup files before obsbox's first useradd, and takes
+// over data folders an earlier `uninstall --keep-data` left.
+func (h *Host) beforeChanges() string {
+	var b strings.Builder
+	if h.createsAccounts() {
+		b.WriteString(saveShadowBackups())
+	}
+	if h.Record != nil {
+		var comps []string
+		for c := range h.Record.Components {
+			comps = append(comps, c)
+		}
+		slices.Sort(comps)
+		for _, c := range comps {
+			b.WriteString(h.adoptKeptData(c))
+		}
+	}
+	return b.String()
+}
+
+func (h *Host) createsAccounts() bool {
+	for _, a := range h.Actions {
+		if a.Op == OpCreate && (a.Kind == "user" || a.Kind == "group") {
+			return true
+		}
+	}
+	return false
+}
+
+// saveShadowBackups copies shadow's backup files (or notes their absence)
+// into BeforeDir once, with the checksums of the user database they back
+// up: uninstall restores them only if the database is back to that state.
+func saveShadowBackups() string {
+	tmp := q(BeforeDir + ".obsbox-tmp")
+	var live []string
+	for _, f := range shadowLive {
+		live = append(live, q(f))
+	}
+	return fmt.Sprintf(`if [ ! -d %[1]s ]; then
+rm -rf %[2]s && mkdir -m 700 %[2]s
+for f in %[3]s; do n=${f##*/}; if [ -f "$f" ]; then cp -p "$f" %[2]s/"$n"; else : > %[2]s/"$n.absent"; fi; done
+(cd / && for f in %[4]s; do [ ! -f "$f" ] || sha256sum "$f"; done) > %[2]s/live.sha256
+mv %[2]s %[1]s
+fi
+`, q(BeforeDir), tmp, strings.Join(shadowBackups, " "), strings.Join(live, " "))
+}
+
+// adoptKeptData takes over component c's data folder kept by `uninstall
+// --keep-data`: the user and group come back with their old ids when those
+// are free, files that belonged to the old ids go to the new ones, and the
+// note goes. The plan's own group and user lines create the accounts, so
+// they stay as apply makes them; getent then skips them later on.
+func (h *Host) adoptKeptData(c string) string {
+	d := component.DataDir(c)
+	user := component.UserName(c)
+	var groupLine, userLine string
+	for _, a := range h.Actions {
+		if a.Op != OpCreate || a.Component != c || len(a.sh) == 0 {
+			continue
+		}
+		switch a.Kind {
+		case "group":
+			groupLine = strings.Replace(a.sh[0], "groupadd --system ", "groupadd --system $obsbox_gid ", 1)
+		case "user":
+			userLine = strings.Replace(a.sh[0], "useradd --system ", "useradd --system $obsbox_uid ", 1)
+		}
+	}
+	var b strings.Builder
+	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...); b.WriteByte('\n') }
+	w("if [ -f %s ]; then", q(path.Join(d, KeptNoteName)))
+	w("ou=$(stat -c %%u %[1]s); og=$(stat -c %%g %[1]s)", q(d))
+	if groupLine != "" {
+		w(`obsbox_gid=; getent group "$og" >/dev/null || obsbox_gid="--gid $og"`)
+		w("%s", groupLine)
+	}
+	if userLine != "" {
+		w(`obsbox_uid=; getent passwd "$ou" >/dev/null || obsbox_uid="--uid $ou"`)
+		w("%s", userLine)
+	}
+	// Root-owned entries (the textfile folder) stay root's.
+	w(`if [ "$ou" != 0 ] && [ "$(id -u %[1]s)" != "$ou" ]; then find %[2]s -xdev -uid "$ou" -exec chown -h %[1]s {} +; fi`, q(user), q(d))
+	w(`if [ "$og" != 0 ] && [ "$(getent group %[1]s | cut -d: -f3)" != "$og" ]; then find %[2]s -xdev -gid "$og" -exec chgrp -h %[1]s {} +; fi`, q(user), q(d))
+	w("rm -f %s", q(path.Join(d, KeptNoteName)))
+	w("fi")
+	return b.String()
+}

@@ -1,0 +1,62 @@
+package installer
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/obsbox/obsbox/installer/plan"
+)
+
+// WriteRemoval prints, per host, what uninstall removed (or, for a dry
+// run, would remove) and what it kept, then a table of the hosts.
+func (rep *Report) WriteRemoval(w io.Writer, dryRun bool) {
+	for _, h := range rep.Hosts {
+		fmt.Fprintf(w, "%s (%s)\n", h.Host, h.Address)
+		if len(h.Actions) == 0 && h.OK {
+			fmt.Fprintf(w, "  Nothing from obsbox here.\n\n")
+			continue
+		}
+		for _, a := range h.Actions {
+			sym := opSymbol[a.Op]
+			if a.Op == plan.OpKeep || a.Op == plan.OpRestore {
+				sym = "="
+			}
+			line := fmt.Sprintf("  %s %-7s %-8s %s", sym, a.Op, a.Kind, a.Target)
+			if a.Detail != "" {
+				line += "  (" + a.Detail + ")"
+			}
+			fmt.Fprintln(w, line)
+		}
+		if !h.OK {
+			fmt.Fprintf(w, "  ! %s failed: %s\n", h.Phase, indent(h.Error, "    "))
+		}
+		fmt.Fprintln(w)
+	}
+	verb := "REMOVED"
+	if dryRun {
+		verb = "TO REMOVE"
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "HOST\tRESULT\t%s\tKEPT\tTIME\n", verb)
+	for _, h := range rep.Hosts {
+		result := "ok"
+		if !h.OK {
+			result = "FAILED"
+		}
+		removed, kept := 0, 0
+		for _, a := range h.Actions {
+			switch a.Op {
+			case plan.OpKeep:
+				kept++
+			case plan.OpRemove, plan.OpStop:
+				removed++
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1fs\n", h.Host, result, removed, kept, h.Seconds)
+	}
+	tw.Flush()
+	for _, h := range rep.Failed() {
+		fmt.Fprintf(w, "\n%s failed during %s: %s\n", h.Host, h.Phase, h.Error)
+	}
+}

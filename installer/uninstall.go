@@ -1,0 +1,86 @@
+package installer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/obsbox/obsbox/installer/plan"
+)
+
+// UninstallOptions say what uninstall keeps and whether it only shows.
+type UninstallOptions struct {
+	KeepData bool // keep /var/lib/obsbox/<component>/ with a note; a later apply takes it over
+	DryRun   bool // list what would be removed, change nothing
+}
+
+// Uninstall removes from each selected host (opts.Hosts, or every host) what
+// its record says obsbox created, plus the leftovers of interrupted applies.
+// Unlike Apply, naming hosts does not bring the Prometheus hosts in.
+func Uninstall(ctx context.Context, opts Options, u UninstallOptions) (*Report, error) {
+	r, err := newUninstallRun(opts)
+	if err != nil {
+		return nil, err
+	}
+	un := &uninstallRun{opts: u, removals: map[*HostRun]*plan.Removal{}}
+	phases := []Phase{connectPhase{}, probePhase{}, removalPlanPhase{un}}
+	if !u.DryRun {
+		phases = append(phases, removePhase{un})
+	}
+	r.runPhases(ctx, phases)
+	r.finish()
+	return r.report(), nil
+}
+
+func newUninstallRun(opts Options) (*Run, error) {
+	if opts.Concurrency < 1 {
+		opts.Concurrency = 16
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.HealthTimeout == 0 {
+		opts.HealthTimeout = 90 * time.Second
+	}
+	inv := opts.Inventory
+	selected := map[string]bool{}
+	for _, n := range opts.Hosts {
+		if inv.Host(n) == nil {
+			return nil, fmt.Errorf("--hosts names %q, which is not in %s", n, inv.Path)
+		}
+		selected[n] = true
+	}
+	r := &Run{Opts: opts}
+	for _, h := range inv.Hosts {
+		if len(selected) > 0 && !selected[h.Name] {
+			continue
+		}
+		r.Hosts = append(r.Hosts, &HostRun{Host: h, Result: &HostResult{Host: h.Name, Address: h.Address}})
+	}
+	return r, nil
+}
+
+// uninstallRun holds each host's removal between the phases.
+type uninstallRun struct {
+	opts     UninstallOptions
+	mu       sync.Mutex
+	removals map[*HostRun]*plan.Removal
+}
+
+func (u *uninstallRun) set(h *HostRun, r *plan.Removal) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.removals[h] = r
+}
+
+func (u *uninstallRun) get(h *HostRun) *plan.Removal {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.removals[h]
+}
