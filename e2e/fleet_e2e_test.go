@@ -91,7 +91,7 @@ func TestFleet(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("plan: %s", r)
 		}
-		for _, want := range []string{"prometheus.yml (on host)", "+  scrape_interval: \"7s\"", "reload  service  obsbox-prometheus.service"} {
+		for _, want := range []string{"prometheus.yml (on host)", "+  scrape_interval: '7s'", "reload  service  obsbox-prometheus.service"} {
 			if !strings.Contains(r.stdout, want) {
 				t.Errorf("plan lacks %q:\n%s", want, r.stdout)
 			}
