@@ -70,11 +70,11 @@ type ProbeRequest struct {
 var probeRoots = []struct {
 	path  string
 	depth int
-	hash  bool
+	hash  string // find expression selecting the files to hash
 }{
-	{"/opt/obsbox", 3, false},
-	{"/etc/obsbox", 8, true},
-	{"/var/lib/obsbox", 2, false},
+	{"/opt/obsbox", 3, `\( -name .obsbox-bundle -type f -exec sha256sum {} + \)`},
+	{"/etc/obsbox", 8, `\( -type f -exec sha256sum {} + \)`},
+	{"/var/lib/obsbox", 2, `\( -path ` + RecordPath + ` -exec sha256sum {} + \)`},
 }
 
 const (
@@ -88,31 +88,29 @@ func (req ProbeRequest) Script() string {
 	w("export LC_ALL=C")
 	w("[ \"$(id -u)\" = 0 ] || { echo \"obsbox needs root here, but runs as uid $(id -u)\" >&2; exit 1; }")
 	w("echo '%sarch'; uname -m", markerBegin)
-	w("echo '%ssystemd'; systemctl --version 2>/dev/null | head -n1", markerBegin)
+	w("echo '%ssystemd'; systemctl --version 2>/dev/null", markerBegin)
 	w("echo '%srecord'; cat %s 2>/dev/null || true", markerBegin, RecordPath)
+	// Each find lists its root and hashes, in the same process tree, the
+	// files whose content matters; few processes keep a no-op run fast.
 	w("echo '%spaths'", markerBegin)
 	fmtArg := `'%y|%m|%u|%g|%s|%p|%l\n'`
 	for _, r := range probeRoots {
-		w("[ -e %s ] && find %s -maxdepth %d -printf %s 2>/dev/null", r.path, r.path, r.depth, fmtArg)
+		w("[ -e %s ] && find %s -maxdepth %d -printf %s %s 2>/dev/null", r.path, r.path, r.depth, fmtArg, r.hash)
 	}
-	w("find /etc/systemd/system -maxdepth 2 -name 'obsbox-*' -printf %s 2>/dev/null", fmtArg)
-	w("echo '%shashes'", markerBegin)
-	w("[ -d /etc/obsbox ] && find /etc/obsbox -type f -exec sha256sum {} + 2>/dev/null")
-	w("for f in /etc/systemd/system/obsbox-*.service /opt/obsbox/*/*/.obsbox-bundle %s; do [ -f \"$f\" ] && sha256sum \"$f\"; done", RecordPath)
+	w("find /etc/systemd/system -maxdepth 2 -name 'obsbox-*' -printf %s \\( -type f -name '*.service' -exec sha256sum {} + \\) 2>/dev/null", fmtArg)
 	w("echo '%susers'", markerBegin)
 	if len(req.Users) > 0 {
-		w("getent passwd %s | cut -d: -f1", strings.Join(req.Users, " "))
+		w("getent passwd %s", strings.Join(req.Users, " "))
 	}
 	w("echo '%sgroups'", markerBegin)
 	if len(req.Users) > 0 {
-		w("getent group %s | cut -d: -f1", strings.Join(req.Users, " "))
+		w("getent group %s", strings.Join(req.Users, " "))
 	}
 	w("echo '%sunits'", markerBegin)
 	if len(req.Units) > 0 {
-		w("systemctl show -p Id,LoadState,ActiveState,SubState,MainPID,UnitFileState,NRestarts %s 2>/dev/null", strings.Join(req.Units, " "))
-		w("echo '%sexes'", markerBegin)
-		// One systemctl call: each unit's properties end with a blank line.
-		w(`systemctl show -p Id,MainPID %s 2>/dev/null | { u=; p=0; while IFS='=' read -r k v; do case "$k" in Id) u=$v;; MainPID) p=$v;; "") [ "$p" != 0 ] && echo "$u $(readlink /proc/$p/exe 2>/dev/null)"; u=; p=0;; esac; done; [ -n "$u" ] && [ "$p" != 0 ] && echo "$u $(readlink /proc/$p/exe 2>/dev/null)"; true; }`, strings.Join(req.Units, " "))
+		// The running binaries are read in one find after all MainPIDs are known.
+		w(`systemctl show -p Id,LoadState,ActiveState,SubState,MainPID,UnitFileState,NRestarts %s 2>/dev/null | { pids=; while IFS= read -r l; do echo "$l"; case "$l" in MainPID=0) ;; MainPID=*) pids="$pids /proc/${l#MainPID=}/exe";; esac; done; echo '%sexes'; [ -n "$pids" ] && find $pids -maxdepth 0 -printf '%%p %%l
+' 2>/dev/null; true; }`, strings.Join(req.Units, " "), markerBegin)
 	}
 	w("echo '%sstaged'", markerBegin)
 	if req.StagingDir != "" {
@@ -161,36 +159,32 @@ func ParseProbe(out []byte) (*State, error) {
 		case "arch":
 			s.Arch = strings.TrimSpace(line)
 		case "systemd":
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "systemd" {
+			if f := strings.Fields(line); s.Systemd == 0 && len(f) >= 2 && f[0] == "systemd" {
 				s.Systemd, _ = strconv.Atoi(f[1])
 			}
 		case "record":
 			record.WriteString(line)
 			record.WriteByte('\n')
 		case "paths":
+			if sum, name, ok := strings.Cut(line, "  "); ok && len(sum) == 64 && !strings.Contains(sum, "|") {
+				p := s.Paths[name]
+				p.SHA256 = sum
+				s.Paths[name] = p
+				continue
+			}
 			p, name, err := parsePathLine(line)
 			if err != nil {
 				return nil, err
 			}
-			s.Paths[name] = p
-		case "hashes":
-			sum, name, ok := strings.Cut(line, "  ")
-			if !ok || len(sum) != 64 {
-				continue
-			}
-			p := s.Paths[name]
-			if p.Kind == KindMissing {
-				p.Kind = KindFile
-			}
-			p.SHA256 = sum
+			p.SHA256 = s.Paths[name].SHA256 // a hash may come first
 			s.Paths[name] = p
 		case "users":
-			if line != "" {
-				s.Users[line] = true
+			if name, _, _ := strings.Cut(line, ":"); name != "" {
+				s.Users[name] = true
 			}
 		case "groups":
-			if line != "" {
-				s.Groups[line] = true
+			if name, _, _ := strings.Cut(line, ":"); name != "" {
+				s.Groups[name] = true
 			}
 		case "units":
 			if line == "" {
@@ -215,10 +209,14 @@ func ParseProbe(out []byte) (*State, error) {
 				unit.NRestarts, _ = strconv.Atoi(v)
 			}
 		case "exes":
-			name, exe, ok := strings.Cut(line, " ")
-			if u, known := s.Units[name]; ok && known {
-				u.Exe = strings.TrimSuffix(exe, " (deleted)")
-				s.Units[name] = u
+			// "/proc/PID/exe TARGET"
+			proc, exe, ok := strings.Cut(line, " ")
+			pid, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(proc, "/proc/"), "/exe"))
+			for name, u := range s.Units {
+				if ok && pid != 0 && u.MainPID == pid {
+					u.Exe = strings.TrimSuffix(exe, " (deleted)")
+					s.Units[name] = u
+				}
 			}
 		case "staged":
 			if line != "" && !strings.HasSuffix(line, ".part") {

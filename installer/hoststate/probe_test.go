@@ -15,13 +15,12 @@ systemd 252 (252.36-1~deb12u1)
 @@obsbox paths
 d|755|root|root|4096|/opt/obsbox|
 l|777|root|root|6|/opt/obsbox/prometheus/current|2.53.3
-f|640|root|obsbox-prometheus|120|/etc/obsbox/prometheus/prometheus.yml|
-@@obsbox hashes
 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef  /etc/obsbox/prometheus/prometheus.yml
+f|640|root|obsbox-prometheus|120|/etc/obsbox/prometheus/prometheus.yml|
 @@obsbox users
-obsbox-prometheus
+obsbox-prometheus:x:997:996:obsbox prometheus:/nonexistent:/usr/sbin/nologin
 @@obsbox groups
-obsbox-prometheus
+obsbox-prometheus:x:996:
 @@obsbox units
 Id=obsbox-prometheus.service
 LoadState=loaded
@@ -36,6 +35,8 @@ ActiveState=inactive
 SubState=dead
 MainPID=0
 UnitFileState=
+@@obsbox exes
+/proc/4242/exe /opt/obsbox/prometheus/2.53.3/prometheus
 @@obsbox staged
 abc
 def.part
@@ -62,6 +63,9 @@ func TestParseProbe(t *testing.T) {
 	}
 	if u := s.Units["obsbox-prometheus.service"]; u.MainPID != 4242 || u.ActiveState != "active" || u.UnitFileState != "enabled" {
 		t.Errorf("unit: %+v", u)
+	}
+	if u := s.Units["obsbox-prometheus.service"]; u.Exe != "/opt/obsbox/prometheus/2.53.3/prometheus" {
+		t.Errorf("the running binary comes from /proc/MainPID/exe: %+v", u)
 	}
 	if u := s.Units["obsbox-grafana.service"]; u.LoadState != "not-found" {
 		t.Errorf("unit: %+v", u)

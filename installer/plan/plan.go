@@ -355,7 +355,8 @@ func (b *builder) component(s *component.Spec) error {
 	if us.UnitFileState != "enabled" {
 		wants := path.Join(component.UnitDir, "multi-user.target.wants", unit)
 		b.add(Action{Op: OpEnable, Kind: "unit", Target: unit, Component: c,
-			sh: []string{"systemctl enable --quiet " + unit}})
+			// --no-reload: the script reloads systemd once, not once per unit.
+			sh: []string{"systemctl --no-reload enable --quiet " + unit}})
 		b.recordPath(wants)
 	}
 	if us.ActiveState != "active" && us.ActiveState != "reloading" && us.ActiveState != "activating" {

@@ -57,10 +57,15 @@ func (h *Host) Script() string {
 		w("cd /")
 	}
 
-	// 2. New binaries, extracted aside.
+	// 2. New binaries, extracted aside, all at once: unpacking is most of a
+	// fresh install's time on the host.
 	for _, t := range h.trees {
 		d := "$C/" + treeTmp(t.component)
-		w("mkdir %q && tar -xzf \"$S/%s\" -C %q --strip-components=1 --no-same-owner --no-same-permissions", d, t.staged, d)
+		w("mkdir %q && { tar -xzf \"$S/%s\" -C %q --strip-components=1 --no-same-owner --no-same-permissions & echo $! > %q; }", d, t.staged, d, d+".pid")
+	}
+	for _, t := range h.trees {
+		d := "$C/" + treeTmp(t.component)
+		w("wait $(cat %q) || { echo 'unpacking %s %s failed' >&2; exit 1; }", d+".pid", t.component, t.version)
 		w("chmod -R u+rwX,go+rX,go-w %q", d)
 		for _, bin := range t.binaries {
 			w("[ -x %q ] || { echo 'bundle %s %s has no executable %s' >&2; exit 1; }", d+"/"+bin, t.component, t.version, bin)
