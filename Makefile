@@ -11,7 +11,7 @@ export CGO_ENABLED := 0
 PROMTOOL ?= $(firstword $(wildcard $(E2E_CACHE)/bin/promtool-2.53.3 $(E2E_CACHE)/bin/promtool-*))
 AMTOOL   ?= $(firstword $(wildcard $(E2E_CACHE)/bin/amtool-0.27.0 $(E2E_CACHE)/bin/amtool-*))
 
-.PHONY: build lint test test-unit fuzz test-e2e e2e-prereqs bundles demo demo-down clean
+.PHONY: build lint test test-unit fuzz test-e2e e2e-prereqs bundles demo demo-down clean bench
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/obsbox ./cmd/obsbox
@@ -55,6 +55,15 @@ demo: build
 
 demo-down:
 	bash e2e/hosts.sh down
+
+# obsbox against the physical floor on N real test hosts (issue 8): one table
+# of medians over RUNS runs, then the no-op apply at the SCALE sizes (SCALE= skips it).
+N     ?= 10
+RUNS  ?= 3
+SCALE ?= 1,5,10,25
+bench: build
+	bash e2e/prereqs.sh
+	OBSBOX_E2E_DIR=$(CURDIR)/e2e $(GO) run ./bench -n $(N) -runs $(RUNS) -scale '$(SCALE)' -obsbox bin/obsbox
 
 clean:
 	rm -rf bin e2e-test.log

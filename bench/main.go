@@ -1,0 +1,611 @@
+// Command bench measures obsbox against the physical floor on real test hosts
+// (issue 8): it boots hosts with the e2e harness, times fresh install, a
+// no-op apply, add-host and plan against what plain ssh/scp and systemd cost
+// for the same work, and prints one table. Goals are checked and reported,
+// never asserted: a slow run still exits 0. `make bench N=10` runs it.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/obsbox/obsbox/e2e/harness"
+)
+
+type config struct {
+	n       int
+	runs    int
+	scale   []int
+	bin     string
+	out     string
+	between string // auto, uninstall or reboot
+}
+
+func main() {
+	var cfg config
+	var scale string
+	flag.IntVar(&cfg.n, "n", 10, "hosts in the fleet (one more is booted for add-host)")
+	flag.IntVar(&cfg.runs, "runs", 3, "runs per scenario; the table shows medians")
+	flag.StringVar(&scale, "scale", "1,5,10,25", "fleet sizes for the no-op scale run, comma-separated (empty: skip)")
+	flag.StringVar(&cfg.bin, "obsbox", "bin/obsbox", "the obsbox binary to measure")
+	flag.StringVar(&cfg.out, "out", "", "folder for obsbox's logs and results.md (default: a new folder under /tmp)")
+	flag.StringVar(&cfg.between, "between", "auto", "how hosts are made fresh between fresh installs: uninstall (obsbox uninstall --yes), reboot (new hosts), or auto (uninstall when obsbox has it, reboot when it has not or it fails)")
+	flag.Parse()
+
+	var err error
+	if cfg.scale, err = parseSizes(scale); err != nil {
+		fatal(err)
+	}
+	switch {
+	case cfg.n < 1 || cfg.n > 49:
+		fatal(fmt.Errorf("-n must be 1 to 49 (the harness boots at most 50 hosts, one is kept for add-host), got %d", cfg.n))
+	case cfg.runs < 1:
+		fatal(fmt.Errorf("-runs must be at least 1, got %d", cfg.runs))
+	case !slices.Contains([]string{"auto", "uninstall", "reboot"}, cfg.between):
+		fatal(fmt.Errorf("-between must be auto, uninstall or reboot, got %q", cfg.between))
+	case os.Geteuid() != 0:
+		fatal(errors.New("must run as root: the test hosts are systemd-nspawn machines (make bench does this)"))
+	}
+	if _, err := os.Stat(cfg.bin); err != nil {
+		fatal(fmt.Errorf("%s missing: run `make build` (make bench does)", cfg.bin))
+	}
+	if err := run(cfg); err != nil {
+		fatal(err)
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+func parseSizes(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		k, err := strconv.Atoi(f)
+		if err != nil || k < 1 || k > 50 {
+			return nil, fmt.Errorf("-scale: %q is not a host count from 1 to 50", f)
+		}
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// bench is one `make bench`: its working folder, the hosts it holds, the
+// obsbox runner and the floor.
+type bench struct {
+	cfg    config
+	dir    string // inventory, bundle cache, known_hosts
+	mirror string
+	cmds   map[string]bool
+	r      *runner
+	fl     *floor
+	tars   map[string]string // component -> cached tarball
+	out    io.Writer         // stdout and results.md
+	fresh  []string          // how hosts were made fresh between fresh installs, once per way
+
+	mu sync.Mutex
+	c  *harness.Cluster
+}
+
+func run(cfg config) error {
+	if err := harness.BuildBundles(); err != nil {
+		return err
+	}
+	if cfg.out == "" {
+		d, err := os.MkdirTemp("", "obsbox-bench-")
+		if err != nil {
+			return err
+		}
+		cfg.out = d
+	}
+	out, err := filepath.Abs(cfg.out)
+	if err != nil {
+		return err
+	}
+	cfg.out = out
+	defer fmt.Fprintf(os.Stderr, "bench: obsbox's logs and results.md are in %s\n", cfg.out)
+	logDir := filepath.Join(cfg.out, "logs")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return err
+	}
+	// A copy: a `make build` elsewhere in the checkout must not swap the
+	// binary in the middle of the measurements.
+	bin, err := copyBinary(cfg.bin, filepath.Join(cfg.out, "obsbox"))
+	if err != nil {
+		return err
+	}
+	cfg.bin = bin
+	cmds, err := commands(cfg.bin)
+	if err != nil {
+		return err
+	}
+	results, err := os.Create(filepath.Join(cfg.out, "results.md"))
+	if err != nil {
+		return err
+	}
+	defer results.Close()
+
+	mirror, stop := harness.ServeMirror()
+	defer stop()
+	b := &bench{
+		cfg: cfg, dir: filepath.Join(cfg.out, "work"), mirror: mirror, cmds: cmds,
+		out: io.MultiWriter(os.Stdout, results),
+	}
+	if err := os.MkdirAll(b.dir, 0o755); err != nil {
+		return err
+	}
+	b.r = &runner{bin: cfg.bin, inv: filepath.Join(b.dir, "obsbox.hcl"), logDir: logDir}
+	b.fl = &floor{knownHosts: filepath.Join(b.dir, "known_hosts")}
+	b.stopOnSignal()
+
+	b.header()
+	table, err := b.mainTable()
+	if err != nil {
+		return err
+	}
+	var sc *scaleResult
+	if len(cfg.scale) > 0 {
+		if sc, err = b.scaleTable(); err != nil {
+			return err
+		}
+	}
+	b.goals(table, sc)
+	return nil
+}
+
+// stopOnSignal tears the hosts down on Ctrl-C, so the run lock is not left
+// to the next run's leftover cleanup.
+func (b *bench) stopOnSignal() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-ch
+		fmt.Fprintf(os.Stderr, "bench: %s: stopping the test hosts\n", s)
+		b.down()
+		os.Exit(130)
+	}()
+}
+
+func (b *bench) boot(n int) error {
+	if err := raiseInotifyInstances(n); err != nil {
+		return err
+	}
+	progress("booting %s", nHosts(n))
+	start := time.Now()
+	c, err := upWaiting(n, 30*time.Minute)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.c = c
+	b.mu.Unlock()
+	b.fl.key = c.KeyPath
+	kh, err := os.ReadFile(c.KnownHostsPath)
+	if err != nil {
+		return err
+	}
+	progress("%s up in %.0fs", nHosts(n), time.Since(start).Seconds())
+	return os.WriteFile(b.fl.knownHosts, kh, 0o600)
+}
+
+// upWaiting is harness.Up, but it also waits (up to wait) while hosts that
+// someone started by hand hold the bridge, where the harness gives up at
+// once: a bench queues behind a demo instead of failing.
+func upWaiting(n int, wait time.Duration) (*harness.Cluster, error) {
+	deadline := time.Now().Add(wait)
+	told := false
+	for {
+		c, err := harness.Up(n)
+		if err == nil || !strings.Contains(err.Error(), "started by hand") || time.Now().After(deadline) {
+			return c, err
+		}
+		if !told {
+			progress("waiting up to %s for test hosts started by hand to go down (%v)", wait, err)
+			told = true
+		}
+		time.Sleep(10 * time.Second)
+	}
+}
+
+// raiseInotifyInstances makes room for n booted systemds: each takes several
+// inotify instances, and under Debian's default of 128 per user the
+// nineteenth host or so fails with "Too many open files".
+func raiseInotifyInstances(n int) error {
+	const path = "/proc/sys/fs/inotify/max_user_instances"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	have, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("%s: %q is not a number", path, b)
+	}
+	want := 128 + 16*n
+	if have >= want {
+		return nil
+	}
+	progress("raising fs.inotify.max_user_instances from %d to %d for %s", have, want, nHosts(n))
+	return os.WriteFile(path, []byte(strconv.Itoa(want)), 0o644)
+}
+
+// copyBinary copies the obsbox under test to dst and returns dst.
+func copyBinary(src, dst string) (string, error) {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return "", err
+	}
+	return dst, os.WriteFile(dst, b, 0o755)
+}
+
+func (b *bench) down() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.c == nil {
+		return
+	}
+	if err := b.c.Down(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: tearing down the hosts:", err)
+	}
+	b.c = nil
+}
+
+func (b *bench) writeInventory(hosts []harness.Host) error {
+	return writeInventory(b.r.inv, inventoryData{
+		Key: b.fl.key, KnownHosts: b.fl.knownHosts, Dir: b.dir, Mirror: b.mirror,
+		Bridge: harness.BridgeAddress(), Hosts: hosts,
+	})
+}
+
+// files are the tarballs obsbox sends a host of the inventory: node_exporter
+// to every host, the rest to the first.
+func (b *bench) files(first harness.Host) func(harness.Host) []string {
+	return func(h harness.Host) []string {
+		if h == first {
+			return []string{b.tars["node_exporter"], b.tars["prometheus"], b.tars["alertmanager"], b.tars["grafana"]}
+		}
+		return []string{b.tars["node_exporter"]}
+	}
+}
+
+func (b *bench) header() {
+	version, _ := exec.Command(b.cfg.bin, "version").Output()
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	fmt.Fprintf(b.out, "# obsbox bench, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	load := "unknown"
+	if raw, err := os.ReadFile("/proc/loadavg"); err == nil && len(strings.Fields(string(raw))) >= 3 {
+		load = strings.Join(strings.Fields(string(raw))[:3], " ")
+	}
+	runs := fmt.Sprintf("medians of %d runs", b.cfg.runs)
+	if b.cfg.runs == 1 {
+		runs = "one run each"
+	}
+	fmt.Fprintf(b.out, "%s on %d CPUs (load average %s at the start), Linux %s; hosts: systemd-nspawn machines on one bridge (e2e harness); %s.\n\n",
+		strings.TrimSpace(string(version)), runtime.NumCPU(), load,
+		strings.TrimSpace(string(kernel)), runs)
+}
+
+func nHosts(n int) string {
+	if n == 1 {
+		return "1 host"
+	}
+	return fmt.Sprintf("%d hosts", n)
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+// mainTable boots N+1 hosts and, per round, measures each scenario and its
+// floor on the first N (the extra host is the one add-host adds).
+func (b *bench) mainTable() ([]*scenario, error) {
+	n := b.cfg.n
+	if err := b.boot(n + 1); err != nil {
+		return nil, err
+	}
+	defer b.down()
+	fleet, extra := b.c.Hosts[:n], b.c.Hosts[n]
+
+	addName := fmt.Sprintf("`add-host %s` (1 host)", extra.Name)
+	if !b.cmds["add-host"] {
+		addName = fmt.Sprintf("`apply --hosts %s` after appending its host block by hand (no `add-host` yet)", extra.Name)
+	}
+	fresh := &scenario{name: "fresh install, full stack, " + nHosts(n)}
+	noop := &scenario{name: "apply, nothing to do"}
+	add := &scenario{name: addName}
+	plan := &scenario{name: "plan, nothing to do"}
+
+	for round := 1; round <= b.cfg.runs; round++ {
+		if round > 1 {
+			if err := b.freshen(n + 1); err != nil {
+				return nil, err
+			}
+			fleet, extra = b.c.Hosts[:n], b.c.Hosts[n]
+		}
+		if err := b.writeInventory(fleet); err != nil {
+			return nil, err
+		}
+		if b.tars == nil {
+			tars, err := b.r.pull()
+			if err != nil {
+				return nil, err
+			}
+			b.tars = tars
+		}
+		files := b.files(fleet[0])
+		progress("round %d/%d: floors", round, b.cfg.runs)
+		secs, err := b.fl.install(fleet, files)
+		if err != nil {
+			return nil, fmt.Errorf("fresh-install floor: %w", err)
+		}
+		fresh.floor = append(fresh.floor, secs)
+		if secs, err = b.fl.install([]harness.Host{extra}, files); err != nil {
+			return nil, fmt.Errorf("add-host floor: %w", err)
+		}
+		add.floor = append(add.floor, secs)
+
+		progress("round %d/%d: fresh install", round, b.cfg.runs)
+		s, err := b.r.run("fresh", "apply", "--json")
+		if err != nil {
+			return nil, err
+		}
+		fresh.add(s, checkFresh)
+
+		if secs, err = b.fl.sshTrue(fleet); err != nil {
+			return nil, fmt.Errorf("no-op floor: %w", err)
+		}
+		noop.floor = append(noop.floor, secs)
+		plan.floor = append(plan.floor, secs)
+		progress("round %d/%d: no-op apply, plan", round, b.cfg.runs)
+		if s, err = b.r.run("noop", "apply", "--json"); err != nil {
+			return nil, err
+		}
+		noop.add(s, checkNoop)
+		if s, err = b.r.run("plan", "plan", "--json"); err != nil {
+			return nil, err
+		}
+		plan.add(s, checkNoop)
+
+		progress("round %d/%d: add %s", round, b.cfg.runs, extra.Name)
+		if b.cmds["add-host"] {
+			s, err = b.r.run("add-host", "add-host", extra.Name, "--address", extra.Address, "--json")
+		} else {
+			if err := appendHostBlock(b.r.inv, extra); err != nil {
+				return nil, err
+			}
+			s, err = b.r.run("add-by-hand", "apply", "--hosts", extra.Name, "--json")
+		}
+		if err != nil {
+			return nil, err
+		}
+		add.add(s, nil)
+	}
+
+	rows := [][]string{}
+	all := []*scenario{fresh, noop, add, plan}
+	for _, s := range all {
+		rows = append(rows, s.row())
+	}
+	first, other := b.files(fleet[0])(fleet[0]), b.files(fleet[0])(extra)
+	firstBytes, _ := sizeOf(first)
+	otherBytes, _ := sizeOf(other)
+	fmt.Fprintf(b.out, "## %s\n\n", nHosts(n))
+	fmt.Fprint(b.out, markdown(mainHeader, rows))
+	fmt.Fprintf(b.out, "\nFloors, measured the same way with the system's ssh and scp, all hosts at once:\n")
+	fmt.Fprintf(b.out, "- scp + start: per host one `scp` of the tarballs obsbox sends it (%s to %s, %s to each other host), then one `ssh host systemd-run …` starting one unit.\n",
+		humanBytes(float64(firstBytes)), fleet[0].Name, humanBytes(float64(otherBytes)))
+	fmt.Fprintf(b.out, "- ssh true: one `ssh host true` per host.\n")
+	ph, prow := phaseTable("scenario", all, func(s *scenario) string { return s.name })
+	fmt.Fprintf(b.out, "\nWhere the time goes: seconds per phase of each scenario's median run, from `obsbox -v` (a phase ends when its slowest host is done):\n\n")
+	fmt.Fprint(b.out, markdown(ph, prow))
+	between := "none (one run)"
+	if len(b.fresh) > 0 {
+		between = strings.Join(b.fresh, "; ")
+	}
+	fmt.Fprintf(b.out, "\nBetween fresh installs: %s. Round trips and bytes are obsbox's own counts (`--json`: `round_trips`, `uploaded_bytes`); peak RSS is the obsbox process's ru_maxrss (wait4), the largest over the runs.\n", between)
+	for _, s := range all {
+		for _, note := range s.notes {
+			fmt.Fprintf(b.out, "\n**%s**: %s", s.name, note)
+		}
+	}
+	fmt.Fprintln(b.out)
+	return all, nil
+}
+
+// freshen returns the hosts to the state before the first apply: with
+// obsbox uninstall when the binary has it, else (or when it fails, in auto
+// mode) by booting fresh hosts. How it was done is said under the table.
+func (b *bench) freshen(n int) error {
+	how := b.cfg.between
+	if how == "auto" && !b.cmds["uninstall"] {
+		how = "reboot"
+		b.noteFresh("fresh hosts booted (this obsbox has no `uninstall`)")
+	}
+	if how != "reboot" {
+		progress("uninstalling")
+		_, err := b.r.run("uninstall", "uninstall", "--yes")
+		if err == nil {
+			b.noteFresh("`obsbox uninstall --yes`")
+			return nil
+		}
+		if b.cfg.between == "uninstall" {
+			return err
+		}
+		progress("uninstall failed, booting fresh hosts instead: %s", strings.SplitN(err.Error(), "\n", 2)[0])
+		b.noteFresh("fresh hosts booted (`obsbox uninstall --yes` failed, see " + b.r.lastLog + ")")
+	}
+	if b.cfg.between == "reboot" {
+		b.noteFresh("fresh hosts booted (-between reboot)")
+	}
+	b.down()
+	return b.boot(n)
+}
+
+func (b *bench) noteFresh(s string) {
+	if !slices.Contains(b.fresh, s) {
+		b.fresh = append(b.fresh, s)
+	}
+}
+
+// check looks at one run's report and says what makes it not what the row claims.
+type check func(*report) string
+
+func checkFresh(rep *report) string {
+	var none []string
+	for _, h := range rep.Hosts {
+		if h.Uploaded == 0 {
+			none = append(none, h.Host)
+		}
+	}
+	if len(none) > 0 {
+		return "hosts were not fresh, nothing was sent to " + strings.Join(none, ", ")
+	}
+	return ""
+}
+
+func checkNoop(rep *report) string {
+	if n := rep.actions(); n > 0 {
+		return fmt.Sprintf("not a no-op: %d actions", n)
+	}
+	return ""
+}
+
+func (s *scenario) add(x sample, c check) {
+	s.runs = append(s.runs, x)
+	note := x.noRep
+	if x.rep != nil && c != nil {
+		note = c(x.rep)
+	}
+	if note != "" && !slices.Contains(s.notes, note) {
+		s.notes = append(s.notes, note)
+	}
+}
+
+// scaleResult is the scale run: a fresh install of the largest fleet, then
+// no-op applies on its first k hosts for each size.
+type scaleResult struct {
+	largest int
+	fresh   sample
+	noop    map[int]*scenario
+}
+
+func (b *bench) scaleTable() (*scaleResult, error) {
+	sizes := b.cfg.scale
+	largest := sizes[len(sizes)-1]
+	if err := b.boot(largest); err != nil {
+		return nil, err
+	}
+	defer b.down()
+	hosts := b.c.Hosts
+	res := &scaleResult{largest: largest, noop: map[int]*scenario{}}
+
+	if err := b.writeInventory(hosts); err != nil {
+		return nil, err
+	}
+	progress("scale: fresh install of %s", nHosts(largest))
+	s, err := b.r.run(fmt.Sprintf("scale-fresh-%d", largest), "apply", "--json")
+	if err != nil {
+		return nil, err
+	}
+	res.fresh = s
+
+	// Largest first: a smaller inventory only changes Prometheus's targets,
+	// which one settling apply takes care of before the timed runs.
+	for i := len(sizes) - 1; i >= 0; i-- {
+		k := sizes[i]
+		sc := &scenario{name: fmt.Sprintf("%d", k)}
+		res.noop[k] = sc
+		if err := b.writeInventory(hosts[:k]); err != nil {
+			return nil, err
+		}
+		if k != largest {
+			if _, err := b.r.run(fmt.Sprintf("scale-settle-%d", k), "apply", "--json"); err != nil {
+				return nil, err
+			}
+		}
+		progress("scale: no-op apply on %s", nHosts(k))
+		for round := 0; round < b.cfg.runs; round++ {
+			secs, err := b.fl.sshTrue(hosts[:k])
+			if err != nil {
+				return nil, fmt.Errorf("no-op floor: %w", err)
+			}
+			sc.floor = append(sc.floor, secs)
+			s, err := b.r.run(fmt.Sprintf("scale-noop-%d", k), "apply", "--json")
+			if err != nil {
+				return nil, err
+			}
+			sc.add(s, checkNoop)
+		}
+	}
+
+	header := []string{"hosts", "no-op apply (median s)", "per host", "floor: ssh true (median s)", "× floor", "SSH round trips per host", "peak RSS"}
+	var rows [][]string
+	for _, k := range sizes {
+		sc := res.noop[k]
+		med := median(sc.secs())
+		row := sc.row()
+		rows = append(rows, []string{strconv.Itoa(k), row[1], fmt.Sprintf("%.0f ms", 1000*med/float64(k)), row[2], row[3], row[5], row[6]})
+	}
+	fmt.Fprintf(b.out, "\n## Scale: no-op apply on the first N of %d hosts\n\n", largest)
+	fmt.Fprint(b.out, markdown(header, rows))
+	var scs []*scenario
+	for _, k := range sizes {
+		scs = append(scs, res.noop[k])
+	}
+	ph, prow := phaseTable("hosts", scs, func(s *scenario) string { return s.name })
+	fmt.Fprintf(b.out, "\nSeconds per phase of the median no-op apply:\n\n")
+	fmt.Fprint(b.out, markdown(ph, prow))
+	fmt.Fprintf(b.out, "\nFresh install of all %d hosts (one run): %.2f s, %.0f ms per host, peak RSS %s.\n",
+		largest, res.fresh.secs, 1000*res.fresh.secs/float64(largest), megabytes(res.fresh.rssKB*1024))
+	for _, k := range sizes {
+		for _, note := range res.noop[k].notes {
+			fmt.Fprintf(b.out, "\n**%s**: %s\n", nHosts(k), note)
+		}
+	}
+	return res, nil
+}
+
+// goals prints issue 8's targets with what this run measured.
+func (b *bench) goals(main []*scenario, sc *scaleResult) {
+	fresh, noop := main[0], main[1]
+	const rssHosts = 25
+	var rssRuns [][]sample
+	if b.cfg.n == rssHosts {
+		for _, s := range main {
+			rssRuns = append(rssRuns, s.runs)
+		}
+	}
+	if sc != nil && sc.noop[rssHosts] != nil {
+		rssRuns = append(rssRuns, sc.noop[rssHosts].runs, []sample{sc.fresh})
+	}
+	gs := []goal{
+		ratioGoal("no-op apply within 3× its floor", noop, 3),
+		roundTripGoal("no-op apply: 2 SSH round trips per host or fewer", noop, 2),
+		ratioGoal("fresh install within 2× its floor", fresh, 2),
+		rssGoal(fmt.Sprintf("peak RSS under 100 MB at %d hosts", rssHosts), 100e6, rssRuns...),
+	}
+	fmt.Fprintf(b.out, "\n## Goals (issue 8)\n\n")
+	for _, g := range gs {
+		fmt.Fprintln(b.out, g)
+	}
+}
