@@ -16,6 +16,7 @@ import (
 func (h *Host) beforeChanges() string {
 	var b strings.Builder
 	if h.createsAccounts() {
+		b.WriteString(clearStaleShadowLocks())
 		b.WriteString(saveShadowBackups())
 	}
 	if h.Record != nil {
@@ -96,4 +97,24 @@ func (h *Host) adoptKeptData(c string) string {
 	w("rm -f %s", q(path.Join(d, KeptNoteName)))
 	w("fi")
 	return b.String()
+}
+
+// clearStaleShadowLocks removes the lock files useradd, groupadd, userdel
+// and groupdel leave when they are killed (an interrupted run): a stale
+// /etc/passwd.lock makes every later user change on the host fail, and its
+// /etc/passwd.PID companion is litter. A lock whose process still runs stays.
+func clearStaleShadowLocks() string {
+	return `for f in /etc/passwd /etc/shadow /etc/group /etc/gshadow /etc/subuid /etc/subgid; do
+	for l in "$f".[0-9]*; do
+		[ -f "$l" ] || continue
+		p=${l##*.}
+		case "$p" in *[!0-9]*) continue ;; esac
+		kill -0 "$p" 2>/dev/null || rm -f "$l"
+	done
+	if [ -f "$f.lock" ]; then
+		p=$(cat "$f.lock" 2>/dev/null || true)
+		case "$p" in '' | *[!0-9]*) ;; *) kill -0 "$p" 2>/dev/null || rm -f "$f.lock" ;; esac
+	fi
+done
+`
 }

@@ -604,6 +604,9 @@ func (m *remover) record() {
 func (r *Removal) Script() string {
 	var b strings.Builder
 	b.WriteString("set -eu\numask 022\nexport LC_ALL=C\ncd /\n")
+	if len(r.steps) > 0 {
+		b.WriteString(clearStaleShadowLocks())
+	}
 	for _, s := range r.steps {
 		for _, line := range s.sh {
 			b.WriteString(line)
