@@ -96,6 +96,25 @@ type Run struct {
 }
 
 func newRun(opts Options) (*Run, error) {
+	// Prometheus hosts always take part: their targets follow the inventory.
+	withPrometheus := !opts.OnlyConnect
+	r, err := newRunOver(opts, withPrometheus)
+	if err != nil {
+		return nil, err
+	}
+	if inv := opts.Inventory; len(inv.HostsWithRole(inventory.RoleGrafana)) > 0 {
+		pw, err := inv.GrafanaAdminPassword()
+		if err != nil {
+			return nil, err
+		}
+		r.grafana = pw
+	}
+	return r, nil
+}
+
+// newRunOver applies the defaults and picks the hosts: those --hosts names
+// (all when none, unless OnlyTargets), plus the Prometheus hosts when asked.
+func newRunOver(opts Options, withPrometheus bool) (*Run, error) {
 	if opts.Concurrency < 1 {
 		opts.Concurrency = 16
 	}
@@ -108,7 +127,6 @@ func newRun(opts Options) (*Run, error) {
 	if opts.HealthTimeout == 0 {
 		opts.HealthTimeout = 90 * time.Second
 	}
-	r := &Run{Opts: opts}
 	inv := opts.Inventory
 	selected := map[string]bool{}
 	for _, n := range opts.Hosts {
@@ -117,19 +135,12 @@ func newRun(opts Options) (*Run, error) {
 		}
 		selected[n] = true
 	}
+	all := len(selected) == 0 && !opts.OnlyTargets
+	r := &Run{Opts: opts}
 	for _, h := range inv.Hosts {
-		// Prometheus hosts always take part: their targets follow the inventory.
-		if (len(selected) > 0 || opts.OnlyTargets) && !selected[h.Name] && (opts.OnlyConnect || !h.HasRole(inventory.RolePrometheus)) {
-			continue
+		if all || selected[h.Name] || (withPrometheus && h.HasRole(inventory.RolePrometheus)) {
+			r.Hosts = append(r.Hosts, &HostRun{Host: h, Result: &HostResult{Host: h.Name, Address: h.Address}})
 		}
-		r.Hosts = append(r.Hosts, &HostRun{Host: h, Result: &HostResult{Host: h.Name, Address: h.Address}})
-	}
-	if len(inv.HostsWithRole(inventory.RoleGrafana)) > 0 {
-		pw, err := inv.GrafanaAdminPassword()
-		if err != nil {
-			return nil, err
-		}
-		r.grafana = pw
 	}
 	return r, nil
 }

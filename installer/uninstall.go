@@ -2,11 +2,7 @@ package installer
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/obsbox/obsbox/installer/plan"
 )
@@ -36,34 +32,8 @@ func Uninstall(ctx context.Context, opts Options, u UninstallOptions) (*Report, 
 }
 
 func newUninstallRun(opts Options) (*Run, error) {
-	if opts.Concurrency < 1 {
-		opts.Concurrency = 16
-	}
-	if opts.Out == nil {
-		opts.Out = io.Discard
-	}
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if opts.HealthTimeout == 0 {
-		opts.HealthTimeout = 90 * time.Second
-	}
-	inv := opts.Inventory
-	selected := map[string]bool{}
-	for _, n := range opts.Hosts {
-		if inv.Host(n) == nil {
-			return nil, fmt.Errorf("--hosts names %q, which is not in %s", n, inv.Path)
-		}
-		selected[n] = true
-	}
-	r := &Run{Opts: opts}
-	for _, h := range inv.Hosts {
-		if len(selected) > 0 && !selected[h.Name] {
-			continue
-		}
-		r.Hosts = append(r.Hosts, &HostRun{Host: h, Result: &HostResult{Host: h.Name, Address: h.Address}})
-	}
-	return r, nil
+	opts.OnlyTargets = false
+	return newRunOver(opts, false)
 }
 
 // uninstallRun holds each host's removal between the phases.
