@@ -16,12 +16,12 @@ func TestClearStaleShadowLocks(t *testing.T) {
 	alive := strconv.Itoa(os.Getpid())
 	const dead = "999999999"
 	files := map[string]string{
-		"passwd.lock":    dead,
-		"passwd." + dead: dead,
-		"gshadow.999999998":   "",
-		"group.lock":     alive,
-		"group." + alive: alive,
-		"passwd-":        "backup",
+		"passwd.lock":       dead,
+		"passwd." + dead:    dead,
+		"gshadow.999999998": "",
+		"group.lock":        alive,
+		"group." + alive:    alive,
+		"passwd-":           "backup",
 	}
 	for name, content := range files {
 		os.WriteFile(filepath.Join(etc, name), []byte(content), 0o600)
