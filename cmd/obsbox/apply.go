@@ -130,14 +130,21 @@ func runApply(g *globalOptions, inv *inventory.Inventory, opts installer.Options
 	} else {
 		rep.WriteSummary(g.stdout)
 	}
-	if failed := rep.Failed(); len(failed) > 0 {
-		names := make([]string, len(failed))
-		for i, h := range failed {
-			names[i] = h.Host
-		}
-		return failure(fmt.Errorf("%d of %d hosts failed: %s", len(failed), len(rep.Hosts), strings.Join(names, ", ")))
+	return hostFailures(rep)
+}
+
+// hostFailures is exit 1 naming every failed host, or nil; the summary
+// printed before it says why each failed.
+func hostFailures(rep *installer.Report) error {
+	failed := rep.Failed()
+	if len(failed) == 0 {
+		return nil
 	}
-	return nil
+	names := make([]string, len(failed))
+	for i, h := range failed {
+		names[i] = h.Host
+	}
+	return failure(fmt.Errorf("%d of %d hosts failed: %s", len(failed), len(rep.Hosts), strings.Join(names, ", ")))
 }
 
 func newPlanCmd(g *globalOptions) *cobra.Command {

@@ -58,14 +58,7 @@ func newUninstallCmd(g *globalOptions) *cobra.Command {
 			} else {
 				rep.WriteRemoval(g.stdout, u.DryRun)
 			}
-			if failed := rep.Failed(); len(failed) > 0 {
-				names := make([]string, len(failed))
-				for i, h := range failed {
-					names[i] = h.Host
-				}
-				return failure(fmt.Errorf("%d of %d hosts failed: %s", len(failed), len(rep.Hosts), strings.Join(names, ", ")))
-			}
-			return nil
+			return hostFailures(rep)
 		},
 	}
 	f.register(cmd, false)
