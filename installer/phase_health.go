@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/obsbox/obsbox/installer/component"
-	"github.com/obsbox/obsbox/installer/plan"
 )
 
 // healthPhase waits, after each start, restart or reload, until the
@@ -30,8 +29,12 @@ func (healthPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		if op == "" || spec.Health.Port == 0 || h.Plan.IsRollout(spec.Component) {
 			continue
 		}
-		if err := waitHealthy(ctx, r, h, spec, op); err != nil {
-			return err
+		// The same gate as a rollout: unit active and not restarting, health
+		// endpoint ready, a reload taken, the wanted version running.
+		unit := component.UnitName(spec.Component)
+		if check, err := r.gate(ctx, h, spec, spec.Version, h.State.Units[unit].NRestarts); err != nil {
+			return fmt.Errorf("%s failed the %s check after %s: %v\nlast journal lines of %s:\n%s",
+				spec.Component, check, op, err, unit, h.journal(context.Background(), unit))
 		}
 	}
 	return nil
@@ -46,32 +49,6 @@ func (h *HostRun) httpClient() *http.Client {
 			},
 			DisableKeepAlives: true,
 		},
-	}
-}
-
-func waitHealthy(ctx context.Context, r *Run, h *HostRun, spec *component.Spec, op plan.Op) error {
-	unit := component.UnitName(spec.Component)
-	ctx, cancel := context.WithTimeout(ctx, r.Opts.HealthTimeout)
-	defer cancel()
-	client := h.httpClient()
-	url := fmt.Sprintf("http://127.0.0.1:%d%s", spec.Health.Port, spec.Health.Path)
-	var last string
-	for {
-		last = probeOnce(ctx, client, url, "")
-		if last == "" && spec.Health.ReloadMetric != "" {
-			metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", spec.Health.Port)
-			last = probeOnce(ctx, client, metrics, spec.Health.ReloadMetric)
-		}
-		if last == "" {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			journal := h.journal(context.Background(), unit)
-			return fmt.Errorf("%s did not become healthy after %s (%s): %s\nlast journal lines of %s:\n%s",
-				spec.Component, op, url, last, unit, journal)
-		case <-time.After(500 * time.Millisecond):
-		}
 	}
 }
 

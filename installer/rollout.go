@@ -120,7 +120,8 @@ func (r *Run) rolloutHost(ctx context.Context, h *HostRun, comp string) error {
 	if _, err := h.Conn.Run(ctx, h.Plan.RolloutScript(comp)); err != nil {
 		return fmt.Errorf("switching %s to %s: %w", comp, ro.To, err)
 	}
-	check, err := r.gate(ctx, h, spec, ro.To)
+	restarts := h.State.Units[unit].NRestarts
+	check, err := r.gate(ctx, h, spec, ro.To, restarts)
 	if err == nil {
 		return nil
 	}
@@ -131,7 +132,7 @@ func (r *Run) rolloutHost(ctx context.Context, h *HostRun, comp string) error {
 	back := fmt.Sprintf("rolled back to %s", ro.From)
 	if _, rerr := h.Conn.Run(bctx, h.Plan.RollbackScript(comp)); rerr != nil {
 		back = fmt.Sprintf("switching back to %s FAILED: %v", ro.From, rerr)
-	} else if _, gerr := r.gate(bctx, h, spec, ro.From); gerr != nil {
+	} else if _, gerr := r.gate(bctx, h, spec, ro.From, restarts); gerr != nil {
 		back = fmt.Sprintf("switched back to %s, which is not healthy either: %v", ro.From, gerr)
 	} else {
 		back += ", which is healthy again"
@@ -142,7 +143,7 @@ func (r *Run) rolloutHost(ctx context.Context, h *HostRun, comp string) error {
 
 // gate waits until the unit is active, its health endpoint answers and it
 // runs version; it returns the name of the check that failed.
-func (r *Run) gate(ctx context.Context, h *HostRun, spec *component.Spec, version string) (string, error) {
+func (r *Run) gate(ctx context.Context, h *HostRun, spec *component.Spec, version string, restarts int) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.Opts.HealthTimeout)
 	defer cancel()
 	unit := component.UnitName(spec.Component)
@@ -150,7 +151,7 @@ func (r *Run) gate(ctx context.Context, h *HostRun, spec *component.Spec, versio
 	base := fmt.Sprintf("http://127.0.0.1:%d", spec.Health.Port)
 	check, last := "unit", "not checked yet"
 	for {
-		check, last = r.gateOnce(ctx, h, client, unit, base, spec, version)
+		check, last = r.gateOnce(ctx, h, client, unit, base, spec, version, restarts)
 		if last == "" {
 			return "", nil
 		}
@@ -166,7 +167,9 @@ func (r *Run) gate(ctx context.Context, h *HostRun, spec *component.Spec, versio
 	}
 }
 
-func (r *Run) gateOnce(ctx context.Context, h *HostRun, client *http.Client, unit, base string, spec *component.Spec, version string) (string, string) {
+// restarts is the unit's automatic-restart count when the run read the host:
+// only restarts beyond it are this run's doing.
+func (r *Run) gateOnce(ctx context.Context, h *HostRun, client *http.Client, unit, base string, spec *component.Spec, version string, restarts int) (string, string) {
 	out, err := h.Conn.Run(ctx, "systemctl show -p ActiveState,NRestarts "+unit)
 	if err != nil {
 		return "unit", err.Error()
@@ -177,14 +180,19 @@ func (r *Run) gateOnce(ctx context.Context, h *HostRun, client *http.Client, uni
 			props[k] = v
 		}
 	}
-	if n, _ := strconv.Atoi(props["NRestarts"]); n > 0 {
-		return "unit", fmt.Sprintf("%s exited and was restarted %d times", unit, n)
+	if n, _ := strconv.Atoi(props["NRestarts"]); n > restarts {
+		return "unit", fmt.Sprintf("%s exited and was restarted %d times", unit, n-restarts)
 	}
 	if props["ActiveState"] != "active" {
 		return "unit", unit + " is " + props["ActiveState"]
 	}
 	if msg := probeOnce(ctx, client, base+spec.Health.Path, ""); msg != "" {
 		return "health", msg
+	}
+	if spec.Health.ReloadMetric != "" {
+		if msg := probeOnce(ctx, client, base+"/metrics", spec.Health.ReloadMetric); msg != "" {
+			return "reload", msg
+		}
 	}
 	if spec.Health.BuildInfo == "" {
 		return "", ""
