@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/obsbox/obsbox/installer/hoststate"
+	"github.com/obsbox/obsbox/installer/shell"
 	"github.com/pmezard/go-difflib/difflib"
 )
 
@@ -38,7 +38,7 @@ func (diffPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	}
 	var script strings.Builder
 	for _, p := range paths {
-		fmt.Fprintf(&script, "echo '@@obsbox file %s'; cat %s 2>/dev/null; echo; echo '@@obsbox eof'\n", p, hoststate.ShellQuote(p))
+		fmt.Fprintf(&script, "echo '@@obsbox file %s'; cat %s 2>/dev/null; echo; echo '@@obsbox eof'\n", p, shell.Quote(p))
 	}
 	out, err := h.Conn.Run(ctx, script.String())
 	if err != nil {

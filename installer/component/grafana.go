@@ -5,10 +5,10 @@ import (
 	"maps"
 	"path"
 	"slices"
-	"strings"
 
 	"github.com/obsbox/obsbox/bundles"
 	"github.com/obsbox/obsbox/installer/inventory"
+	"github.com/obsbox/obsbox/installer/shell"
 	"github.com/obsbox/obsbox/systemd"
 	"github.com/obsbox/obsbox/templates"
 )
@@ -94,12 +94,8 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin password: %w", err)
 	}
-	quoted := make([]string, len(reset.Argv))
-	for i, a := range reset.Argv {
-		quoted[i] = shellQuote(a)
-	}
 	hook := fmt.Sprintf("if [ -f %s ]; then runuser -u %s -- %s < %s >/dev/null; fi",
-		templates.GrafanaDatabasePath, reset.User, strings.Join(quoted, " "), adminPasswordFile)
+		templates.GrafanaDatabasePath, reset.User, shell.Join(reset.Argv...), adminPasswordFile)
 	return &Spec{
 		Component:     name,
 		Version:       c.Version,
@@ -113,5 +109,3 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 		Health:        Health{Port: gc.Port, Path: "/api/health", BuildInfo: "grafana_build_info"},
 	}, nil
 }
-
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

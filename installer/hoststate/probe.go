@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/obsbox/obsbox/installer/shell"
 )
 
 // Kind of a path on the host.
@@ -114,7 +116,7 @@ func (req ProbeRequest) Script() string {
 	}
 	w("echo '%sstaged'", markerBegin)
 	if req.StagingDir != "" {
-		w("ls -1 %s 2>/dev/null", shellQuote(req.StagingDir))
+		w("ls -1 %s 2>/dev/null", shell.Quote(req.StagingDir))
 	}
 	w("echo '%send'", markerBegin)
 	w("true")
@@ -264,11 +266,3 @@ func parsePathLine(line string) (Path, string, error) {
 	p.Size, _ = strconv.ParseInt(f[4], 10, 64)
 	return p, f[5], nil
 }
-
-// shellQuote quotes s for /bin/sh.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// ShellQuote quotes s for /bin/sh.
-func ShellQuote(s string) string { return shellQuote(s) }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/obsbox/obsbox/installer/component"
 	"github.com/obsbox/obsbox/installer/hoststate"
+	"github.com/obsbox/obsbox/installer/shell"
 )
 
 // Op is what an action does.
@@ -507,7 +508,7 @@ func (b *builder) services() {
 // Services returns the unit operations the plan performs, by unit.
 func (h *Host) Services() map[string]Op { return h.services }
 
-func q(s string) string { return hoststate.ShellQuote(s) }
+func q(s string) string { return shell.Quote(s) }
 
 func fileSize(p string) int64 {
 	fi, err := os.Stat(p)

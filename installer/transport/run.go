@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/obsbox/obsbox/installer/shell"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -57,13 +58,6 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "; ")
 }
 
-// shellQuote quotes s for a POSIX shell. Inside single quotes nothing is
-// special but the single quote itself, which is written as: close the
-// quote, a backslash-escaped quote, reopen the quote.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // startMarker is the supervisor's first line on stderr. Seeing it proves
 // that sudo (or the login) let the command run; it is removed from the
 // stderr callers see.
@@ -101,7 +95,7 @@ exit "$rc"`
 // -p with an empty prompt keeps stderr clean, and -k ignores cached
 // credentials so sudo always consumes the password line.
 func remoteCommand(user, sudoPassword, script string) (command string, stdin []byte) {
-	run := "/bin/sh -c " + shellQuote(supervisor) + " obsbox " + shellQuote(script)
+	run := "/bin/sh -c " + shell.Quote(supervisor) + " obsbox " + shell.Quote(script)
 	switch {
 	case user == "root":
 		return "env LC_ALL=C " + run, nil

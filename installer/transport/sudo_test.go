@@ -9,10 +9,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/obsbox/obsbox/installer/shell"
 )
 
 func TestRemoteCommand(t *testing.T) {
-	sup := shellQuote(supervisor)
+	sup := shell.Quote(supervisor)
 	tests := []struct {
 		name, user, password, script string
 		wantCmd, wantStdin           string
