@@ -55,7 +55,13 @@ type State struct {
 	Groups  map[string]bool
 	Units   map[string]Unit
 	Staged  map[string]bool // file names already complete in the staging folder
+	// ApplyDirs are apply work folders (ApplyDirGlob) left on the host by
+	// runs that were killed before their cleanup ran.
+	ApplyDirs []string
 }
+
+// ApplyDirGlob matches the private work folders of apply scripts.
+const ApplyDirGlob = "/var/tmp/obsbox-apply.*"
 
 // Path returns what the probe saw at p (KindMissing when nothing).
 func (s *State) Path(p string) Path { return s.Paths[p] }
@@ -118,6 +124,8 @@ func (req ProbeRequest) Script() string {
 	if req.StagingDir != "" {
 		w("ls -1 %s 2>/dev/null", shell.Quote(req.StagingDir))
 	}
+	w("echo '%sapplydirs'", markerBegin)
+	w("for d in %s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && echo \"$d\"; done; true", ApplyDirGlob)
 	w("echo '%send'", markerBegin)
 	w("true")
 	return b.String()
@@ -219,6 +227,10 @@ func ParseProbe(out []byte) (*State, error) {
 					u.Exe = strings.TrimSuffix(exe, " (deleted)")
 					s.Units[name] = u
 				}
+			}
+		case "applydirs":
+			if line != "" {
+				s.ApplyDirs = append(s.ApplyDirs, line)
 			}
 		case "staged":
 			if line != "" && !strings.HasSuffix(line, ".part") {

@@ -38,7 +38,7 @@ var shadowLive = []string{"etc/passwd", "etc/group", "etc/shadow", "etc/gshadow"
 
 // applyTmpGlob matches the work folders of apply scripts (see scriptHeader);
 // one killed before its trap ran leaves its folder behind.
-const applyTmpGlob = "/var/tmp/obsbox-apply.*"
+const applyTmpGlob = hoststate.ApplyDirGlob
 
 // RemovalFacts is what the removal probe saw beyond the state probe: which
 // recorded paths exist, and what an interrupted apply may have left.
