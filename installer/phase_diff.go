@@ -2,15 +2,21 @@ package installer
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
+	"strconv"
 	"strings"
 
+	"github.com/obsbox/obsbox/installer/component"
+	"github.com/obsbox/obsbox/installer/plan"
 	"github.com/obsbox/obsbox/installer/shell"
 	"github.com/pmezard/go-difflib/difflib"
 )
 
 // diffPhase reads the current content of every text file the plan changes,
-// in one round trip, so plan can show a unified diff. Secrets stay hidden.
+// in one round trip, so plan can show a unified diff. Secret values are
+// masked on both sides before the diff is made; wholly secret files show
+// as (sensitive).
 type diffPhase struct{}
 
 func (diffPhase) Title() string { return "diff" }
@@ -19,62 +25,129 @@ func (diffPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	if !r.Opts.Diffs || h.Plan.Empty() {
 		return nil
 	}
-	want := map[string][]byte{}
-	sensitive := map[string]bool{}
-	for _, s := range h.Specs {
-		for _, f := range s.Files {
-			want[f.Path] = f.Content
-			sensitive[f.Path] = f.Sensitive
-		}
-	}
+	files := diffFiles(h.Specs)
 	var paths []string
 	for _, a := range h.Plan.Actions {
-		if a.Kind == "file" && a.Op == "change" && a.Detail == "" && !sensitive[a.Target] && want[a.Target] != nil {
+		if f, ok := files[a.Target]; ok && a.Kind == "file" && a.Op == plan.OpChange && a.Detail == "" && !f.Sensitive {
 			paths = append(paths, a.Target)
 		}
 	}
 	if len(paths) == 0 {
 		return nil
 	}
-	var script strings.Builder
-	for _, p := range paths {
-		fmt.Fprintf(&script, "echo '@@obsbox file %s'; cat %s 2>/dev/null; echo; echo '@@obsbox eof'\n", p, shell.Quote(p))
-	}
-	out, err := h.Conn.Run(ctx, script.String())
+	out, err := h.Conn.Run(ctx, diffScript(paths))
 	if err != nil {
 		return fmt.Errorf("reading files for the diff: %w", err)
 	}
-	old := parseFiles(string(out))
+	contents, err := parseDiffOutput(out, len(paths))
+	if err != nil {
+		return fmt.Errorf("reading files for the diff: %w", err)
+	}
+	old := map[string]string{}
+	for i, c := range contents {
+		if c != nil {
+			old[paths[i]] = *c
+		}
+	}
 	for i, a := range h.Plan.Actions {
-		if a.Kind != "file" || a.Op != "change" {
+		if a.Kind != "file" || a.Op != plan.OpChange {
 			continue
 		}
-		if sensitive[a.Target] {
-			h.Plan.Actions[i].Diff = "(sensitive)"
+		f, known := files[a.Target]
+		if !known {
+			continue
+		}
+		if f.Sensitive {
+			h.Plan.Actions[i].Diff = Masked
 			continue
 		}
 		o, ok := old[a.Target]
 		if !ok {
 			continue
 		}
-		d, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A: difflib.SplitLines(o), B: difflib.SplitLines(string(want[a.Target])),
-			FromFile: a.Target + " (on host)", ToFile: a.Target + " (planned)", Context: 3,
-		})
-		h.Plan.Actions[i].Diff = d
+		h.Plan.Actions[i].Diff = fileDiff(a.Target, o, f)
+		if a.Target == component.UnitPath(a.Component) {
+			h.Plan.AddNotes(plan.UnitChangeNotes(a.Component, []byte(o), f.Content)...)
+		}
 	}
 	return nil
 }
 
-func parseFiles(out string) map[string]string {
-	files := map[string]string{}
-	for _, chunk := range strings.Split(out, "@@obsbox eof\n") {
-		head, body, ok := strings.Cut(chunk, "\n")
-		name, found := strings.CutPrefix(strings.TrimSpace(head), "@@obsbox file ")
-		if !ok || !found {
-			continue
+// diffFiles are the files a plan can show diffs of, by path: the specs'
+// files and units (a unit's diff shows a changed flag, say the retention).
+func diffFiles(specs []*component.Spec) map[string]component.File {
+	files := map[string]component.File{}
+	for _, s := range specs {
+		for _, f := range s.Files {
+			files[f.Path] = f
 		}
-		files[name] = strings.TrimSuffix(body, "\n")
+		files[component.UnitPath(s.Component)] = component.File{Path: component.UnitPath(s.Component), Content: s.Unit}
 	}
 	return files
+}
+
+// fileDiff is the unified diff from the host's copy to f, with every secret
+// value masked on both sides before the diff text exists.
+func fileDiff(target, old string, f component.File) string {
+	oldText, newText := old, string(f.Content)
+	if f.Secrets != nil {
+		var ok bool
+		oldText, newText, ok = maskPair(oldText, newText, f.Secrets)
+		if !ok {
+			return Masked
+		}
+		if oldText == newText {
+			return Masked + ": only secret values change"
+		}
+	}
+	d, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(oldText), B: difflib.SplitLines(newText),
+		FromFile: target + " (on host)", ToFile: target + " (planned)", Context: 3,
+	})
+	return d
+}
+
+// diffScript prints each readable file as a numbered header, its content in
+// base64 and an end line. Paths are only ever quoted arguments; the output
+// never echoes them, so no name can forge a header.
+func diffScript(paths []string) string {
+	var b strings.Builder
+	b.WriteString("show() { if [ -f \"$2\" ] && [ -r \"$2\" ]; then printf '@@obsbox file %s\\n' \"$1\"; base64 < \"$2\" || exit 1; printf '@@obsbox end\\n'; fi; }\n")
+	for i, p := range paths {
+		fmt.Fprintf(&b, "show %d %s\n", i, shell.Quote(p))
+	}
+	return b.String()
+}
+
+// parseDiffOutput reads what diffScript printed: content i is nil for a
+// file that was missing or unreadable. base64 lines never start with '@',
+// so only the script's own lines are headers; anything else is an error.
+func parseDiffOutput(out []byte, n int) ([]*string, error) {
+	contents := make([]*string, n)
+	lines := strings.Split(string(out), "\n")
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
+		if line == "" {
+			continue
+		}
+		num, ok := strings.CutPrefix(line, "@@obsbox file ")
+		idx, err := strconv.Atoi(num)
+		if !ok || err != nil || idx < 0 || idx >= n || contents[idx] != nil {
+			return nil, fmt.Errorf("unexpected line %d of the host's answer", i+1)
+		}
+		var enc strings.Builder
+		for i++; i < len(lines) && lines[i] != "@@obsbox end"; i++ {
+			enc.WriteString(lines[i])
+		}
+		if i == len(lines) {
+			return nil, fmt.Errorf("the host's answer for file %d has no end", idx)
+		}
+		raw, err := base64.StdEncoding.DecodeString(enc.String())
+		if err != nil {
+			return nil, fmt.Errorf("the host's answer for file %d: %w", idx, err)
+		}
+		s := string(raw)
+		contents[idx] = &s
+	}
+	return contents, nil
 }

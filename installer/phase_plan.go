@@ -67,3 +67,15 @@ func (r *Run) targetsOnly(h *HostRun) bool {
 	}
 	return h.Host.HasRole(inventory.RolePrometheus)
 }
+
+// noteMoves tells a host that takes over a component from another host of
+// the run that the other keeps its history.
+func (r *Run) noteMoves() {
+	var plans []*plan.Host
+	for _, h := range r.Hosts {
+		if h.Plan != nil && h.Result.err == nil {
+			plans = append(plans, h.Plan)
+		}
+	}
+	plan.NoteMoves(plans)
+}

@@ -23,6 +23,7 @@ func (rep *Report) WritePlan(w io.Writer) {
 			continue
 		}
 		if len(h.Actions) == 0 {
+			writeNotes(w, h.Notes)
 			fmt.Fprintf(w, "  No changes.\n\n")
 			continue
 		}
@@ -39,12 +40,24 @@ func (rep *Report) WritePlan(w io.Writer) {
 				fmt.Fprintln(w, "      "+indent(strings.TrimRight(a.Diff, "\n"), "      "))
 			}
 		}
+		writeNotes(w, h.Notes)
 		c := h.Counts
 		fmt.Fprintf(w, "  %s: %d to create, %d to change, %d to remove, %d to restart, %d to reload.\n\n",
 			h.Host, c.Create, c.Change, c.Remove, c.Restart, c.Reload)
 	}
 	if !rep.Changes() && len(rep.Failed()) == 0 {
 		fmt.Fprintln(w, "No changes.")
+	}
+}
+
+// writeNotes prints what a host's actions do not say; warnings stand out.
+func writeNotes(w io.Writer, notes []plan.Note) {
+	for _, n := range notes {
+		mark := "note"
+		if n.Level == plan.NoteWarning {
+			mark = "! WARNING"
+		}
+		fmt.Fprintf(w, "  %s: %s\n", mark, n.Text)
 	}
 }
 

@@ -76,6 +76,7 @@ type HostResult struct {
 	Phase      string        `json:"failed_phase,omitempty"`
 	Note       string        `json:"note,omitempty"`
 	Actions    []plan.Action `json:"actions"`
+	Notes      []plan.Note   `json:"notes,omitempty"`
 	Counts     plan.Counts   `json:"counts"`
 	Uploaded   int64         `json:"uploaded_bytes"`
 	RoundTrips int64         `json:"round_trips"`
@@ -191,6 +192,7 @@ func (r *Run) runPhases(ctx context.Context, phases []Phase) {
 
 // finish closes the connections and fills in each host's result.
 func (r *Run) finish() {
+	r.noteMoves()
 	for _, h := range r.Hosts {
 		if h.Conn != nil {
 			st := h.Conn.Stats()
@@ -203,6 +205,7 @@ func (r *Run) finish() {
 		if h.Plan != nil && h.Result.Note == "" {
 			h.Result.Actions = h.Plan.Actions
 			h.Result.Counts = h.Plan.Counts()
+			h.Result.Notes = h.Plan.Notes
 		}
 		if h.Result.Actions == nil {
 			h.Result.Actions = []plan.Action{}

@@ -274,3 +274,33 @@ func amMatcher(name, op, value string) string {
 	esc := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(value)
 	return name + op + `"` + esc + `"`
 }
+
+// AlertmanagerSecretKeys are the keys of alertmanager.yml whose values are
+// secrets: those obsbox writes and those Alertmanager itself accepts, since
+// the copy on a host may come from an older inventory.
+var AlertmanagerSecretKeys = []string{
+	"url", "api_url", "routing_key", "service_key", "auth_password", "auth_secret",
+	"password", "credentials", "bearer_token", "token", "api_key", "api_secret", "user_key",
+	"slack_api_url", "smtp_auth_password", "smtp_auth_secret", "opsgenie_api_key",
+	"victorops_api_key", "wechat_api_secret", "telegram_bot_token", "webhook_url",
+}
+
+// SecretValues lists the secrets c puts into alertmanager.yml.
+func (c AlertmanagerConfig) SecretValues() []string {
+	var out []string
+	for _, r := range c.Receivers {
+		if r.Webhook != nil {
+			out = append(out, r.Webhook.URL)
+		}
+		if r.Slack != nil {
+			out = append(out, r.Slack.APIURL)
+		}
+		if r.PagerDuty != nil {
+			out = append(out, r.PagerDuty.RoutingKey)
+		}
+		if r.Email != nil && r.Email.AuthPassword != "" {
+			out = append(out, r.Email.AuthPassword)
+		}
+	}
+	return out
+}

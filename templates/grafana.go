@@ -331,3 +331,17 @@ func grafanaRender(name string, data any) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// GrafanaINISecretKeys are the keys of grafana.ini whose values are secrets.
+var GrafanaINISecretKeys = []string{"admin_password", "secret_key", "password", "client_secret", "api_key", "token"}
+
+// SecretValues lists the secrets c puts into grafana.ini.
+func (c GrafanaINI) SecretValues() []string {
+	var out []string
+	for _, s := range []string{c.AdminPassword, c.SecretKey} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

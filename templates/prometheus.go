@@ -690,3 +690,22 @@ func promYLiteralOK(s string) bool {
 	}
 	return true
 }
+
+// PrometheusSecretKeys are the keys of prometheus.yml whose values are
+// secrets (remote_write URLs and credentials), also for a copy on a host
+// written from an older inventory.
+var PrometheusSecretKeys = []string{"url", "password", "credentials", "bearer_token", "client_secret", "api_key", "token"}
+
+// SecretValues lists the secrets c puts into prometheus.yml.
+func (c PrometheusConfig) SecretValues() []string {
+	var out []string
+	for _, rw := range c.RemoteWrite {
+		out = append(out, rw.URL)
+		for _, s := range []string{rw.Password, rw.BearerToken} {
+			if s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}

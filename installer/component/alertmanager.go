@@ -86,20 +86,10 @@ func (a Alertmanager) Spec(c *Context) (*Spec, error) {
 		Bundle:    c.Bundle,
 		Binaries:  []string{"alertmanager", "amtool"},
 		Files: []File{{Path: path.Join(cfgDir, "alertmanager.yml"), Content: yml, Mode: 0o640, Owner: "root", Group: user,
-			Sensitive: hasSecrets(ac), Effect: EffectReload}},
+			Secrets: &Secrets{Format: "yaml", Keys: templates.AlertmanagerSecretKeys, Values: conf.SecretValues()}, Effect: EffectReload}},
 		Unit:   unit,
 		Reload: systemd.Reloadable(name),
 		Check:  &Check{Tool: "amtool", Args: []string{"check-config", "alertmanager.yml"}},
 		Health: Health{Port: ac.Port, Path: "/-/ready", ReloadMetric: "alertmanager_config_last_reload_successful", BuildInfo: "alertmanager_build_info"},
 	}, nil
-}
-
-// hasSecrets reports whether any receiver carries a secret; webhook URLs count.
-func hasSecrets(ac inventory.Alertmanager) bool {
-	for _, r := range ac.Receivers {
-		if r.Webhook != nil || r.Slack != nil || r.PagerDuty != nil || (r.Email != nil && r.Email.AuthPassword.IsSet()) {
-			return true
-		}
-	}
-	return false
 }

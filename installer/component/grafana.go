@@ -33,11 +33,12 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 	gc := inv.Grafana
 	password := c.GrafanaAdminPassword.Value()
 
-	ini, err := templates.RenderGrafanaINI(templates.GrafanaINI{
+	iniConf := templates.GrafanaINI{
 		HTTPPort:      gc.Port,
 		AdminUser:     gc.AdminUser,
 		AdminPassword: password,
-	})
+	}
+	ini, err := templates.RenderGrafanaINI(iniConf)
 	if err != nil {
 		return nil, fmt.Errorf("grafana.ini: %w", err)
 	}
@@ -61,7 +62,8 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 	}
 	const mode = 0o640
 	files := []File{
-		{Path: templates.GrafanaINIPath, Content: ini, Mode: mode, Owner: "root", Group: user, Sensitive: true, Effect: EffectRestart},
+		{Path: templates.GrafanaINIPath, Content: ini, Mode: mode, Owner: "root", Group: user, Effect: EffectRestart,
+			Secrets: &Secrets{Format: "ini", Keys: templates.GrafanaINISecretKeys, Values: iniConf.SecretValues()}},
 		{Path: adminPasswordFile, Content: []byte(password + "\n"), Mode: 0o600, Owner: "root", Group: "root", Sensitive: true, Effect: EffectRestart, Hook: true},
 		{Path: templates.GrafanaDatasourcePath, Content: ds, Mode: mode, Owner: "root", Group: user, Effect: EffectRestart},
 		{Path: templates.GrafanaDashboardProviderPath, Content: provider, Mode: mode, Owner: "root", Group: user, Effect: EffectRestart},

@@ -52,10 +52,8 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 	for _, j := range pc.Scrape {
 		conf.Jobs = append(conf.Jobs, templates.PrometheusScrapeJob{Name: j.Name, Targets: j.Targets, MetricsPath: j.MetricsPath, Scheme: j.Scheme, ScrapeInterval: j.ScrapeInterval, Labels: j.Labels})
 	}
-	sensitive := false
 	for _, rw := range pc.RemoteWrite {
 		conf.RemoteWrite = append(conf.RemoteWrite, templates.PrometheusRemoteWrite{Name: rw.Name, URL: rw.URL.Value(), Username: rw.Username, Password: rw.Password.Value(), BearerToken: rw.BearerToken.Value()})
-		sensitive = true
 	}
 	yml, err := templates.RenderPrometheusConfig(conf)
 	if err != nil {
@@ -91,9 +89,10 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 
 	mode := uint32(0o640)
 	files := []File{
-		{Path: path.Join(cfgDir, "prometheus.yml"), Content: yml, Mode: mode, Owner: "root", Group: user, Sensitive: sensitive, Effect: EffectReload},
+		{Path: path.Join(cfgDir, "prometheus.yml"), Content: yml, Mode: mode, Owner: "root", Group: user, Effect: EffectReload,
+			Secrets: &Secrets{Format: "yaml", Keys: templates.PrometheusSecretKeys, Values: conf.SecretValues()}, Targets: true},
 		{Path: path.Join(cfgDir, templates.PromBuiltinRulesFile), Content: rules, Mode: mode, Owner: "root", Group: user, Effect: EffectReload},
-		{Path: path.Join(cfgDir, templates.PromNodeTargetsFile), Content: sd, Mode: mode, Owner: "root", Group: user, Effect: EffectNone},
+		{Path: path.Join(cfgDir, templates.PromNodeTargetsFile), Content: sd, Mode: mode, Owner: "root", Group: user, Effect: EffectNone, Targets: true},
 	}
 	seen := map[string]string{}
 	for _, src := range pc.RuleFilePaths {

@@ -64,9 +64,25 @@ type File struct {
 	Mode      uint32
 	Owner     string
 	Group     string
-	Sensitive bool   // never shown in diffs or logs
+	Sensitive bool   // wholly secret: never shown in diffs or logs
 	Effect    Effect // what a change does to the running unit
 	Hook      bool   // a change runs the Spec's BeforeRestart
+	// Secrets names the values of the file that are secret, so a diff can
+	// show everything else; nil when the file holds none.
+	Secrets *Secrets
+	// Targets marks a file that lists the fleet's hosts: a Prometheus host
+	// that --hosts did not name still gets it.
+	Targets bool
+}
+
+// Secrets says which values of a file are secret. Keys are mapping (YAML)
+// or ini keys whose values are masked wherever they appear, also in the
+// host's copy, which may hold secrets the inventory no longer names;
+// Values are the secrets this render put in, masked wherever they appear.
+type Secrets struct {
+	Format string // "yaml" or "ini"
+	Keys   []string
+	Values []string
 }
 
 // Dir is a folder the component wants beyond the standard ones.

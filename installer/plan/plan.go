@@ -60,7 +60,10 @@ type Host struct {
 	Actions []Action
 	Uploads []Upload
 	Record  *hoststate.Record // what the record says after apply
+	Notes   []Note            // what the actions do not say (notes.go)
 
+	leaving      []string // components that leave the host, their data staying
+	freshData    []string // components whose data folder the plan creates
 	checks       []check
 	trees        []tree
 	staging      string
@@ -156,11 +159,7 @@ func Build(in Input) (*Host, error) {
 	}
 	for _, s := range in.Specs {
 		if in.TargetsOnly {
-			for _, f := range s.Files {
-				if f.Effect == component.EffectNone {
-					b.file(s.Component, f)
-				}
-			}
+			b.targets(s)
 			continue
 		}
 		if err := b.component(s); err != nil {
@@ -366,6 +365,37 @@ func (b *builder) component(s *component.Spec) error {
 	return nil
 }
 
+// targets plans only the files of s that list the fleet's hosts (file_sd
+// targets, and prometheus.yml's static targets and Alertmanagers): a host
+// --hosts names, or its new role, changes them here too. A configuration
+// change is checked and reloaded, never restarted; on a host where the
+// component is not installed or not running, nothing is planned but the
+// files the service picks up by itself.
+func (b *builder) targets(s *component.Spec) {
+	c := s.Component
+	st := b.in.State
+	unit := component.UnitName(c)
+	link := component.CurrentLink(c)
+	live := st.Path(link).Kind == hoststate.KindLink && st.Units[unit].ActiveState == "active" && s.Reload
+	chk := check{component: c, configDir: component.ConfigDir(c), files: map[string]string{}}
+	for _, f := range s.Files {
+		if !f.Targets && f.Effect != component.EffectNone {
+			continue
+		}
+		if f.Effect != component.EffectNone && (!live || !strings.HasPrefix(f.Path, chk.configDir+"/")) {
+			continue
+		}
+		if b.file(c, f) && f.Effect != component.EffectNone {
+			chk.files[strings.TrimPrefix(f.Path, chk.configDir+"/")] = sum(f.Content)
+			b.want(unit, OpReload)
+		}
+	}
+	if len(chk.files) > 0 && s.Check != nil {
+		chk.tool, chk.args, chk.bin = s.Check.Tool, s.Check.Args, link
+		b.h.checks = append(b.h.checks, chk)
+	}
+}
+
 func treeTmp(c string) string { return "tree-" + c }
 
 func (b *builder) dir(c string, d component.Dir) {
@@ -381,6 +411,9 @@ func (b *builder) dir(c string, d component.Dir) {
 		b.add(Action{Op: OpCreate, Kind: "dir", Target: d.Path, Component: c,
 			sh: []string{fmt.Sprintf("mkdir -p %[1]s && chmod %[2]s %[1]s && chown %[3]s %[1]s", q(d.Path), mode, own)}})
 		b.recordPath(d.Path)
+		if d.Path == component.DataDir(c) {
+			b.h.freshData = append(b.h.freshData, c)
+		}
 	case cur.Kind != hoststate.KindDir:
 		b.add(Action{Op: OpChange, Kind: "dir", Target: d.Path, Component: c, Detail: "not a folder: replaced",
 			sh: []string{fmt.Sprintf("rm -f %[1]s && mkdir %[1]s && chmod %[2]s %[1]s && chown %[3]s %[1]s", q(d.Path), mode, own)}})
@@ -430,6 +463,7 @@ func (b *builder) file(c string, f component.File) bool {
 // keeping its data folder.
 func (b *builder) removeComponent(c string) {
 	st := b.in.State
+	b.noteLeftBehind(c)
 	unit := component.UnitName(c)
 	if u, ok := st.Units[unit]; ok && u.LoadState == "loaded" {
 		b.add(Action{Op: OpStop, Kind: "unit", Target: unit, Component: c,

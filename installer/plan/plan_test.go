@@ -370,20 +370,144 @@ func TestRemovedComponentIsTakenOff(t *testing.T) {
 	}
 }
 
+// A wholly secret file never gets a diff; a file with secret values gets
+// one, masked by the diff phase (installer/phase_diff.go).
 func TestSensitiveFileHasNoDiff(t *testing.T) {
 	inv := loadInventory(t, testInventory)
 	sp := specs(t, inv, "mon-1")
 	first := build(t, plan.Input{Host: "mon-1", Specs: sp, State: emptyState()})
 	st := converged(sp, first.Record)
+	st.Paths["/etc/obsbox/grafana/admin-password"] = hoststate.Path{Kind: hoststate.KindFile, Mode: 0o600, Owner: "root", Group: "root", SHA256: "old"}
 	inv2 := loadInventory(t, strings.Replace(testInventory, "10.0.0.9:5001", "10.0.0.9:5002", 1))
 	p := build(t, plan.Input{Host: "mon-1", Specs: specs(t, inv2, "mon-1"), State: st})
+	seen := 0
 	for _, a := range p.Actions {
-		if a.Target == "/etc/obsbox/alertmanager/alertmanager.yml" {
+		switch a.Target {
+		case "/etc/obsbox/grafana/admin-password":
+			seen++
 			if a.Diff != "(sensitive)" {
-				t.Errorf("alertmanager.yml holds a webhook URL: diff must read (sensitive), got %q", a.Diff)
+				t.Errorf("the admin password file: diff must read (sensitive), got %q", a.Diff)
 			}
-			return
+		case "/etc/obsbox/alertmanager/alertmanager.yml":
+			seen++
+			if a.Diff != "" {
+				t.Errorf("alertmanager.yml's diff is made, masked, by the diff phase; got %q", a.Diff)
+			}
 		}
 	}
-	t.Errorf("no change planned for alertmanager.yml: %v", actions(p))
+	if seen != 2 {
+		t.Errorf("expected changes to admin-password and alertmanager.yml: %v", actions(p))
+	}
+}
+
+const twoHosts = `
+host "h1" {
+  address = "10.0.0.1"
+  roles   = ["prometheus"]
+}
+host "h2" { address = "10.0.0.2" }
+`
+
+// TestFinding14_RoleMoveSaysWhatStays: prometheus moves from h1 to h2. h1's
+// plan names the data folder and user that stay; h2's says it starts
+// without that history.
+func TestFinding14_RoleMoveSaysWhatStays(t *testing.T) {
+	inv := loadInventory(t, twoHosts)
+	sp := specs(t, inv, "h1")
+	first := build(t, plan.Input{Host: "h1", Specs: sp, State: emptyState()})
+	st1 := converged(sp, first.Record)
+	moved := loadInventory(t, strings.Replace(strings.Replace(twoHosts, `roles   = ["prometheus"]`, "", 1),
+		`host "h2" { address = "10.0.0.2" }`, `host "h2" {
+  address = "10.0.0.2"
+  roles   = ["prometheus"]
+}`, 1))
+	p1 := build(t, plan.Input{Host: "h1", Specs: specs(t, moved, "h1"), Removed: []string{"prometheus"}, State: st1})
+	p2 := build(t, plan.Input{Host: "h2", Specs: specs(t, moved, "h2"), State: emptyState()})
+	plan.NoteMoves([]*plan.Host{p1, p2})
+	text := func(p *plan.Host) string {
+		var b strings.Builder
+		for _, n := range p.Notes {
+			b.WriteString(n.Level + ": " + n.Text + "\n")
+		}
+		return b.String()
+	}
+	for _, want := range []string{"warning: ", "/var/lib/obsbox/prometheus", "obsbox-prometheus", "stay", "history does not move"} {
+		if !strings.Contains(text(p1), want) {
+			t.Errorf("h1's notes lack %q:\n%s", want, text(p1))
+		}
+	}
+	for _, want := range []string{"warning: prometheus starts here without history", "/var/lib/obsbox/prometheus on h1"} {
+		if !strings.Contains(text(p2), want) {
+			t.Errorf("h2's notes lack %q:\n%s", want, text(p2))
+		}
+	}
+	// A first install anywhere is not a move: no note.
+	fresh := build(t, plan.Input{Host: "h1", Specs: sp, State: emptyState()})
+	plan.NoteMoves([]*plan.Host{fresh})
+	if len(fresh.Notes) != 0 {
+		t.Errorf("a fresh install has notes: %v", fresh.Notes)
+	}
+}
+
+// TestFinding14_ShorterRetentionWarns: the unit's retention flag shrinks;
+// the plan warns that older data is deleted, with both values.
+func TestFinding14_ShorterRetentionWarns(t *testing.T) {
+	unit := func(retention string) []byte {
+		inv := loadInventory(t, twoHosts+`prometheus { retention = "`+retention+`" }`)
+		for _, s := range specs(t, inv, "h1") {
+			if s.Component == "prometheus" {
+				return s.Unit
+			}
+		}
+		t.Fatal("no prometheus spec")
+		return nil
+	}
+	n := plan.UnitChangeNotes("prometheus", unit("30d"), unit("1w"))
+	if len(n) != 1 || n[0].Level != plan.NoteWarning || !strings.Contains(n[0].Text, "from 30d to 1w") || !strings.Contains(n[0].Text, "deletes all data older than 1w") {
+		t.Errorf("shorter retention: %v", n)
+	}
+	if n := plan.UnitChangeNotes("prometheus", unit("1w"), unit("1y")); len(n) != 1 || n[0].Level == plan.NoteWarning {
+		t.Errorf("longer retention must not warn of deletion: %v", n)
+	}
+	if n := plan.UnitChangeNotes("prometheus", unit("30d"), unit("30d")); len(n) != 0 {
+		t.Errorf("same retention: %v", n)
+	}
+	if n := plan.UnitChangeNotes("prometheus", unit("1d12h"), unit("36h")); len(n) != 0 && n[0].Level == plan.NoteWarning {
+		t.Errorf("equal durations written differently must not warn: %v", n)
+	}
+}
+
+// TestFinding14_HostsRunPlansPrometheusConfigTargets: --hosts h2 after h2
+// got the alertmanager role. The Prometheus host h1 (not named) must get the
+// prometheus.yml that sends alerts to and scrapes h2, checked and reloaded,
+// never restarted; so plan --hosts h2 shows it and --detailed-exitcode sees it.
+func TestFinding14_HostsRunPlansPrometheusConfigTargets(t *testing.T) {
+	inv := loadInventory(t, twoHosts)
+	sp := specs(t, inv, "h1")
+	first := build(t, plan.Input{Host: "h1", Specs: sp, State: emptyState()})
+	st := converged(sp, first.Record)
+	withAM := loadInventory(t, strings.Replace(twoHosts, `host "h2" { address = "10.0.0.2" }`, `host "h2" {
+  address = "10.0.0.2"
+  roles   = ["alertmanager"]
+}`, 1))
+	p := build(t, plan.Input{Host: "h1", Specs: specs(t, withAM, "h1"), State: st, TargetsOnly: true})
+	got := actions(p)
+	if !has(got, "change file /etc/obsbox/prometheus/prometheus.yml") || !has(got, "reload service obsbox-prometheus.service") {
+		t.Errorf("targets of h2's new role not planned on h1: %v", got)
+	}
+	for _, a := range got {
+		if strings.HasPrefix(a, "restart ") || strings.HasPrefix(a, "start ") || strings.Contains(a, "rules") || strings.Contains(a, ".service") && !strings.HasPrefix(a, "reload ") {
+			t.Errorf("a targets-only run may only change target files and reload: %s", a)
+		}
+	}
+	if !strings.Contains(p.Script(), "promtool") {
+		t.Errorf("the new prometheus.yml goes live unchecked:\n%s", p.Script())
+	}
+	// Prometheus not running there: nothing but the file_sd targets.
+	u := st.Units["obsbox-prometheus.service"]
+	u.ActiveState = "failed"
+	st.Units["obsbox-prometheus.service"] = u
+	if got := actions(build(t, plan.Input{Host: "h1", Specs: specs(t, withAM, "h1"), State: st, TargetsOnly: true})); len(got) != 0 {
+		t.Errorf("targets-only run on a stopped Prometheus: %v", got)
+	}
 }
