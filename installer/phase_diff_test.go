@@ -224,6 +224,9 @@ func TestFinding2_OldSideSecretsMasked(t *testing.T) {
 		t.Errorf("remote_write removal not shown masked:\n%s", pd)
 	}
 	noSecrets(t, "prometheus.yml diff", pd)
+	human, js = printed(t, d, pd)
+	noSecrets(t, "plan", human)
+	noSecrets(t, "plan --json", js)
 }
 
 // TestFinding2_RouteAndChannelChangesVisible: with secrets in the file, a
