@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -71,6 +72,14 @@ func pick(ranges ...hcl.Range) hcl.Range {
 		}
 	}
 	return hcl.Range{}
+}
+
+// rel names path relative to the inventory's folder when it is inside it.
+func (v *validator) rel(path string) string {
+	if r, err := filepath.Rel(v.dir, path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
 }
 
 // at names where r is, as file:line:col of the file as written.
@@ -317,6 +326,14 @@ func (v *validator) prometheus(p *rawPrometheus) {
 			v.errorf(rng, "Invalid rule_files pattern", "%q is not a valid pattern: %v", pat, err)
 		case len(matches) == 0:
 			v.warnf(rng, "rule_files pattern matches nothing", "%q matches no file (relative paths start at the inventory's folder); no rules are loaded from it", pat)
+		}
+		for _, m := range matches {
+			if fi, err := os.Stat(m); err != nil || fi.IsDir() {
+				continue // globRuleFiles skips these too: they never reach a host
+			}
+			if prob := HostFileNameProblem(filepath.Base(m)); prob != "" {
+				v.errorf(rng, "Unsafe rule file name", "rule_files %q matches %s, whose name %s. Rename the file", pat, strconv.Quote(v.rel(m)), prob)
+			}
 		}
 	}
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -138,6 +139,60 @@ func TestValidationMistakes(t *testing.T) {
 				}
 			}
 			t.Fatalf("want a %s at %s containing %q; got:\n%s", severityName(sev), tc.pos, tc.want, dumpDiags(diags))
+		})
+	}
+}
+
+// A rule file's name reaches root's shell on the Prometheus host (finding 1 of
+// issue 11: "cpu$(touch /PWNED).yml" ran as root): names outside a safe set are
+// refused at the rule_files element, naming the file.
+func TestFinding1_UnsafeRuleFileNames(t *testing.T) {
+	tests := []struct {
+		name string // the rule file's name in rules/
+		want string // "" when the name is fine
+	}{
+		{name: "cpu.yml"},
+		{name: "team-a_disk.v2.yml"},
+		{name: "_private.yml"},
+		{name: "cpu$(touch PWNED).yml", want: `contains '$'`},
+		{name: "cpu$(cd;cd ..;cd ..;touch PWNED).yml", want: `contains '$'`},
+		{name: "cpu`id`.yml", want: "contains '`'"},
+		{name: "it's.yml", want: `contains '\''`},
+		{name: "two words.yml", want: `contains ' '`},
+		{name: "new\nline.yml", want: `contains '\n'`},
+		{name: "-rf.yml", want: `starts with "-"`},
+		{name: ".hidden.yml", want: `starts with "."`},
+		{name: "semi;colon.yml", want: `contains ';'`},
+		{name: "ünïcode.yml", want: `contains 'ü'`},
+		{name: strings.Repeat("a", MaxHostFileName+1), want: "is longer than"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.ReplaceAll(tc.name, "/", "_"), func(t *testing.T) {
+			dir := t.TempDir()
+			os.Mkdir(filepath.Join(dir, "rules"), 0o755)
+			if err := os.WriteFile(filepath.Join(dir, "rules", tc.name), []byte("groups: []\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			src := monHost + "prometheus {\n  rule_files = [\"rules/nothing-*.yml\", \"rules/*\"]\n}\n"
+			inv, diags := LoadSource(filepath.Join(dir, "obsbox.hcl"), []byte(src))
+			if tc.want == "" {
+				if inv == nil || diags.HasErrors() {
+					t.Fatalf("a safe name must load:\n%s", dumpDiags(diags))
+				}
+				return
+			}
+			if inv != nil {
+				t.Fatal("an unsafe rule file name must give a nil inventory")
+			}
+			for _, d := range diags {
+				// At the second element: the pattern that matched the file.
+				if d.Severity == hcl.DiagError && d.Summary == "Unsafe rule file name" && diagPosString(d) == "6:40" &&
+					strings.Contains(d.Detail, strconv.Quote(filepath.Join("rules", tc.name))) && strings.Contains(d.Detail, tc.want) &&
+					(strings.HasPrefix(tc.want, "is longer") || strings.Contains(d.Detail, "only letters A-Z and a-z, digits, '.', '_' and '-' are allowed")) {
+					return
+				}
+			}
+			t.Fatalf("want an error at 6:40 naming %q and saying %q; got:\n%s", tc.name, tc.want, dumpDiags(diags))
 		})
 	}
 }
