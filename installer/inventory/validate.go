@@ -156,6 +156,12 @@ func (v *validator) ssh(s *rawSSH, where string) {
 			v.errorf(s.PrivateKeyRange, "Private key file unreadable", "%s.private_key %q (%s): %v", where, *s.PrivateKey, p, unwrapPathError(err))
 		} else {
 			f.Close()
+			if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+				// As ssh does ("UNPROTECTED PRIVATE KEY FILE"), and as the transport does.
+				v.errorf(s.PrivateKeyRange, "Unprotected private key file",
+					"%s.private_key %q (%s) has permissions %04o: group or others may read it, and ssh refuses such a key. Run chmod 600 %s",
+					where, *s.PrivateKey, p, perm, p)
+			}
 		}
 	}
 	if s.Bastion != nil && *s.Bastion != "" {

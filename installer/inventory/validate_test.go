@@ -196,3 +196,34 @@ func TestFinding1_UnsafeRuleFileNames(t *testing.T) {
 		})
 	}
 }
+
+// Finding 9 of issue 11: a private key others may read was used. validate
+// refuses it as ssh does, at the private_key value, naming the file and mode.
+func TestFinding9_UnprotectedPrivateKey(t *testing.T) {
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o660} {
+		t.Run(fmt.Sprintf("%04o", mode), func(t *testing.T) {
+			dir := t.TempDir()
+			key := filepath.Join(dir, "deploy_key")
+			os.WriteFile(key, []byte("key"), 0o600)
+			os.Chmod(key, mode)
+			src := monHost + "host \"web-1\" {\n  address = \"10.0.0.2\"\n  ssh {\n    private_key = \"deploy_key\"\n  }\n}\n"
+			inv, diags := LoadSource(filepath.Join(dir, "obsbox.hcl"), []byte(src))
+			if inv != nil {
+				t.Fatal("a key others may read must fail the inventory")
+			}
+			for _, d := range diags {
+				if d.Summary == "Unprotected private key file" && diagPosString(d) == "8:19" &&
+					strings.Contains(d.Detail, key) && strings.Contains(d.Detail, fmt.Sprintf("permissions %04o", mode)) && strings.Contains(d.Detail, "chmod 600") {
+					return
+				}
+			}
+			t.Fatalf("want an error at 8:19 naming %s and its mode; got:\n%s", key, dumpDiags(diags))
+		})
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "deploy_key"), []byte("key"), 0o600)
+	src := monHost + "ssh {\n  private_key = \"deploy_key\"\n}\n"
+	if inv, diags := LoadSource(filepath.Join(dir, "obsbox.hcl"), []byte(src)); inv == nil {
+		t.Fatalf("a 0600 key must load:\n%s", dumpDiags(diags))
+	}
+}
