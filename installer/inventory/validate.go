@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 	"github.com/obsbox/obsbox/bundles"
 )
 
@@ -106,6 +108,35 @@ func (v *validator) check(raw *rawFile, inv *Inventory) {
 	}
 	v.rules(raw.Rules)
 	v.portConflicts(raw, inv)
+}
+
+// duplicateKeys reports a key written twice in one map ({ team = "a", team = "b" }),
+// which HCL accepts silently, keeping the last.
+func (v *validator) duplicateKeys(body hcl.Body) {
+	b, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return
+	}
+	hclsyntax.VisitAll(b, func(n hclsyntax.Node) hcl.Diagnostics {
+		o, ok := n.(*hclsyntax.ObjectConsExpr)
+		if !ok {
+			return nil
+		}
+		first := map[string]hcl.Range{}
+		for _, item := range o.Items {
+			k, diags := item.KeyExpr.Value(nil)
+			if diags.HasErrors() || !k.IsKnown() || k.IsNull() || !k.Type().Equals(cty.String) {
+				continue // not a literal key: nothing to compare before evaluation
+			}
+			key, rng := k.AsString(), item.KeyExpr.Range()
+			if at, dup := first[key]; dup {
+				v.errorf(rng, "Duplicate key", "the key %q is already set at %s; a map holds each key once, so remove one of them", key, v.at(at))
+				continue
+			}
+			first[key] = rng
+		}
+		return nil
+	})
 }
 
 func (v *validator) versions(rv *rawVersions) {

@@ -114,7 +114,7 @@ func TestValidationMistakes(t *testing.T) {
 		{name: "empty routing key", src: "alertmanager {\n  receiver \"pd\" {\n    pagerduty {\n      routing_key = env(\"OBSBOX_TEST_UNSET\", \"\")\n    }\n  }\n}\n", want: "routing_key is empty", pos: "8:21"},
 		{name: "bad bastion", src: "ssh {\n  bastion = \"jump.example.com:99999\"\n}\n", want: "bastion", pos: "6:13"},
 		{name: "syntax error in compact style", noBase: true, src: "grafana { port = 1 admin_user = }\n", want: "Invalid expression", pos: "1:33"},
-		{name: "syntax error", src: "host \"web-1\" {\n  address = \"10.0.0.2\n}\n", want: "Unterminated template string", pos: "6:22"},
+		{name: "syntax error", src: "host \"web-1\" {\n  address = \"10.0.0.2\n}\n", want: "Unclosed quote; This string is not closed on its line", pos: "6:13"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -225,5 +225,92 @@ func TestFinding9_UnprotectedPrivateKey(t *testing.T) {
 	src := monHost + "ssh {\n  private_key = \"deploy_key\"\n}\n"
 	if inv, diags := LoadSource(filepath.Join(dir, "obsbox.hcl"), []byte(src)); inv == nil {
 		t.Fatalf("a 0600 key must load:\n%s", dumpDiags(diags))
+	}
+}
+
+// Finding 15 of issue 11: a key written twice in a map was accepted silently
+// (the last won). It is an error at the second key, pointing at the first.
+func TestFinding15_DuplicateMapKey(t *testing.T) {
+	tests := []struct{ name, src, pos, first string }{
+		{"host labels", "host \"web-1\" {\n  address = \"10.0.0.2\"\n  labels  = { team = \"a\", team = \"b\" }\n}\n", "7:27", "7:15"},
+		{"quoted and bare", "host \"web-1\" {\n  address = \"10.0.0.2\"\n  labels  = {\n    team = \"a\"\n    \"team\" = \"b\"\n  }\n}\n", "9:5", "8:5"},
+		{"scrape labels", "prometheus {\n  scrape \"app\" {\n    targets = [\"10.0.0.3:8080\"]\n    labels  = { env = \"a\", tier = \"x\", env = \"b\" }\n  }\n}\n", "8:40", "8:17"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			inv, diags, path := loadIn(t, monHost+tc.src)
+			if inv != nil {
+				t.Fatal("a duplicate key must fail the inventory")
+			}
+			for _, d := range diags {
+				if d.Summary == "Duplicate key" && diagPosString(d) == tc.pos && strings.Contains(d.Detail, "is already set at "+path+":"+tc.first) {
+					return
+				}
+			}
+			t.Fatalf("want a Duplicate key error at %s pointing at %s; got:\n%s", tc.pos, tc.first, dumpDiags(diags))
+		})
+	}
+	if inv, diags, _ := loadIn(t, monHost+"host \"web-1\" {\n  address = \"10.0.0.2\"\n  labels  = { team = \"a\", tier = \"b\" }\n}\n"); inv == nil {
+		t.Fatalf("distinct keys must load:\n%s", dumpDiags(diags))
+	}
+}
+
+// Finding 15 of issue 11: one unclosed quote gave 18 follow-on errors after
+// the right first one. Errors that follow from an earlier one are dropped;
+// independent ones stay.
+func TestFinding15_NoSyntaxErrorCascade(t *testing.T) {
+	unclosed := `ssh {
+  user = "root"
+}
+host "mon-1" {
+  address = "10.0.0.1
+  roles   = ["prometheus", "alertmanager", "grafana"]
+  labels  = { team = "a", env = "prod" }
+}
+host "web-1" {
+  address = "10.0.0.2"
+  labels  = { team = "b" }
+}
+host "web-2" {
+  address = "10.0.0.3"
+}
+prometheus {
+  retention       = "15d"
+  scrape_interval = "15s"
+  rule_files      = ["rules/*.yml"]
+}
+alertmanager {
+  receiver "team" {
+    webhook { url = "http://10.0.0.9:5001/" }
+  }
+}
+grafana {
+  port = 3000
+}
+`
+	_, diags, path := loadIn(t, unclosed)
+	if len(diags) != 1 {
+		t.Fatalf("want the one right error, got %d:\n%s", len(diags), dumpDiags(diags))
+	}
+	d := diags[0]
+	if d.Summary != "Unclosed quote" || diagPosString(d) != "5:13" {
+		t.Errorf("want Unclosed quote at the opening quote 5:13, got:\n%s", dumpDiags(diags))
+	}
+	var out strings.Builder
+	WriteDiagnostics(&out, diags, map[string][]byte{path: []byte(unclosed)})
+	if want := path + ":5:13: error: Unclosed quote; This string is not closed on its line: add the closing \".";
+		!strings.HasPrefix(out.String(), want) || !strings.Contains(out.String(), "\n    address = \"10.0.0.1\n              ^\n") {
+		t.Errorf("printed:\n%s", out.String())
+	}
+
+	// Two mistakes in two places are both reported, each once.
+	two := monHost + "grafana {\n  port = = 3\n}\nprometheus {\n  retention = \"15d\" x\n}\n"
+	_, diags, _ = loadIn(t, two)
+	var at []string
+	for _, d := range diags {
+		at = append(at, diagPosString(d))
+	}
+	if len(diags) != 2 || at[0] != "6:10" || at[1] != "9:21" {
+		t.Errorf("want one error at 6:10 and one at 9:21, got:\n%s", dumpDiags(diags))
 	}
 }
