@@ -12,8 +12,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/zclconf/go-cty/cty"
 	"github.com/obsbox/obsbox/bundles"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // validator collects every problem of one inventory; nothing stops at the first.

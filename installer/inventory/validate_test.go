@@ -298,8 +298,7 @@ grafana {
 	}
 	var out strings.Builder
 	WriteDiagnostics(&out, diags, map[string][]byte{path: []byte(unclosed)})
-	if want := path + ":5:13: error: Unclosed quote; This string is not closed on its line: add the closing \".";
-		!strings.HasPrefix(out.String(), want) || !strings.Contains(out.String(), "\n    address = \"10.0.0.1\n              ^\n") {
+	if want := path + ":5:13: error: Unclosed quote; This string is not closed on its line: add the closing \"."; !strings.HasPrefix(out.String(), want) || !strings.Contains(out.String(), "\n    address = \"10.0.0.1\n              ^\n") {
 		t.Errorf("printed:\n%s", out.String())
 	}
 
