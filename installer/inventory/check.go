@@ -74,7 +74,7 @@ func HostFileNameProblem(name string) string {
 	case !hostFileNameRe.MatchString(name):
 		for _, r := range name {
 			if !(r < 0x80 && hostFileNameRe.MatchString("a"+string(r))) {
-				return fmt.Sprintf("contains %s (%s)", strconv.QuoteRune(r), allowed)
+				return fmt.Sprintf("contains %s (%s)", strconv.Quote(string(r)), allowed)
 			}
 		}
 		return allowed
