@@ -39,7 +39,7 @@ func (planPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		if err != nil {
 			return fmt.Errorf("bundle %s %s for %s: %w", name, version, arch, err)
 		}
-		spec, err := c.Spec(&component.Context{Inv: inv, Host: h.Host, Version: version, Bundle: b, GrafanaAdminPassword: r.grafana})
+		spec, err := c.Spec(&component.Context{Inv: inv, Host: h.Host, Version: version, Bundle: b, GrafanaAdminPassword: r.grafana, GrafanaSecretKey: r.grafanaKey})
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}

@@ -94,6 +94,8 @@ type Run struct {
 	grafana inventory.Secret
 	started time.Time
 	elapsed time.Duration
+
+	grafanaKey inventory.Secret // Grafana's secret_key, kept beside the inventory
 }
 
 func newRun(opts Options) (*Run, error) {
@@ -109,6 +111,9 @@ func newRun(opts Options) (*Run, error) {
 			return nil, err
 		}
 		r.grafana = pw
+		if r.grafanaKey, err = inv.GrafanaSecretKey(); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }

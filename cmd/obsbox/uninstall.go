@@ -58,6 +58,9 @@ func newUninstallCmd(g *globalOptions) *cobra.Command {
 			} else {
 				rep.WriteRemoval(g.stdout, u.DryRun)
 			}
+			if len(f.hosts) > 0 {
+				warnStillInInventory(g.stderr, inv, hosts, u.DryRun)
+			}
 			return hostFailures(rep)
 		},
 	}
@@ -83,6 +86,38 @@ func uninstallHosts(inv *inventory.Inventory, names []string) ([]*inventory.Host
 		out = append(out, h)
 	}
 	return out, nil
+}
+
+// warnStillInInventory says that hosts uninstalled by --hosts stay in the
+// inventory: Prometheus keeps them as targets (HostDown pages follow) and the
+// next apply installs them again. remove-host is the command that drops them.
+func warnStillInInventory(w io.Writer, inv *inventory.Inventory, hosts []*inventory.Host, dryRun bool) {
+	gone := map[string]bool{}
+	names := make([]string, len(hosts))
+	for i, h := range hosts {
+		gone[h.Name], names[i] = true, h.Name
+	}
+	var scrapers []string
+	for _, p := range inv.HostsWithRole(inventory.RolePrometheus) {
+		if !gone[p.Name] {
+			scrapers = append(scrapers, p.Name)
+		}
+	}
+	verb, them := "stays", "it"
+	if len(hosts) > 1 {
+		verb, them = "stay", "them"
+	}
+	if dryRun {
+		verb = "would " + strings.TrimSuffix(verb, "s")
+	}
+	fmt.Fprintf(w, "warning: %s %s in %s", strings.Join(names, ", "), verb, inv.Path)
+	if len(scrapers) > 0 {
+		fmt.Fprintf(w, " and among the targets of Prometheus (on %s), so HostDown alerts will page for %s", strings.Join(scrapers, ", "), them)
+	}
+	fmt.Fprintf(w, "; the next apply installs %s again. To take a host out of the inventory and its targets:\n", them)
+	for _, n := range names {
+		fmt.Fprintf(w, "  obsbox remove-host %s\n", n)
+	}
 }
 
 // confirmUninstall lists the hosts and the fate of their data and asks on

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -55,6 +56,12 @@ host "b" { address = "localhost" }
 			stdout: []string{"connect failed"}, stderr: []string{"1 of 1 hosts failed"}},
 		{name: "--dry-run asks nothing", args: []string{"--dry-run"}, code: 1, stdout: []string{"TO REMOVE"}},
 		{name: "unknown host", args: []string{"--yes", "--hosts", "c"}, code: 2, stderr: []string{`--hosts names "c"`}},
+		// Finding 15 of issue 11: the hosts stay in the inventory and its targets.
+		{name: "Finding15 --hosts warns the host stays a target", args: []string{"--yes", "--hosts", "b"}, code: 1,
+			stderr: []string{"warning: b stays in " + inv + " and among the targets of Prometheus (on a), so HostDown alerts will page for it",
+				"the next apply installs it again", "\n  obsbox remove-host b\n"}},
+		{name: "Finding15 --dry-run --hosts says would", args: []string{"--dry-run", "--hosts", "a,b"}, code: 1,
+			stderr: []string{"warning: a, b would stay in " + inv + "; the next apply installs them again", "  obsbox remove-host a\n  obsbox remove-host b\n"}},
 	}
 	saved := confirmInput
 	t.Cleanup(func() { confirmInput = saved })
@@ -75,6 +82,9 @@ host "b" { address = "localhost" }
 				if !strings.Contains(errOut, w) {
 					t.Errorf("stderr lacks %q:\n%s", w, errOut)
 				}
+			}
+			if !slices.Contains(tc.args, "--hosts") && strings.Contains(errOut, "remove-host") {
+				t.Errorf("a full uninstall warns about hosts staying:\n%s", errOut)
 			}
 			if tc.code == 2 && strings.Contains(out, "connect") {
 				t.Errorf("a refused uninstall contacted hosts:\n%s", out)

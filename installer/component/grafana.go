@@ -32,11 +32,16 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 	inv := c.Inv
 	gc := inv.Grafana
 	password := c.GrafanaAdminPassword.Value()
+	if !c.GrafanaSecretKey.IsSet() {
+		// Grafana's built-in secret_key is public: never fall back to it.
+		return nil, fmt.Errorf("no secret_key for Grafana (kept in %s beside the inventory)", inventory.GrafanaSecretKeyFile)
+	}
 
 	iniConf := templates.GrafanaINI{
 		HTTPPort:      gc.Port,
 		AdminUser:     gc.AdminUser,
 		AdminPassword: password,
+		SecretKey:     c.GrafanaSecretKey.Value(),
 	}
 	ini, err := templates.RenderGrafanaINI(iniConf)
 	if err != nil {

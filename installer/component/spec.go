@@ -35,8 +35,9 @@ type Context struct {
 	Host    *inventory.Host
 	Version string
 	Bundle  *bundles.Bundle // nil when planning without bundles (then binaries are unknown)
-	// GrafanaAdminPassword is resolved once per run by the caller.
+	// GrafanaAdminPassword and GrafanaSecretKey are resolved once per run by the caller.
 	GrafanaAdminPassword inventory.Secret
+	GrafanaSecretKey     inventory.Secret
 }
 
 // Spec is the desired state of one component on one host.

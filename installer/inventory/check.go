@@ -21,7 +21,10 @@ var (
 	versionRe   = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`)
 	hostNameRe  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	labelNameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-	durationRe  = regexp.MustCompile(`^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$`)
+	// hostFileNameRe is what a user file's name may be on a host: it reaches
+	// root's shell and other tools there, so no quoting can be forgotten.
+	hostFileNameRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]*$`)
+	durationRe     = regexp.MustCompile(`^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$`)
 )
 
 // Severities a rule or route may name.
@@ -47,6 +50,34 @@ func labelProblem(name string) string {
 		return fmt.Sprintf("%q is reserved: label names starting with __ are internal to Prometheus", name)
 	case name == "instance" || name == "job":
 		return fmt.Sprintf("%q is reserved: obsbox sets instance to the host's name and job to the scrape job", name)
+	}
+	return ""
+}
+
+// MaxHostFileName is the longest name a user file may have on a host (with
+// room left for the ".yml" obsbox may add and a ".part" while it is written).
+const MaxHostFileName = 200
+
+// HostFileNameProblem says why name may not be the name of a user-provided
+// file obsbox puts on a host (a rule file), or "" when it may. Allowed:
+// letters A-Z a-z, digits, '.', '_' and '-', not starting with '.' or '-',
+// at most MaxHostFileName characters.
+func HostFileNameProblem(name string) string {
+	const allowed = "only letters A-Z and a-z, digits, '.', '_' and '-' are allowed, not first '.' or '-'"
+	switch {
+	case name == "":
+		return "is empty"
+	case len(name) > MaxHostFileName:
+		return fmt.Sprintf("is longer than %d characters", MaxHostFileName)
+	case name[0] == '.' || name[0] == '-':
+		return fmt.Sprintf("starts with %q (%s)", name[:1], allowed)
+	case !hostFileNameRe.MatchString(name):
+		for _, r := range name {
+			if !(r < 0x80 && hostFileNameRe.MatchString("a"+string(r))) {
+				return fmt.Sprintf("contains %s (%s)", strconv.Quote(string(r)), allowed)
+			}
+		}
+		return allowed
 	}
 	return ""
 }

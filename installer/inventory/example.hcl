@@ -56,7 +56,8 @@ prometheus {
   #   labels  = { service = "shop" }
   # }
 
-  # Your own rule files, checked with promtool before use.
+  # Your own rule files, checked with promtool before use. Their names may
+  # hold only letters, digits, '.', '_' and '-', not starting with '.' or '-'.
   # rule_files = ["rules/*.yml"]
 
   # remote_write "longterm" {

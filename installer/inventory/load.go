@@ -42,7 +42,7 @@ func LoadSource(path string, src []byte) (*Inventory, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		// After a syntax error the tree is partial; decoding it would only
 		// add confusing follow-on errors.
-		return nil, tidy(diags, nil)
+		return nil, tidy(independentSyntaxErrors(src, path, diags), nil)
 	}
 
 	var raw rawFile
@@ -54,6 +54,7 @@ func LoadSource(path string, src []byte) (*Inventory, hcl.Diagnostics) {
 	inv := build(&raw, abs, dir, src, pm)
 	v := &validator{filename: path, dir: dir, prior: decodeDiags, pm: pm}
 	v.check(&raw, inv)
+	v.duplicateKeys(file.Body)
 	for _, d := range decodeDiags {
 		pm.mapDiag(d)
 	}
@@ -65,6 +66,116 @@ func LoadSource(path string, src []byte) (*Inventory, hcl.Diagnostics) {
 		return nil, diags
 	}
 	return inv, diags
+}
+
+// maxSyntaxReparses bounds the work independentSyntaxErrors does on a file
+// full of errors (the fuzzer's daily bread).
+const maxSyntaxReparses = 8
+
+// independentSyntaxErrors keeps, of a file's syntax errors, the first and
+// those that do not follow from an earlier one. HCL's recovery cascades: one
+// unclosed quote flips every later quote and yields an error on each line
+// after it. An error is independent when it is still reported once the lines
+// of the errors kept before it are blanked out (same length, so positions
+// hold); errors that vanish then were their consequences.
+func independentSyntaxErrors(src []byte, filename string, diags hcl.Diagnostics) hcl.Diagnostics {
+	var errs, other hcl.Diagnostics
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError && d.Subject != nil {
+			errs = append(errs, d)
+		} else {
+			other = append(other, d)
+		}
+	}
+	if len(errs) == 0 {
+		return diags
+	}
+	sortByPos(errs)
+	key := func(d *hcl.Diagnostic) string { return fmt.Sprintf("%s|%d", d.Summary, d.Subject.Start.Byte) }
+	text := slices.Clone(src)
+	kept := hcl.Diagnostics{errs[0]}
+	for range maxSyntaxReparses {
+		last := kept[len(kept)-1]
+		blankLine(text, last.Subject.Start.Byte)
+		_, _, again := parse(text, filename)
+		still := map[string]bool{}
+		for _, d := range again {
+			if d.Severity == hcl.DiagError && d.Subject != nil {
+				still[key(d)] = true
+			}
+		}
+		var next *hcl.Diagnostic
+		for _, d := range errs {
+			// The next error of the original file after the last kept line
+			// that the blanked text still has; artefacts of blanking are not
+			// the file's own and are never reported.
+			if d.Subject.Start.Line > last.Subject.Start.Line && still[key(d)] {
+				next = d
+				break
+			}
+		}
+		if next == nil {
+			break
+		}
+		kept = append(kept, next)
+	}
+	kept[0] = explainUnclosedQuote(src, filename, kept[0])
+	return append(kept, other...)
+}
+
+// explainUnclosedQuote turns HCL's report of a forgotten closing quote
+// ("Invalid multi-line string" at the end of the line) into one that points
+// at the quote left open.
+func explainUnclosedQuote(src []byte, filename string, d *hcl.Diagnostic) *hcl.Diagnostic {
+	if d.Summary != "Invalid multi-line string" && d.Summary != "Unterminated template string" {
+		return d
+	}
+	toks, _ := hclsyntax.LexConfig(src, filename, hcl.InitialPos)
+	var open []hcl.Range // quotes opened and not yet closed, innermost last
+	for _, t := range toks {
+		if t.Range.Start.Byte >= d.Subject.Start.Byte {
+			break
+		}
+		switch t.Type {
+		case hclsyntax.TokenOQuote:
+			open = append(open, t.Range)
+		case hclsyntax.TokenCQuote:
+			if len(open) > 0 {
+				open = open[:len(open)-1]
+			}
+		}
+	}
+	if len(open) == 0 {
+		return d
+	}
+	q := open[len(open)-1]
+	if q.Start.Line != d.Subject.Start.Line {
+		return d
+	}
+	c := *d
+	c.Summary = "Unclosed quote"
+	c.Detail = "This string is not closed on its line: add the closing \". A quoted string cannot span lines; for several lines use \\n or a heredoc (<<EOT ... EOT)."
+	c.Subject = &q
+	c.Context = nil
+	return &c
+}
+
+// blankLine replaces the line holding byte off with spaces, keeping its length.
+func blankLine(b []byte, off int) {
+	if off < 0 || off > len(b) {
+		return
+	}
+	start := off
+	for start > 0 && b[start-1] != '\n' {
+		start--
+	}
+	for i := start; i < len(b) && b[i] != '\n'; i++ {
+		b[i] = ' '
+	}
+}
+
+func sortByPos(diags hcl.Diagnostics) {
+	slices.SortStableFunc(diags, func(a, b *hcl.Diagnostic) int { return cmp.Compare(diagPos(a).byte, diagPos(b).byte) })
 }
 
 // decodeVersions evaluates the versions block's attributes, which gohcl left

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -466,12 +467,10 @@ func TestGrafanaAdminPassword(t *testing.T) {
 		t.Errorf("second call gave another password (%v)", err)
 	}
 	os.Chmod(path, 0o644)
-	if _, err := inv.GrafanaAdminPassword(); err != nil {
-		t.Fatal(err)
+	if _, err := inv.GrafanaAdminPassword(); err == nil || !strings.Contains(err.Error(), "mode 0644") || strings.Contains(err.Error(), pw.Value()) {
+		t.Errorf("a password file others may read must be refused, naming it and its mode, not the password: %v", err)
 	}
-	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
-		t.Errorf("loose mode not tightened: %v", fi.Mode())
-	}
+	os.Chmod(path, 0o600)
 	os.WriteFile(path, []byte("\n"), 0o600)
 	if _, err := inv.GrafanaAdminPassword(); err == nil || !strings.Contains(err.Error(), "is empty") {
 		t.Errorf("empty file: %v", err)
@@ -480,6 +479,72 @@ func TestGrafanaAdminPassword(t *testing.T) {
 	inv.Grafana.AdminPassword = NewSecret("configured")
 	if pw, err := inv.GrafanaAdminPassword(); err != nil || pw.Value() != "configured" {
 		t.Errorf("configured password not returned: %v", err)
+	}
+}
+
+// Finding 4 of issue 11: Grafana's secret_key was Grafana's public default.
+// It is generated once (256 bits, URL-safe), kept 0600 beside the inventory,
+// the same across loads, refused when others may read it, never printed.
+func TestFinding4_GrafanaSecretKeyKept(t *testing.T) {
+	fakeHome(t)
+	inv, diags, _ := loadIn(t, monHost)
+	if inv == nil {
+		t.Fatal(dumpDiags(diags))
+	}
+	path := filepath.Join(inv.Dir, ".obsbox-grafana-secret-key")
+	if inv.GrafanaSecretKeyPath() != path {
+		t.Fatalf("kept in %s", inv.GrafanaSecretKeyPath())
+	}
+	key, err := inv.GrafanaSecretKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`).MatchString(key.Value()) {
+		t.Errorf("key %d characters, not 43 URL-safe base64 ones", len(key.Value()))
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, %v", fi, err)
+	}
+	for _, s := range []string{fmt.Sprint(key), fmt.Sprintf("%v %+v %#v %s", key, key, key, key)} {
+		if strings.Contains(s, key.Value()) {
+			t.Errorf("the key prints: %s", s)
+		}
+	}
+	if pw, _ := inv.GrafanaAdminPassword(); pw.Value() == key.Value() {
+		t.Error("the key is the admin password")
+	}
+
+	// Another load of the same inventory (a later run) gets the same key.
+	again, diags := Load(inv.Path)
+	if again == nil {
+		t.Fatal(dumpDiags(diags))
+	}
+	if k, err := again.GrafanaSecretKey(); err != nil || k != key {
+		t.Errorf("a later run got another key (%v)", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != key.Value()+"\n" {
+		t.Error("the key file changed")
+	}
+
+	// Another inventory folder gets its own key.
+	other, _, _ := loadIn(t, monHost)
+	if k, _ := other.GrafanaSecretKey(); k == key || !k.IsSet() {
+		t.Error("two inventories share a key")
+	}
+
+	os.Chmod(path, 0o640)
+	_, err = inv.GrafanaSecretKey()
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "mode 0640") || strings.Contains(err.Error(), key.Value()) {
+		t.Errorf("a key file the group may read must be refused, naming it and its mode, not the key: %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != key.Value()+"\n" {
+		t.Error("a refused key file was replaced")
+	}
+	os.Chmod(path, 0o600)
+	os.WriteFile(path, []byte(" \n"), 0o600)
+	if _, err := inv.GrafanaSecretKey(); err == nil || !strings.Contains(err.Error(), "is empty") {
+		t.Errorf("empty key file: %v", err)
 	}
 }
 

@@ -7,10 +7,13 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/obsbox/obsbox/bundles"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // validator collects every problem of one inventory; nothing stops at the first.
@@ -73,6 +76,14 @@ func pick(ranges ...hcl.Range) hcl.Range {
 	return hcl.Range{}
 }
 
+// rel names path relative to the inventory's folder when it is inside it.
+func (v *validator) rel(path string) string {
+	if r, err := filepath.Rel(v.dir, path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
+}
+
 // at names where r is, as file:line:col of the file as written.
 func (v *validator) at(r hcl.Range) string {
 	r = v.pm.rng(r)
@@ -97,6 +108,35 @@ func (v *validator) check(raw *rawFile, inv *Inventory) {
 	}
 	v.rules(raw.Rules)
 	v.portConflicts(raw, inv)
+}
+
+// duplicateKeys reports a key written twice in one map ({ team = "a", team = "b" }),
+// which HCL accepts silently, keeping the last.
+func (v *validator) duplicateKeys(body hcl.Body) {
+	b, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return
+	}
+	hclsyntax.VisitAll(b, func(n hclsyntax.Node) hcl.Diagnostics {
+		o, ok := n.(*hclsyntax.ObjectConsExpr)
+		if !ok {
+			return nil
+		}
+		first := map[string]hcl.Range{}
+		for _, item := range o.Items {
+			k, diags := item.KeyExpr.Value(nil)
+			if diags.HasErrors() || !k.IsKnown() || k.IsNull() || !k.Type().Equals(cty.String) {
+				continue // not a literal key: nothing to compare before evaluation
+			}
+			key, rng := k.AsString(), item.KeyExpr.Range()
+			if at, dup := first[key]; dup {
+				v.errorf(rng, "Duplicate key", "the key %q is already set at %s; a map holds each key once, so remove one of them", key, v.at(at))
+				continue
+			}
+			first[key] = rng
+		}
+		return nil
+	})
 }
 
 func (v *validator) versions(rv *rawVersions) {
@@ -147,6 +187,12 @@ func (v *validator) ssh(s *rawSSH, where string) {
 			v.errorf(s.PrivateKeyRange, "Private key file unreadable", "%s.private_key %q (%s): %v", where, *s.PrivateKey, p, unwrapPathError(err))
 		} else {
 			f.Close()
+			if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+				// As ssh does ("UNPROTECTED PRIVATE KEY FILE"), and as the transport does.
+				v.errorf(s.PrivateKeyRange, "Unprotected private key file",
+					"%s.private_key %q (%s) has permissions %04o: group or others may read it, and ssh refuses such a key. Run chmod 600 %s",
+					where, *s.PrivateKey, p, perm, p)
+			}
 		}
 	}
 	if s.Bastion != nil && *s.Bastion != "" {
@@ -317,6 +363,14 @@ func (v *validator) prometheus(p *rawPrometheus) {
 			v.errorf(rng, "Invalid rule_files pattern", "%q is not a valid pattern: %v", pat, err)
 		case len(matches) == 0:
 			v.warnf(rng, "rule_files pattern matches nothing", "%q matches no file (relative paths start at the inventory's folder); no rules are loaded from it", pat)
+		}
+		for _, m := range matches {
+			if fi, err := os.Stat(m); err != nil || fi.IsDir() {
+				continue // globRuleFiles skips these too: they never reach a host
+			}
+			if prob := HostFileNameProblem(filepath.Base(m)); prob != "" {
+				v.errorf(rng, "Unsafe rule file name", "rule_files %q matches %s, whose name %s. Rename the file", pat, strconv.Quote(v.rel(m)), prob)
+			}
 		}
 	}
 

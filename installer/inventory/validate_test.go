@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -113,7 +114,7 @@ func TestValidationMistakes(t *testing.T) {
 		{name: "empty routing key", src: "alertmanager {\n  receiver \"pd\" {\n    pagerduty {\n      routing_key = env(\"OBSBOX_TEST_UNSET\", \"\")\n    }\n  }\n}\n", want: "routing_key is empty", pos: "8:21"},
 		{name: "bad bastion", src: "ssh {\n  bastion = \"jump.example.com:99999\"\n}\n", want: "bastion", pos: "6:13"},
 		{name: "syntax error in compact style", noBase: true, src: "grafana { port = 1 admin_user = }\n", want: "Invalid expression", pos: "1:33"},
-		{name: "syntax error", src: "host \"web-1\" {\n  address = \"10.0.0.2\n}\n", want: "Unterminated template string", pos: "6:22"},
+		{name: "syntax error", src: "host \"web-1\" {\n  address = \"10.0.0.2\n}\n", want: "Unclosed quote; This string is not closed on its line", pos: "6:13"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,5 +140,176 @@ func TestValidationMistakes(t *testing.T) {
 			}
 			t.Fatalf("want a %s at %s containing %q; got:\n%s", severityName(sev), tc.pos, tc.want, dumpDiags(diags))
 		})
+	}
+}
+
+// A rule file's name reaches root's shell on the Prometheus host (finding 1 of
+// issue 11: "cpu$(touch /PWNED).yml" ran as root): names outside a safe set are
+// refused at the rule_files element, naming the file.
+func TestFinding1_UnsafeRuleFileNames(t *testing.T) {
+	tests := []struct {
+		name string // the rule file's name in rules/
+		want string // "" when the name is fine
+	}{
+		{name: "cpu.yml"},
+		{name: "team-a_disk.v2.yml"},
+		{name: "_private.yml"},
+		{name: "cpu$(touch PWNED).yml", want: `contains "$"`},
+		{name: "cpu$(cd;cd ..;cd ..;touch PWNED).yml", want: `contains "$"`},
+		{name: "cpu`id`.yml", want: "contains \"`\""},
+		{name: "it's.yml", want: `contains "'"`},
+		{name: "two words.yml", want: `contains " "`},
+		{name: "new\nline.yml", want: `contains "\n"`},
+		{name: "-rf.yml", want: `starts with "-"`},
+		{name: ".hidden.yml", want: `starts with "."`},
+		{name: "semi;colon.yml", want: `contains ";"`},
+		{name: "ünïcode.yml", want: `contains "ü"`},
+		{name: strings.Repeat("a", MaxHostFileName+1), want: "is longer than"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.ReplaceAll(tc.name, "/", "_"), func(t *testing.T) {
+			dir := t.TempDir()
+			os.Mkdir(filepath.Join(dir, "rules"), 0o755)
+			if err := os.WriteFile(filepath.Join(dir, "rules", tc.name), []byte("groups: []\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			src := monHost + "prometheus {\n  rule_files = [\"rules/nothing-*.yml\", \"rules/*\"]\n}\n"
+			inv, diags := LoadSource(filepath.Join(dir, "obsbox.hcl"), []byte(src))
+			if tc.want == "" {
+				if inv == nil || diags.HasErrors() {
+					t.Fatalf("a safe name must load:\n%s", dumpDiags(diags))
+				}
+				return
+			}
+			if inv != nil {
+				t.Fatal("an unsafe rule file name must give a nil inventory")
+			}
+			for _, d := range diags {
+				// At the second element: the pattern that matched the file.
+				if d.Severity == hcl.DiagError && d.Summary == "Unsafe rule file name" && diagPosString(d) == "6:40" &&
+					strings.Contains(d.Detail, strconv.Quote(filepath.Join("rules", tc.name))) && strings.Contains(d.Detail, tc.want) &&
+					(strings.HasPrefix(tc.want, "is longer") || strings.Contains(d.Detail, "only letters A-Z and a-z, digits, '.', '_' and '-' are allowed")) {
+					return
+				}
+			}
+			t.Fatalf("want an error at 6:40 naming %q and saying %q; got:\n%s", tc.name, tc.want, dumpDiags(diags))
+		})
+	}
+}
+
+// Finding 9 of issue 11: a private key others may read was used. validate
+// refuses it as ssh does, at the private_key value, naming the file and mode.
+func TestFinding9_UnprotectedPrivateKey(t *testing.T) {
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o660} {
+		t.Run(fmt.Sprintf("%04o", mode), func(t *testing.T) {
+			dir := t.TempDir()
+			key := filepath.Join(dir, "deploy_key")
+			os.WriteFile(key, []byte("key"), 0o600)
+			os.Chmod(key, mode)
+			src := monHost + "host \"web-1\" {\n  address = \"10.0.0.2\"\n  ssh {\n    private_key = \"deploy_key\"\n  }\n}\n"
+			inv, diags := LoadSource(filepath.Join(dir, "obsbox.hcl"), []byte(src))
+			if inv != nil {
+				t.Fatal("a key others may read must fail the inventory")
+			}
+			for _, d := range diags {
+				if d.Summary == "Unprotected private key file" && diagPosString(d) == "8:19" &&
+					strings.Contains(d.Detail, key) && strings.Contains(d.Detail, fmt.Sprintf("permissions %04o", mode)) && strings.Contains(d.Detail, "chmod 600") {
+					return
+				}
+			}
+			t.Fatalf("want an error at 8:19 naming %s and its mode; got:\n%s", key, dumpDiags(diags))
+		})
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "deploy_key"), []byte("key"), 0o600)
+	src := monHost + "ssh {\n  private_key = \"deploy_key\"\n}\n"
+	if inv, diags := LoadSource(filepath.Join(dir, "obsbox.hcl"), []byte(src)); inv == nil {
+		t.Fatalf("a 0600 key must load:\n%s", dumpDiags(diags))
+	}
+}
+
+// Finding 15 of issue 11: a key written twice in a map was accepted silently
+// (the last won). It is an error at the second key, pointing at the first.
+func TestFinding15_DuplicateMapKey(t *testing.T) {
+	tests := []struct{ name, src, pos, first string }{
+		{"host labels", "host \"web-1\" {\n  address = \"10.0.0.2\"\n  labels  = { team = \"a\", team = \"b\" }\n}\n", "7:27", "7:15"},
+		{"quoted and bare", "host \"web-1\" {\n  address = \"10.0.0.2\"\n  labels  = {\n    team = \"a\"\n    \"team\" = \"b\"\n  }\n}\n", "9:5", "8:5"},
+		{"scrape labels", "prometheus {\n  scrape \"app\" {\n    targets = [\"10.0.0.3:8080\"]\n    labels  = { env = \"a\", tier = \"x\", env = \"b\" }\n  }\n}\n", "8:40", "8:17"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			inv, diags, path := loadIn(t, monHost+tc.src)
+			if inv != nil {
+				t.Fatal("a duplicate key must fail the inventory")
+			}
+			for _, d := range diags {
+				if d.Summary == "Duplicate key" && diagPosString(d) == tc.pos && strings.Contains(d.Detail, "is already set at "+path+":"+tc.first) {
+					return
+				}
+			}
+			t.Fatalf("want a Duplicate key error at %s pointing at %s; got:\n%s", tc.pos, tc.first, dumpDiags(diags))
+		})
+	}
+	if inv, diags, _ := loadIn(t, monHost+"host \"web-1\" {\n  address = \"10.0.0.2\"\n  labels  = { team = \"a\", tier = \"b\" }\n}\n"); inv == nil {
+		t.Fatalf("distinct keys must load:\n%s", dumpDiags(diags))
+	}
+}
+
+// Finding 15 of issue 11: one unclosed quote gave 18 follow-on errors after
+// the right first one. Errors that follow from an earlier one are dropped;
+// independent ones stay.
+func TestFinding15_NoSyntaxErrorCascade(t *testing.T) {
+	unclosed := `ssh {
+  user = "root"
+}
+host "mon-1" {
+  address = "10.0.0.1
+  roles   = ["prometheus", "alertmanager", "grafana"]
+  labels  = { team = "a", env = "prod" }
+}
+host "web-1" {
+  address = "10.0.0.2"
+  labels  = { team = "b" }
+}
+host "web-2" {
+  address = "10.0.0.3"
+}
+prometheus {
+  retention       = "15d"
+  scrape_interval = "15s"
+  rule_files      = ["rules/*.yml"]
+}
+alertmanager {
+  receiver "team" {
+    webhook { url = "http://10.0.0.9:5001/" }
+  }
+}
+grafana {
+  port = 3000
+}
+`
+	_, diags, path := loadIn(t, unclosed)
+	if len(diags) != 1 {
+		t.Fatalf("want the one right error, got %d:\n%s", len(diags), dumpDiags(diags))
+	}
+	d := diags[0]
+	if d.Summary != "Unclosed quote" || diagPosString(d) != "5:13" {
+		t.Errorf("want Unclosed quote at the opening quote 5:13, got:\n%s", dumpDiags(diags))
+	}
+	var out strings.Builder
+	WriteDiagnostics(&out, diags, map[string][]byte{path: []byte(unclosed)})
+	if want := path + ":5:13: error: Unclosed quote; This string is not closed on its line: add the closing \"."; !strings.HasPrefix(out.String(), want) || !strings.Contains(out.String(), "\n    address = \"10.0.0.1\n              ^\n") {
+		t.Errorf("printed:\n%s", out.String())
+	}
+
+	// Two mistakes in two places are both reported, each once.
+	two := monHost + "grafana {\n  port = = 3\n}\nprometheus {\n  retention = \"15d\" x\n}\n"
+	_, diags, _ = loadIn(t, two)
+	var at []string
+	for _, d := range diags {
+		at = append(at, diagPosString(d))
+	}
+	if len(diags) != 2 || at[0] != "6:10" || at[1] != "9:21" {
+		t.Errorf("want one error at 6:10 and one at 9:21, got:\n%s", dumpDiags(diags))
 	}
 }

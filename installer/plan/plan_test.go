@@ -57,7 +57,7 @@ func specs(t *testing.T, inv *inventory.Inventory, host string) []*component.Spe
 		}
 		v := inv.Versions[c.Name()]
 		s, err := c.Spec(&component.Context{Inv: inv, Host: h, Version: v, Bundle: fakeBundle(c.Name(), v),
-			GrafanaAdminPassword: inventory.NewSecret("s3cret-pw")})
+			GrafanaAdminPassword: inventory.NewSecret("s3cret-pw"), GrafanaSecretKey: inventory.NewSecret("test-secret-key")})
 		if err != nil {
 			t.Fatalf("%s: %v", c.Name(), err)
 		}

@@ -161,9 +161,9 @@ func inAgent(pub ssh.PublicKey, agentKeys []ssh.Signer) ssh.Signer {
 // key it returns the agent's signer when the agent holds the key, else a
 // signer that asks for the passphrase on first use.
 func loadKeyFile(path string, passphrase func(string) ([]byte, error), agentKeys []ssh.Signer) (ssh.Signer, error) {
-	data, err := os.ReadFile(path)
+	data, err := readKeyFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("private key: %w", err)
+		return nil, err
 	}
 	s, err := ssh.ParsePrivateKey(data)
 	if err == nil {
@@ -186,6 +186,29 @@ func loadKeyFile(path string, passphrase func(string) ([]byte, error), agentKeys
 		return lazy.signer()
 	}
 	return lazy, nil
+}
+
+// readKeyFile reads a private key file, refusing it as ssh does when group
+// or others may read or write it: such a key may be anyone's by now.
+func readKeyFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("private key: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("private key: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("UNPROTECTED PRIVATE KEY FILE %s: permissions %04o are too open, group or others may read it; "+
+			"it is refused, as ssh does: run chmod 600 %s", path, perm, path)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("private key %s: %w", path, err)
+	}
+	return data, nil
 }
 
 func readPublicKey(path string) ssh.PublicKey {
