@@ -157,7 +157,7 @@ func specFile(t *testing.T, src, c, path string) component.File {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := component.ByName(c).Spec(&component.Context{Inv: inv, Host: inv.Host("mon-1"), Version: inv.Versions[c], GrafanaAdminPassword: pw})
+	s, err := component.ByName(c).Spec(&component.Context{Inv: inv, Host: inv.Host("mon-1"), Version: inv.Versions[c], GrafanaAdminPassword: pw, GrafanaSecretKey: inventory.NewSecret("GRAFANASECRETKEY77")})
 	if err != nil {
 		t.Fatal(err)
 	}

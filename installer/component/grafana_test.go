@@ -3,6 +3,7 @@ package component
 import (
 	"bytes"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,8 +32,8 @@ func TestFinding4_GrafanaSecretKeyRendered(t *testing.T) {
 	for _, f := range spec.Files {
 		has := bytes.Contains(f.Content, []byte(key))
 		if f.Path == templates.GrafanaINIPath {
-			if !f.Sensitive || f.Mode&0o007 != 0 {
-				t.Errorf("grafana.ini must be sensitive and not world-readable: %+v", f.Mode)
+			if f.Secrets == nil || !slices.Contains(f.Secrets.Values, key) || f.Mode&0o007 != 0 {
+				t.Errorf("grafana.ini must declare secret_key as a secret and not be world-readable: mode %o, secrets %v", f.Mode, f.Secrets != nil)
 			}
 			found = bytes.Contains(f.Content, []byte("\nsecret_key = "+key+"\n"))
 			continue
