@@ -4,7 +4,8 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 E2E_CACHE ?= /var/cache/obsbox-e2e
-FUZZTIME  ?= 20s
+FUZZTIME  ?= 10s
+FUZZMIN   ?= 2000
 export CGO_ENABLED := 0
 
 # The real tools the unit tests check rendered configuration with.
@@ -35,8 +36,9 @@ test: lint
 test-unit:
 	OBSBOX_PROMTOOL=$(PROMTOOL) OBSBOX_AMTOOL=$(AMTOOL) $(GO) test -count=1 ./...
 
+# Every fuzz target for FUZZTIME each; fails when one ran fewer than FUZZMIN inputs.
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzLoadSource -fuzztime=$(FUZZTIME) ./installer/inventory/
+	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZMIN=$(FUZZMIN) bash scripts/fuzz.sh
 
 test-e2e: build
 	$(GO) test -tags e2e -count=1 -timeout 40m -v ./e2e/ 2>&1 | tee e2e-test.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:' ; exit $${PIPESTATUS[0]}

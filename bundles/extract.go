@@ -38,7 +38,15 @@ func (e *ExtractError) Error() string {
 
 // tree is what one extraction produced; paths are slash-separated and
 // relative to the extraction folder (they include the top folder).
+//
+// The host unpacks the same tarball with tar --strip-components=1: the top
+// folder's contents become the version folder. Every check here judges an
+// entry where the host will put it, relative to the version folder: names
+// must be canonical (tar strips the raw first component, "./" included),
+// every entry lies in the one top folder, and link targets may not climb
+// above it.
 type tree struct {
+	top      string          // the one top folder
 	files    map[string]File // regular files (hardlinks become regular files)
 	symlinks map[string]string
 	dirs     map[string]bool
@@ -95,10 +103,20 @@ func extractTarGz(ctx context.Context, src, dest string, maxFile int64) (*tree, 
 		}
 		p := path.Clean(raw)
 		if p == "." {
-			continue
+			continue // "./": tar with --strip-components=1 skips it too
 		}
 		if !filepath.IsLocal(p) || strings.Contains(p, "\\") {
 			return nil, refuse(raw, "path escapes the extraction folder")
+		}
+		if raw != p && raw != p+"/" {
+			return nil, refuse(raw, "name is not in canonical form (%q): the host's tar would unpack it elsewhere", p)
+		}
+		top, _, _ := strings.Cut(p, "/")
+		if t.top == "" {
+			t.top = top
+		}
+		if top != t.top {
+			return nil, refuse(raw, "lies outside the top folder %q: the host unpacks every entry into the version folder", t.top)
 		}
 		if through := t.symlinkAncestor(p); through != "" {
 			return nil, refuse(raw, "path goes through symlink %q", through)
@@ -141,10 +159,10 @@ func extractTarGz(ctx context.Context, src, dest string, maxFile int64) (*tree, 
 				return nil, refuse(raw, "symlink with an empty target")
 			}
 			if path.IsAbs(target) {
-				return nil, refuse(raw, "symlink to %q points outside the extraction folder (absolute target)", target)
+				return nil, refuse(raw, "symlink to %q points outside the version folder (absolute target)", target)
 			}
-			if !filepath.IsLocal(path.Join(path.Dir(p), target)) {
-				return nil, refuse(raw, "symlink to %q points outside the extraction folder", target)
+			if !filepath.IsLocal(path.Join(path.Dir(inVersion(p)), target)) {
+				return nil, refuse(raw, "symlink to %q points outside the version folder", target)
 			}
 			if err := t.mkParents(root, p); err != nil {
 				return nil, refuse(raw, "%v", err)
@@ -157,11 +175,18 @@ func extractTarGz(ctx context.Context, src, dest string, maxFile int64) (*tree, 
 		case tar.TypeLink:
 			target := hdr.Linkname
 			if strings.HasPrefix(target, "/") {
-				return nil, refuse(raw, "hardlink to %q points outside the extraction folder (absolute target)", target)
+				return nil, refuse(raw, "hardlink to %q points outside the version folder (absolute target)", target)
 			}
 			tp := path.Clean(target)
 			if !filepath.IsLocal(tp) {
-				return nil, refuse(raw, "hardlink to %q points outside the extraction folder", target)
+				return nil, refuse(raw, "hardlink to %q points outside the version folder", target)
+			}
+			// The host strips the target's raw first component too.
+			if tp != target {
+				return nil, refuse(raw, "hardlink target %q is not in canonical form: the host's tar would link elsewhere", target)
+			}
+			if top, rest, _ := strings.Cut(tp, "/"); top != t.top || rest == "" {
+				return nil, refuse(raw, "hardlink to %q points outside the version folder", target)
 			}
 			orig, ok := t.files[tp]
 			if !ok {
@@ -214,11 +239,19 @@ func (t *tree) symlinkAncestor(p string) string {
 	return ""
 }
 
-// checkLinkPath walks a symlink's target element by element and refuses it
-// when it climbs above the folder or passes through another symlink.
+// inVersion is where the host puts entry p: inside the version folder,
+// after tar strips the top folder ("" for the top folder itself).
+func inVersion(p string) string {
+	_, rest, _ := strings.Cut(p, "/")
+	return rest
+}
+
+// checkLinkPath walks a symlink's target element by element from where the
+// host puts the link, and refuses it when it climbs above the version
+// folder or passes through another symlink.
 func (t *tree) checkLinkPath(link, target string) string {
 	var stack []string
-	if d := path.Dir(link); d != "." {
+	if d := path.Dir(inVersion(link)); d != "." && d != "" {
 		stack = strings.Split(d, "/")
 	}
 	elems := strings.Split(target, "/")
@@ -228,7 +261,7 @@ func (t *tree) checkLinkPath(link, target string) string {
 			continue
 		case "..":
 			if len(stack) == 0 {
-				return "points outside the extraction folder"
+				return "points outside the version folder"
 			}
 			stack = stack[:len(stack)-1]
 			continue
@@ -237,8 +270,9 @@ func (t *tree) checkLinkPath(link, target string) string {
 		if i == len(elems)-1 {
 			break // the final element may itself be a symlink that stays inside
 		}
-		if _, ok := t.symlinks[strings.Join(stack, "/")]; ok {
-			return fmt.Sprintf("goes through symlink %q", strings.Join(stack, "/"))
+		through := t.top + "/" + strings.Join(stack, "/")
+		if _, ok := t.symlinks[through]; ok {
+			return fmt.Sprintf("goes through symlink %q", through)
 		}
 	}
 	return ""

@@ -28,7 +28,7 @@ type tarEntry struct {
 	link string
 }
 
-func makeTarGz(t *testing.T, entries []tarEntry) []byte {
+func makeTarGz(t testing.TB, entries []tarEntry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)

@@ -1,9 +1,11 @@
 package hoststate
 
 import (
-	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -73,62 +75,106 @@ type ProbeRequest struct {
 	StagingDir string
 }
 
-// Roots walked by the probe. Folders below depth 2 of /opt and /var/lib are
-// version trees and data: their contents are not listed.
-var probeRoots = []struct {
-	path  string
-	depth int
-	hash  string // find expression selecting the files to hash
-}{
-	{"/opt/obsbox", 3, `\( -name .obsbox-bundle -type f -exec sha256sum {} + \)`},
-	{"/etc/obsbox", 8, `\( -type f -exec sha256sum {} + \)`},
-	{"/var/lib/obsbox", 2, `\( -path ` + RecordPath + ` -exec sha256sum {} + \)`},
+// layout is where the probe looks. Tests point it at a temporary tree to
+// run the real script; hosts always get hostLayout.
+type layout struct {
+	opt, etc, lib string // obsbox's folders
+	record        string // the record, inside lib
+	units         string // systemd's unit folder
+	applyParent   string // the folder holding apply work folders
+	needRoot      bool
 }
 
+var hostLayout = layout{
+	opt: "/opt/obsbox", etc: "/etc/obsbox", lib: "/var/lib/obsbox", record: RecordPath,
+	units: "/etc/systemd/system", applyParent: path.Dir(ApplyDirGlob), needRoot: true,
+}
+
+// The output is a sequence of NUL-terminated fields: names on a host may
+// hold any byte but NUL, so no name can end a field or look like a line.
+// Each record starts with a tag field that fixes how many fields follow;
+// names only ever stand at positions the tag gave them, never where a tag
+// is read, so no name (not even "@@obsbox end") can pass for one.
 const (
-	markerBegin = "@@obsbox "
+	tagArch     = "@@obsbox arch"     // + uname -m
+	tagSystemd  = "@@obsbox systemd"  // + systemctl --version
+	tagRecord   = "@@obsbox record"   // + the record's bytes
+	tagPath     = "@@obsbox path"     // + kind, mode, owner, group, size, path, link target
+	tagUsers    = "@@obsbox users"    // + getent passwd
+	tagGroups   = "@@obsbox groups"   // + getent group
+	tagUnits    = "@@obsbox units"    // + systemctl show
+	tagExe      = "@@obsbox exe"      // + /proc/PID/exe, its target
+	tagStaged   = "@@obsbox staged"   // + a name in the staging folder
+	tagApplyDir = "@@obsbox applydir" // + an apply work folder
+	tagEnd      = "@@obsbox end"
+	// sha256sum -z writes its own records, "HASH  NAME", unescaped; they
+	// stand where a tag is read and are told apart by their shape.
 )
 
+// pathFields is what find prints for each path.
+const pathFields = `'` + tagPath + `\0%y\0%m\0%u\0%g\0%s\0%p\0%l\0'`
+
 // Script returns the read-only shell script that prints a host's state.
-func (req ProbeRequest) Script() string {
+func (req ProbeRequest) Script() string { return req.script(hostLayout) }
+
+func (req ProbeRequest) script(l layout) string {
 	var b strings.Builder
 	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...); b.WriteByte('\n') }
+	// text prints a tag, then a command's text output as one field.
+	text := func(tag, cmd string) { w("printf '%s\\000'; %s; printf '\\000'", tag, cmd) }
 	w("export LC_ALL=C")
-	w("[ \"$(id -u)\" = 0 ] || { echo \"obsbox needs root here, but runs as uid $(id -u)\" >&2; exit 1; }")
-	w("echo '%sarch'; uname -m", markerBegin)
-	w("echo '%ssystemd'; systemctl --version 2>/dev/null", markerBegin)
-	w("echo '%srecord'; cat %s 2>/dev/null || true", markerBegin, RecordPath)
-	// Each find lists its root and hashes, in the same process tree, the
-	// files whose content matters; few processes keep a no-op run fast.
-	w("echo '%spaths'", markerBegin)
-	fmtArg := `'%y|%m|%u|%g|%s|%p|%l\n'`
-	for _, r := range probeRoots {
-		w("[ -e %s ] && find %s -maxdepth %d -printf %s %s 2>/dev/null", r.path, r.path, r.depth, fmtArg, r.hash)
+	if l.needRoot {
+		w("[ \"$(id -u)\" = 0 ] || { echo \"obsbox needs root here, but runs as uid $(id -u)\" >&2; exit 1; }")
 	}
-	w("find /etc/systemd/system -maxdepth 2 -name 'obsbox-*' -printf %s \\( -type f -name '*.service' -exec sha256sum {} + \\) 2>/dev/null", fmtArg)
-	w("echo '%susers'", markerBegin)
-	if len(req.Users) > 0 {
-		w("getent passwd %s", strings.Join(req.Users, " "))
+	text(tagArch, "uname -m")
+	text(tagSystemd, "systemctl --version 2>/dev/null")
+	// A damaged record holding NUL must not end its field early; \001 keeps
+	// it damaged (JSON allows neither) instead of making it valid.
+	text(tagRecord, fmt.Sprintf("{ cat %s 2>/dev/null || true; } | tr '\\000' '\\001'", shell.Quote(l.record)))
+	// Folders below depth 2 of /opt and /var/lib are version trees and
+	// data: their contents are not listed. Each find lists its root and
+	// hashes, in the same process tree, the files whose content matters;
+	// few processes keep a no-op run fast.
+	roots := []struct {
+		path  string
+		depth int
+		hash  string // find expression selecting the files to hash
+	}{
+		{l.opt, 3, `-name .obsbox-bundle -type f`},
+		{l.etc, 8, `-type f`},
+		{l.lib, 2, `-path ` + shell.Quote(l.record)},
 	}
-	w("echo '%sgroups'", markerBegin)
-	if len(req.Users) > 0 {
-		w("getent group %s", strings.Join(req.Users, " "))
+	for _, r := range roots {
+		w("[ -e %[1]s ] && find %[1]s -maxdepth %[2]d -printf %[3]s \\( %[4]s -exec sha256sum -z {} + \\) 2>/dev/null",
+			shell.Quote(r.path), r.depth, pathFields, r.hash)
 	}
-	w("echo '%sunits'", markerBegin)
+	w("find %s -maxdepth 2 -name 'obsbox-*' -printf %s \\( -type f -name '*.service' -exec sha256sum -z {} + \\) 2>/dev/null",
+		shell.Quote(l.units), pathFields)
+	text(tagUsers, getent("passwd", req.Users))
+	text(tagGroups, getent("group", req.Users))
 	if len(req.Units) > 0 {
 		// The running binaries are read in one find after all MainPIDs are known.
-		w(`systemctl show -p Id,LoadState,ActiveState,SubState,MainPID,UnitFileState,NRestarts %s 2>/dev/null | { pids=; while IFS= read -r l; do echo "$l"; case "$l" in MainPID=0) ;; MainPID=*) pids="$pids /proc/${l#MainPID=}/exe";; esac; done; echo '%sexes'; [ -n "$pids" ] && find $pids -maxdepth 0 -printf '%%p %%l
-' 2>/dev/null; true; }`, strings.Join(req.Units, " "), markerBegin)
+		w(`printf '%s\000'; systemctl show -p Id,LoadState,ActiveState,SubState,MainPID,UnitFileState,NRestarts %s 2>/dev/null | { pids=; while IFS= read -r l; do echo "$l"; case "$l" in MainPID=0) ;; MainPID=*) pids="$pids /proc/${l#MainPID=}/exe";; esac; done; printf '\000'; [ -n "$pids" ] && find $pids -maxdepth 0 -printf '%s\0%%p\0%%l\0' 2>/dev/null; true; }`,
+			tagUnits, shell.Join(req.Units...), tagExe)
+	} else {
+		text(tagUnits, "true")
 	}
-	w("echo '%sstaged'", markerBegin)
 	if req.StagingDir != "" {
-		w("ls -1 %s 2>/dev/null", shell.Quote(req.StagingDir))
+		w("[ -d %[1]s ] && find %[1]s -mindepth 1 -maxdepth 1 -printf '%[2]s\\0%%f\\0' 2>/dev/null",
+			shell.Quote(req.StagingDir), tagStaged)
 	}
-	w("echo '%sapplydirs'", markerBegin)
-	w("for d in %s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && echo \"$d\"; done; true", ApplyDirGlob)
-	w("echo '%send'", markerBegin)
+	w("for d in %s/%s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && printf '%s\\000%%s\\000' \"$d\"; done",
+		shell.Quote(l.applyParent), path.Base(ApplyDirGlob), tagApplyDir)
+	w("printf '%s\\000'", tagEnd)
 	w("true")
 	return b.String()
+}
+
+func getent(db string, names []string) string {
+	if len(names) == 0 {
+		return "true"
+	}
+	return "getent " + db + " " + shell.Join(names...)
 }
 
 // ParseProbe reads the script's output.
@@ -140,111 +186,110 @@ func ParseProbe(out []byte) (*State, error) {
 		Units:  map[string]Unit{},
 		Staged: map[string]bool{},
 	}
-	var section string
-	var record bytes.Buffer
-	var unit Unit
-	var unitID string
-	flushUnit := func() {
-		if unitID != "" {
-			s.Units[unitID] = unit
-		}
-		unit, unitID = Unit{}, ""
+	// A field is only whole when its NUL arrived; a cut-off tail is dropped
+	// and the missing end tag reports it.
+	end := bytes.LastIndexByte(out, 0)
+	if end < 0 {
+		return nil, errProbeEnded
 	}
+	fields := strings.Split(string(out[:end]), "\x00")
+	next := 0
+	take := func(n int) ([]string, error) {
+		if next+n > len(fields) {
+			return nil, errProbeEnded
+		}
+		f := fields[next : next+n]
+		next += n
+		return f, nil
+	}
+	var record string
+	exes := map[int]string{}
 	seenEnd := false
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, markerBegin) {
-			if section == "units" {
-				flushUnit()
-			}
-			section = strings.TrimPrefix(line, markerBegin)
-			if section == "end" {
-				seenEnd = true
-			}
+	for next < len(fields) && !seenEnd {
+		tag := fields[next]
+		next++
+		if sum, name, ok := hashRecord(tag); ok {
+			p := s.Paths[name]
+			p.SHA256 = sum
+			s.Paths[name] = p
 			continue
 		}
-		switch section {
-		case "arch":
-			s.Arch = strings.TrimSpace(line)
-		case "systemd":
-			if f := strings.Fields(line); s.Systemd == 0 && len(f) >= 2 && f[0] == "systemd" {
-				s.Systemd, _ = strconv.Atoi(f[1])
+		var n int
+		switch tag {
+		case tagArch, tagSystemd, tagRecord, tagUsers, tagGroups, tagUnits, tagStaged, tagApplyDir:
+			n = 1
+		case tagExe:
+			n = 2
+		case tagPath:
+			n = 7
+		case tagEnd:
+			seenEnd = true
+			continue
+		default:
+			return nil, fmt.Errorf("the state probe's output holds an unexpected field %q", clip(tag))
+		}
+		f, err := take(n)
+		if err != nil {
+			return nil, err
+		}
+		switch tag {
+		case tagArch:
+			s.Arch = strings.TrimSpace(f[0])
+		case tagSystemd:
+			for _, line := range strings.Split(f[0], "\n") {
+				if w := strings.Fields(line); s.Systemd == 0 && len(w) >= 2 && w[0] == "systemd" {
+					s.Systemd, _ = strconv.Atoi(w[1])
+				}
 			}
-		case "record":
-			record.WriteString(line)
-			record.WriteByte('\n')
-		case "paths":
-			if sum, name, ok := strings.Cut(line, "  "); ok && len(sum) == 64 && !strings.Contains(sum, "|") {
-				p := s.Paths[name]
-				p.SHA256 = sum
-				s.Paths[name] = p
-				continue
+		case tagRecord:
+			record = f[0]
+		case tagUsers, tagGroups:
+			m := s.Users
+			if tag == tagGroups {
+				m = s.Groups
 			}
-			p, name, err := parsePathLine(line)
+			for _, line := range strings.Split(f[0], "\n") {
+				if name, _, _ := strings.Cut(line, ":"); name != "" {
+					m[name] = true
+				}
+			}
+		case tagUnits:
+			parseUnits(f[0], s.Units)
+		case tagExe:
+			// "/proc/PID/exe", TARGET
+			pid, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(f[0], "/proc/"), "/exe"))
+			if err == nil && pid > 0 {
+				exes[pid] = strings.TrimSuffix(f[1], " (deleted)")
+			}
+		case tagPath:
+			p, name, err := parsePath(f)
 			if err != nil {
 				return nil, err
 			}
 			p.SHA256 = s.Paths[name].SHA256 // a hash may come first
 			s.Paths[name] = p
-		case "users":
-			if name, _, _ := strings.Cut(line, ":"); name != "" {
-				s.Users[name] = true
+		case tagStaged:
+			if !strings.HasSuffix(f[0], ".part") {
+				s.Staged[f[0]] = true
 			}
-		case "groups":
-			if name, _, _ := strings.Cut(line, ":"); name != "" {
-				s.Groups[name] = true
-			}
-		case "units":
-			if line == "" {
-				flushUnit()
-				continue
-			}
-			k, v, _ := strings.Cut(line, "=")
-			switch k {
-			case "Id":
-				unitID = v
-			case "LoadState":
-				unit.LoadState = v
-			case "ActiveState":
-				unit.ActiveState = v
-			case "SubState":
-				unit.SubState = v
-			case "MainPID":
-				unit.MainPID, _ = strconv.Atoi(v)
-			case "UnitFileState":
-				unit.UnitFileState = v
-			case "NRestarts":
-				unit.NRestarts, _ = strconv.Atoi(v)
-			}
-		case "exes":
-			// "/proc/PID/exe TARGET"
-			proc, exe, ok := strings.Cut(line, " ")
-			pid, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(proc, "/proc/"), "/exe"))
-			for name, u := range s.Units {
-				if ok && pid != 0 && u.MainPID == pid {
-					u.Exe = strings.TrimSuffix(exe, " (deleted)")
-					s.Units[name] = u
-				}
-			}
-		case "applydirs":
-			if line != "" {
-				s.ApplyDirs = append(s.ApplyDirs, line)
-			}
-		case "staged":
-			if line != "" && !strings.HasSuffix(line, ".part") {
-				s.Staged[line] = true
-			}
+		case tagApplyDir:
+			s.ApplyDirs = append(s.ApplyDirs, f[0])
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
 	if !seenEnd {
-		return nil, fmt.Errorf("the state probe's output ended early")
+		return nil, errProbeEnded
 	}
-	rec, err := ParseRecord(bytes.TrimSpace(record.Bytes()))
+	if next != len(fields) {
+		return nil, fmt.Errorf("the state probe's output goes on after its end")
+	}
+	for name, u := range s.Units {
+		if exe, ok := exes[u.MainPID]; ok && u.MainPID != 0 {
+			u.Exe = exe
+			s.Units[name] = u
+		}
+	}
+	slices.Sort(s.ApplyDirs)
+	rec, err := ParseRecord(bytes.TrimSpace([]byte(record)))
 	if err != nil {
 		return nil, err
 	}
@@ -252,11 +297,66 @@ func ParseProbe(out []byte) (*State, error) {
 	return s, nil
 }
 
-func parsePathLine(line string) (Path, string, error) {
-	f := strings.SplitN(line, "|", 7)
-	if len(f) != 7 {
-		return Path{}, "", fmt.Errorf("unexpected probe line %q", line)
+var errProbeEnded = errors.New("the state probe's output ended early")
+
+// hashRecord recognises sha256sum's "HASH  NAME" (text mode, two spaces).
+func hashRecord(f string) (sum, name string, ok bool) {
+	if len(f) < 66 || f[64:66] != "  " {
+		return "", "", false
 	}
+	for _, c := range f[:64] {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return "", "", false
+		}
+	}
+	return f[:64], f[66:], true
+}
+
+// parseUnits reads systemctl show: Key=Value lines, a blank line between units.
+func parseUnits(out string, units map[string]Unit) {
+	var unit Unit
+	var id string
+	flush := func() {
+		if id != "" {
+			units[id] = unit
+		}
+		unit, id = Unit{}, ""
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if line == "" {
+			flush()
+			continue
+		}
+		k, v, _ := strings.Cut(line, "=")
+		switch k {
+		case "Id":
+			id = v
+		case "LoadState":
+			unit.LoadState = v
+		case "ActiveState":
+			unit.ActiveState = v
+		case "SubState":
+			unit.SubState = v
+		case "MainPID":
+			unit.MainPID, _ = strconv.Atoi(v)
+		case "UnitFileState":
+			unit.UnitFileState = v
+		case "NRestarts":
+			unit.NRestarts, _ = strconv.Atoi(v)
+		}
+	}
+	flush()
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}
+
+// parsePath reads find's fields: kind, mode, owner, group, size, path, target.
+func parsePath(f []string) (Path, string, error) {
 	var p Path
 	switch f[0] {
 	case "f":
@@ -271,10 +371,12 @@ func parsePathLine(line string) (Path, string, error) {
 	}
 	mode, err := strconv.ParseUint(f[1], 8, 32)
 	if err != nil {
-		return Path{}, "", fmt.Errorf("unexpected mode in probe line %q", line)
+		return Path{}, "", fmt.Errorf("unexpected mode %q for %q in the state probe's output", clip(f[1]), clip(f[5]))
 	}
-	p.Mode = uint32(mode)
-	p.Owner, p.Group = f[2], f[3]
-	p.Size, _ = strconv.ParseInt(f[4], 10, 64)
+	size, err := strconv.ParseInt(f[4], 10, 64)
+	if err != nil {
+		return Path{}, "", fmt.Errorf("unexpected size %q for %q in the state probe's output", clip(f[4]), clip(f[5]))
+	}
+	p.Mode, p.Owner, p.Group, p.Size = uint32(mode), f[2], f[3], size
 	return p, f[5], nil
 }

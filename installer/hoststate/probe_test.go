@@ -1,28 +1,26 @@
 package hoststate
 
 import (
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
 )
 
-const sampleProbe = `@@obsbox arch
-x86_64
-@@obsbox systemd
-systemd 252 (252.36-1~deb12u1)
-@@obsbox record
-{"format":1,"paths":["/etc/obsbox"],"trees":["/opt/obsbox/prometheus/2.53.3"],"users":["obsbox-prometheus"],"groups":["obsbox-prometheus"],"units":["obsbox-prometheus.service"],"components":{"prometheus":{"version":"2.53.3"}}}
-@@obsbox paths
-d|755|root|root|4096|/opt/obsbox|
-l|777|root|root|6|/opt/obsbox/prometheus/current|2.53.3
-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef  /etc/obsbox/prometheus/prometheus.yml
-f|640|root|obsbox-prometheus|120|/etc/obsbox/prometheus/prometheus.yml|
-@@obsbox users
-obsbox-prometheus:x:997:996:obsbox prometheus:/nonexistent:/usr/sbin/nologin
-@@obsbox groups
-obsbox-prometheus:x:996:
-@@obsbox units
-Id=obsbox-prometheus.service
+// fields joins probe fields as the script prints them, each ended by NUL.
+func fields(f ...string) string { return strings.Join(f, "\x00") + "\x00" }
+
+var sampleProbe = fields(
+	"@@obsbox arch", "x86_64\n",
+	"@@obsbox systemd", "systemd 252 (252.36-1~deb12u1)\n+PAM +AUDIT\n",
+	"@@obsbox record", `{"format":1,"paths":["/etc/obsbox"],"trees":["/opt/obsbox/prometheus/2.53.3"],"users":["obsbox-prometheus"],"groups":["obsbox-prometheus"],"units":["obsbox-prometheus.service"],"components":{"prometheus":{"version":"2.53.3"}}}`+"\n",
+	"@@obsbox path", "d", "755", "root", "root", "4096", "/opt/obsbox", "",
+	"@@obsbox path", "l", "777", "root", "root", "6", "/opt/obsbox/prometheus/current", "2.53.3",
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef  /etc/obsbox/prometheus/prometheus.yml",
+	"@@obsbox path", "f", "640", "root", "obsbox-prometheus", "120", "/etc/obsbox/prometheus/prometheus.yml", "",
+	"@@obsbox users", "obsbox-prometheus:x:997:996:obsbox prometheus:/nonexistent:/usr/sbin/nologin\n",
+	"@@obsbox groups", "obsbox-prometheus:x:996:\n",
+	"@@obsbox units", `Id=obsbox-prometheus.service
 LoadState=loaded
 ActiveState=active
 SubState=running
@@ -35,13 +33,14 @@ ActiveState=inactive
 SubState=dead
 MainPID=0
 UnitFileState=
-@@obsbox exes
-/proc/4242/exe /opt/obsbox/prometheus/2.53.3/prometheus
-@@obsbox staged
-abc
-def.part
-@@obsbox end
-`
+`,
+	"@@obsbox exe", "/proc/4242/exe", "/opt/obsbox/prometheus/2.53.3/prometheus",
+	"@@obsbox staged", "abc",
+	"@@obsbox staged", "def.part",
+	"@@obsbox applydir", "/var/tmp/obsbox-apply.b",
+	"@@obsbox applydir", "/var/tmp/obsbox-apply.a",
+	"@@obsbox end",
+)
 
 func TestParseProbe(t *testing.T) {
 	s, err := ParseProbe([]byte(sampleProbe))
@@ -75,6 +74,9 @@ func TestParseProbe(t *testing.T) {
 	}
 	if !s.Staged["abc"] || s.Staged["def.part"] {
 		t.Errorf("a .part file is not staged: %v", s.Staged)
+	}
+	if fmt.Sprint(s.ApplyDirs) != "[/var/tmp/obsbox-apply.a /var/tmp/obsbox-apply.b]" {
+		t.Errorf("apply folders: %q", s.ApplyDirs)
 	}
 	if s.Record.Components["prometheus"].Version != "2.53.3" || !s.Record.Has("/opt/obsbox/prometheus/2.53.3") {
 		t.Errorf("record: %+v", s.Record)

@@ -1,7 +1,6 @@
 package plan
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"path"
@@ -89,6 +88,18 @@ const (
 	doneStepFmt   = "@@obsbox did %d"
 )
 
+// The removal probe prints NUL-terminated fields, like the state probe:
+// names of leftovers are chosen by service users (*.obsbox-tmp in data
+// folders) or anyone (/var/tmp), may hold newlines, and stand only at
+// positions a tag gave them.
+const (
+	tagKind     = "@@obsbox kind"     // + find's %y, the path
+	tagTmp      = "@@obsbox tmp"      // + a *.obsbox-tmp path
+	tagApplyDir = "@@obsbox applydir" // + an apply work folder
+	tagStaging  = "@@obsbox staging"  // the staging folder exists
+	tagEnd      = "@@obsbox end"
+)
+
 // RemovalProbe returns the read-only script whose output ParseRemovalProbe
 // reads: the kind of every recorded path, the record, the saved shadow
 // backups, and the leftovers of interrupted applies.
@@ -97,20 +108,16 @@ func RemovalProbe(rec *hoststate.Record, stagingDir string) string {
 	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...); b.WriteByte('\n') }
 	w("export LC_ALL=C")
 	asked := askedPaths(rec)
-	w("echo '%skinds'", removalMarker)
-	w("find %s -maxdepth 0 -printf '%%y|%%p\\n' 2>/dev/null; true", quoteAll(asked))
-	w("echo '%stmp'", removalMarker)
-	w("for p in %s; do { [ -e \"$p.obsbox-tmp\" ] || [ -L \"$p.obsbox-tmp\" ]; } && echo \"$p.obsbox-tmp\"; done; true", quoteAll(asked))
+	w("find %s -maxdepth 0 -printf '%s\\0%%y\\0%%p\\0' 2>/dev/null; true", quoteAll(asked), tagKind)
+	w("for p in %s; do { [ -e \"$p.obsbox-tmp\" ] || [ -L \"$p.obsbox-tmp\" ]; } && printf '%s\\000%%s\\000' \"$p.obsbox-tmp\"; done; true", quoteAll(asked), tagTmp)
 	if dirs := recordedDirs(rec); len(dirs) > 0 {
-		w("for d in %s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && find \"$d\" -mindepth 1 -maxdepth 1 -name '*.obsbox-tmp'; done; true", quoteAll(dirs))
+		w("for d in %s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && find \"$d\" -mindepth 1 -maxdepth 1 -name '*.obsbox-tmp' -printf '%s\\0%%p\\0'; done; true", quoteAll(dirs), tagTmp)
 	}
-	w("echo '%sapplydirs'", removalMarker)
-	w("for d in %s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && echo \"$d\"; done; true", applyTmpGlob)
-	w("echo '%sstaging'", removalMarker)
+	w("for d in %s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && printf '%s\\000%%s\\000' \"$d\"; done; true", applyTmpGlob, tagApplyDir)
 	if stagingDir != "" {
-		w("[ -d %[1]s ] && [ ! -L %[1]s ] && echo yes; true", q(stagingDir))
+		w("[ -d %[1]s ] && [ ! -L %[1]s ] && printf '%[2]s\\000'; true", q(stagingDir), tagStaging)
 	}
-	w("echo '%send'", removalMarker)
+	w("printf '%s\\000'", tagEnd)
 	return b.String()
 }
 
@@ -158,51 +165,61 @@ func quoteAll(ps []string) string {
 // ParseRemovalProbe reads RemovalProbe's output.
 func ParseRemovalProbe(out []byte) (*RemovalFacts, error) {
 	f := &RemovalFacts{Kinds: map[string]hoststate.Kind{}}
-	var section string
-	seenEnd := false
-	tmp := map[string]bool{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if s, ok := strings.CutPrefix(line, removalMarker); ok {
-			section = s
-			seenEnd = seenEnd || s == "end"
-			continue
-		}
-		if line == "" {
-			continue
-		}
-		switch section {
-		case "kinds":
-			k, p, ok := strings.Cut(line, "|")
-			if !ok {
-				return nil, fmt.Errorf("unexpected line %q in the removal probe's output", line)
-			}
-			f.Kinds[p] = map[string]hoststate.Kind{"f": hoststate.KindFile, "d": hoststate.KindDir, "l": hoststate.KindLink}[k]
-			if f.Kinds[p] == hoststate.KindMissing {
-				f.Kinds[p] = hoststate.KindOther
-			}
-		case "tmp":
-			if !tmp[line] {
-				tmp[line] = true
-				f.TmpFiles = append(f.TmpFiles, line)
-			}
-		case "applydirs":
-			f.ApplyDirs = append(f.ApplyDirs, line)
-		case "staging":
-			f.Staging = line == "yes"
-		}
+	ended := fmt.Errorf("the removal probe's output ended early")
+	// Only fields whose NUL arrived count; a cut-off tail is dropped.
+	last := bytes.LastIndexByte(out, 0)
+	if last < 0 {
+		return nil, ended
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
+	fields := strings.Split(string(out[:last]), "\x00")
+	tmp := map[string]bool{}
+	seenEnd := false
+	for i := 0; i < len(fields); {
+		tag := fields[i]
+		i++
+		n := map[string]int{tagKind: 2, tagTmp: 1, tagApplyDir: 1, tagStaging: 0, tagEnd: 0}
+		want, ok := n[tag]
+		if !ok || seenEnd {
+			return nil, fmt.Errorf("unexpected field %q in the removal probe's output", clip(tag))
+		}
+		if i+want > len(fields) {
+			return nil, ended
+		}
+		v := fields[i : i+want]
+		i += want
+		switch tag {
+		case tagKind:
+			k := map[string]hoststate.Kind{"f": hoststate.KindFile, "d": hoststate.KindDir, "l": hoststate.KindLink}[v[0]]
+			if k == hoststate.KindMissing {
+				k = hoststate.KindOther
+			}
+			f.Kinds[v[1]] = k
+		case tagTmp:
+			if !tmp[v[0]] {
+				tmp[v[0]] = true
+				f.TmpFiles = append(f.TmpFiles, v[0])
+			}
+		case tagApplyDir:
+			f.ApplyDirs = append(f.ApplyDirs, v[0])
+		case tagStaging:
+			f.Staging = true
+		case tagEnd:
+			seenEnd = true
+		}
 	}
 	if !seenEnd {
-		return nil, fmt.Errorf("the removal probe's output ended early")
+		return nil, ended
 	}
 	sort.Strings(f.TmpFiles)
 	sort.Strings(f.ApplyDirs)
 	return f, nil
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
 }
 
 // ourRoots are the folders in which a folder obsbox created is removed

@@ -334,19 +334,21 @@ func TestParseRemovalProbe(t *testing.T) {
 	}{
 		{
 			name: "leftovers",
-			out: "@@obsbox kinds\nd|/opt/obsbox\nf|/var/lib/obsbox/record.json\nl|/opt/obsbox/prometheus/current\n" +
-				"@@obsbox tmp\n/etc/obsbox/a.obsbox-tmp\n/etc/obsbox/a.obsbox-tmp\n" +
-				"@@obsbox applydirs\n/var/tmp/obsbox-apply.x1\n@@obsbox staging\nyes\n@@obsbox end\n",
+			out: nul("@@obsbox kind", "d", "/opt/obsbox", "@@obsbox kind", "f", "/var/lib/obsbox/record.json",
+				"@@obsbox kind", "l", "/opt/obsbox/prometheus/current",
+				"@@obsbox tmp", "/etc/obsbox/a.obsbox-tmp", "@@obsbox tmp", "/etc/obsbox/a.obsbox-tmp",
+				"@@obsbox applydir", "/var/tmp/obsbox-apply.x1", "@@obsbox staging", "@@obsbox end"),
 			want: plan.RemovalFacts{
 				Kinds: map[string]hoststate.Kind{"/opt/obsbox": hoststate.KindDir, "/var/lib/obsbox/record.json": hoststate.KindFile,
 					"/opt/obsbox/prometheus/current": hoststate.KindLink},
 				TmpFiles: []string{"/etc/obsbox/a.obsbox-tmp"}, ApplyDirs: []string{"/var/tmp/obsbox-apply.x1"}, Staging: true,
 			},
 		},
-		{name: "nothing", out: "@@obsbox kinds\n@@obsbox tmp\n@@obsbox applydirs\n@@obsbox staging\n@@obsbox end\n",
-			want: plan.RemovalFacts{Kinds: map[string]hoststate.Kind{}}},
-		{name: "cut short", out: "@@obsbox kinds\nd|/opt/obsbox\n", wantErr: true},
-		{name: "garbage", out: "@@obsbox kinds\nwhat\n@@obsbox end\n", wantErr: true},
+		{name: "nothing", out: nul("@@obsbox end"), want: plan.RemovalFacts{Kinds: map[string]hoststate.Kind{}}},
+		{name: "cut short", out: nul("@@obsbox kind", "d", "/opt/obsbox"), wantErr: true},
+		{name: "cut inside a record", out: nul("@@obsbox kind", "d"), wantErr: true},
+		{name: "garbage", out: nul("@@obsbox kind", "d", "/x", "what", "@@obsbox end"), wantErr: true},
+		{name: "old line format", out: "@@obsbox kinds\nd|/opt/obsbox\n@@obsbox end\n", wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,37 @@
+package plan_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/obsbox/obsbox/installer/hoststate"
+	"github.com/obsbox/obsbox/installer/plan"
+)
+
+// FuzzParseRemovalProbe feeds the removal probe's parser arbitrary output and
+// arbitrary names in each position a name can take: no panic, and a name
+// comes back exactly.
+func FuzzParseRemovalProbe(f *testing.F) {
+	f.Add([]byte(nul("@@obsbox kind", "d", "/opt/obsbox", "@@obsbox tmp", "/x.obsbox-tmp", "@@obsbox staging", "@@obsbox end")), "/a\nb")
+	f.Add([]byte("@@obsbox kinds\nd|/opt/obsbox\n@@obsbox end\n"), "@@obsbox end")
+	f.Add([]byte{0}, "x|y")
+	f.Fuzz(func(t *testing.T, out []byte, name string) {
+		if facts, err := plan.ParseRemovalProbe(out); err == nil && facts.Kinds == nil {
+			t.Fatalf("accepted output without kinds")
+		}
+		if name == "" || strings.ContainsRune(name, 0) {
+			return // a host cannot print these
+		}
+		out = []byte(nul("@@obsbox kind", "l", name, "@@obsbox kind", "d", name+"/other",
+			"@@obsbox tmp", name, "@@obsbox applydir", name, "@@obsbox end"))
+		facts, err := plan.ParseRemovalProbe(out)
+		if err != nil {
+			t.Fatalf("name %q: %v", name, err)
+		}
+		if facts.Kinds[name] != hoststate.KindLink || facts.Kinds[name+"/other"] != hoststate.KindDir || len(facts.Kinds) != 2 ||
+			!slices.Equal(facts.TmpFiles, []string{name}) || !slices.Equal(facts.ApplyDirs, []string{name}) || facts.Staging {
+			t.Fatalf("name %q read back as %+v", name, facts)
+		}
+	})
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for FUZZTIME each, prints how many inputs each one
+# executed, and fails when one executed fewer than FUZZMIN: a fuzz run that
+# stalls (a slow input, a stuck minimizer) must not pass as a fuzz run.
+#
+# -fuzzminimizetime bounds how long a worker may shrink each new interesting
+# input. Go's default (60s, with an O(n^2) pass over the input's bytes) is
+# longer than the whole run: the worker minimized the first input it found
+# and executed nothing else (issue 11, finding 10).
+set -euo pipefail
+GO=${GO:-go}
+FUZZTIME=${FUZZTIME:-10s}
+FUZZMIN=${FUZZMIN:-2000}
+FUZZMINIMIZE=${FUZZMINIMIZE:-100x}
+targets=(
+	"./installer/inventory/ FuzzLoadSource"
+	"./installer/hoststate/ FuzzParseProbe"
+	"./installer/hoststate/ FuzzParseRecord"
+	"./installer/plan/ FuzzParseRemovalProbe"
+	"./bundles/ FuzzExtractTarGz"
+)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+failed=0
+summary=()
+for t in "${targets[@]}"; do
+	read -r pkg name <<<"$t"
+	echo "--- fuzz $name ($pkg) for $FUZZTIME"
+	if ! "$GO" test -run='^$' -fuzz="^$name\$" -fuzztime="$FUZZTIME" -fuzzminimizetime="$FUZZMINIMIZE" "$pkg" 2>&1 | tee "$log"; then
+		summary+=("$name: FAILED (see above)")
+		failed=1
+		continue
+	fi
+	# The last progress line: "fuzz: elapsed: 10s, execs: 31337 (3133/sec), ..."
+	execs=$(sed -n 's/^fuzz: elapsed: .*, execs: \([0-9]*\) .*/\1/p' "$log" | tail -n 1)
+	if [ -z "$execs" ]; then
+		summary+=("$name: no exec count in the output")
+		failed=1
+	elif [ "$execs" -lt "$FUZZMIN" ]; then
+		summary+=("$name: $execs execs, fewer than $FUZZMIN: the fuzzer stalled")
+		failed=1
+	else
+		summary+=("$name: $execs execs")
+	fi
+done
+echo "--- fuzz summary (FUZZTIME=$FUZZTIME each, at least $FUZZMIN execs)"
+printf '  %s\n' "${summary[@]}"
+exit "$failed"
