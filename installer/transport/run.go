@@ -136,9 +136,9 @@ func (c *Conn) Run(ctx context.Context, script string) ([]byte, error) {
 		return nil, c.alive()
 	}
 
-	sess, err := c.client.NewSession()
+	sess, err := c.openSession(ctx)
 	if err != nil {
-		return nil, c.connErr("opening session", err)
+		return nil, err
 	}
 	defer sess.Close()
 	// stdin stays open while the script runs: closing it is how the
@@ -159,8 +159,13 @@ func (c *Conn) Run(ctx context.Context, script string) ([]byte, error) {
 	sess.Stderr = stderr
 
 	start := time.Now()
-	if err := sess.Start(command); err != nil {
-		return nil, c.connErr("starting script", err)
+	if err := c.await(ctx, "starting script", func() error {
+		if err := sess.Start(command); err != nil {
+			return c.connErr("starting script", err)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	if stdin != nil {
 		if _, err := in.Write(stdin); err != nil {

@@ -43,6 +43,13 @@ type testServer struct {
 	accepted atomic.Int32 // TCP connections accepted
 	tunnels  atomic.Int32 // direct-tcpip channels opened
 	freeze   atomic.Bool  // stop answering global requests (keepalives)
+
+	// Stalls, for the deadline tests. sshd itself keeps answering keepalives.
+	sftpStallAt  atomic.Int64  // a new SFTP server reads this many bytes, then nothing; <0 never
+	sftpSlow     atomic.Int64  // nanoseconds the SFTP server sleeps before each read of at most 4 KiB
+	holdChannels atomic.Bool   // channel opens get no answer
+	holdExec     atomic.Bool   // exec requests get no answer
+	stallRelease chan struct{} // closed at cleanup: stalled readers give up
 }
 
 type serverOption func(*testServer)
@@ -58,7 +65,9 @@ func withEnv(env ...string) serverOption {
 
 func newTestServer(t testing.TB, authorized []ssh.PublicKey, opts ...serverOption) *testServer {
 	t.Helper()
-	s := &testServer{t: t, authorized: authorized, hostKeys: []ssh.Signer{newEd25519Signer(t)}}
+	s := &testServer{t: t, authorized: authorized, hostKeys: []ssh.Signer{newEd25519Signer(t)},
+		stallRelease: make(chan struct{})}
+	s.sftpStallAt.Store(-1)
 	for _, o := range opts {
 		o(s)
 	}
@@ -86,6 +95,7 @@ func newTestServer(t testing.TB, authorized []ssh.PublicKey, opts ...serverOptio
 	s.port = ln.Addr().(*net.TCPAddr).Port
 	t.Cleanup(func() {
 		ln.Close()
+		close(s.stallRelease)
 		s.dropAll()
 	})
 	go func() {
@@ -120,6 +130,9 @@ func (s *testServer) serveConn(nc net.Conn, conf *ssh.ServerConfig) {
 		}
 	}()
 	for nch := range chans {
+		if s.holdChannels.Load() {
+			continue // never answered
+		}
 		switch nch.ChannelType() {
 		case "session":
 			go s.serveSession(nch)
@@ -181,6 +194,10 @@ func (s *testServer) serveSession(nch ssh.NewChannel) {
 				req.Reply(false, nil)
 				continue
 			}
+			if s.holdExec.Load() {
+				<-s.stallRelease
+				return
+			}
 			req.Reply(true, nil)
 			code := s.runCommand(ch, reqs, p.Command)
 			ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)}))
@@ -192,7 +209,8 @@ func (s *testServer) serveSession(nch ssh.NewChannel) {
 				continue
 			}
 			req.Reply(true, nil)
-			srv, err := sftp.NewServer(ch)
+			srv, err := sftp.NewServer(&stallingChannel{Channel: ch, left: s.sftpStallAt.Load(),
+				slow: time.Duration(s.sftpSlow.Load()), release: s.stallRelease})
 			if err != nil {
 				return
 			}
@@ -207,6 +225,35 @@ func (s *testServer) serveSession(nch ssh.NewChannel) {
 			}
 		}
 	}
+}
+
+// stallingChannel is the SFTP server's side of the channel: it can stop
+// reading after some bytes, as a stopped or wedged sftp-server does, or
+// read slowly, as over a slow link.
+type stallingChannel struct {
+	ssh.Channel
+	left    int64 // bytes still passed on before the stall; <0 never stalls
+	slow    time.Duration
+	release <-chan struct{}
+}
+
+func (c *stallingChannel) Read(p []byte) (int, error) {
+	if c.slow > 0 {
+		time.Sleep(c.slow)
+		p = p[:min(len(p), 4<<10)]
+	}
+	if c.left == 0 {
+		<-c.release
+		return 0, io.EOF
+	}
+	if c.left > 0 && int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.Channel.Read(p)
+	if c.left > 0 {
+		c.left -= int64(n)
+	}
+	return n, err
 }
 
 // runCommand runs an exec request's command with /bin/sh -c as sshd does:

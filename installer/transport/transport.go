@@ -20,7 +20,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -38,6 +37,10 @@ type Config struct {
 	SudoPassword      string        // "" = sudo must be passwordless (ignored for root)
 	ConnectTimeout    time.Duration // per attempt, TCP connect plus SSH handshake; default 10s
 	CommandTimeout    time.Duration // per Run; default 5m
+	// StallTimeout fails an SFTP operation, a session open or a script start
+	// when the host sends nothing back for this long; default 30s. A slow
+	// upload whose bytes keep being acknowledged never trips it.
+	StallTimeout time.Duration
 	// Passphrase is asked for the passphrase of an encrypted key, at most
 	// once per key per process. nil: encrypted keys not held by ssh-agent fail
 	// with a clear error.
@@ -78,7 +81,7 @@ type Conn struct {
 	bytesSent  atomic.Int64
 
 	sftpMu sync.Mutex
-	sftp   *sftp.Client
+	sftp   *sftpSession // nil until the first upload, and after a stall
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -113,6 +116,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.CommandTimeout <= 0 {
 		cfg.CommandTimeout = 5 * time.Minute
+	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = defaultStallTimeout
 	}
 	var err error
 	if cfg.PrivateKey != "" {
@@ -439,11 +445,9 @@ func (c *Conn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
 		close(c.done)
-		c.sftpMu.Lock()
-		if c.sftp != nil {
-			c.sftp.Close()
-		}
-		c.sftpMu.Unlock()
+		// No graceful SFTP close: pkg/sftp's Close waits for the server, which
+		// never answers when it stalled. Closing the connection ends the
+		// subsystem on the host and every goroutine still waiting on it.
 		if cerr := c.client.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) && !errors.Is(cerr, io.EOF) {
 			err = fmt.Errorf("%s: close: %w", c.cfg.Host, cerr)
 		}

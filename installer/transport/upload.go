@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -25,7 +26,10 @@ const removeTimeout = 5 * time.Second
 // absolute path inside it. The data goes to "<name>.part" first and is
 // renamed into place only when complete, so a file with the final name is
 // always whole. progress, if not nil, is called with the bytes written so
-// far. Cancelling ctx stops the upload and removes the partial file.
+// far, never after Upload returns. Cancelling ctx stops the upload and
+// removes the partial file. When the host answers nothing for StallTimeout
+// (a stalled sftp-server, say) the upload fails with a *StallError and the
+// SFTP session is closed; the next upload opens a new one.
 func (c *Conn) Upload(ctx context.Context, r io.Reader, size int64, remotePath string, progress func(written int64)) error {
 	c.roundTrips.Add(1)
 	final, err := c.stagingPath(remotePath)
@@ -38,11 +42,27 @@ func (c *Conn) Upload(ctx context.Context, r io.Reader, size int64, remotePath s
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: upload %s: %w", c.cfg.Host, final, err)
 	}
-	client, err := c.sftpClient()
+	s, err := c.sftpSession(ctx)
 	if err != nil {
 		return err
 	}
+	src := &countingReader{ctx: ctx, r: io.LimitReader(r, size), progress: progress, sent: &c.bytesSent}
+	defer src.stop()
+	err = c.watch(ctx, s, "upload of "+path.Base(final), func(st *step) error {
+		return c.upload(ctx, s, src, size, final, st)
+	})
+	if s.isAborted() {
+		c.dropSFTP(s)
+	}
+	return err
+}
+
+// upload is Upload's work on the host; watch gives up on it when the host
+// stops answering.
+func (c *Conn) upload(ctx context.Context, s *sftpSession, src *countingReader, size int64, final string, st *step) error {
+	client := s.client
 	if dir := path.Dir(final); dir != c.staging {
+		st.set("creating " + dir)
 		if err := client.MkdirAll(dir); err != nil {
 			return c.connErr("creating "+dir, err)
 		}
@@ -50,11 +70,16 @@ func (c *Conn) Upload(ctx context.Context, r io.Reader, size int64, remotePath s
 
 	start := time.Now()
 	part := final + ".part"
+	st.set("creating " + path.Base(part))
 	f, err := client.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
 		return c.connErr("creating "+part, err)
 	}
 	fail := func(op string, err error) error {
+		if s.isAborted() {
+			return err // the session is gone; watch has the reason
+		}
+		st.set("removing " + path.Base(part))
 		f.Close()
 		c.removeQuietly(client, part)
 		if ctx.Err() != nil {
@@ -62,10 +87,11 @@ func (c *Conn) Upload(ctx context.Context, r io.Reader, size int64, remotePath s
 		}
 		return c.connErr(op, err)
 	}
+	st.set("setting the mode of " + path.Base(part))
 	if err := f.Chmod(0o600); err != nil {
 		return fail("chmod "+part, err)
 	}
-	src := &countingReader{ctx: ctx, r: io.LimitReader(r, size), progress: progress, sent: &c.bytesSent}
+	st.set("writing")
 	n, err := f.ReadFromWithConcurrency(src, 0)
 	if err != nil {
 		return fail("writing "+part, err)
@@ -73,12 +99,14 @@ func (c *Conn) Upload(ctx context.Context, r io.Reader, size int64, remotePath s
 	if n != size {
 		return fail("writing "+part, fmt.Errorf("source ended after %d of %d bytes", n, size))
 	}
+	st.set("closing " + path.Base(part))
 	if err := f.Close(); err != nil {
 		return fail("closing "+part, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return fail("renaming "+part, err)
 	}
+	st.set("renaming " + path.Base(part) + " into place")
 	if err := rename(client, part, final); err != nil {
 		return fail("renaming "+part, err)
 	}
@@ -123,16 +151,25 @@ func (c *Conn) removeQuietly(client *sftp.Client, p string) {
 	}
 }
 
-// countingReader counts bytes as they go out and stops at cancellation.
+// countingReader counts bytes as they go out and stops at cancellation,
+// and for good once stop is called.
 type countingReader struct {
 	ctx      context.Context
 	r        io.Reader
 	n        int64
 	progress func(int64)
 	sent     interface{ Add(int64) int64 }
+
+	mu      sync.Mutex
+	stopped bool
 }
 
 func (cr *countingReader) Read(p []byte) (int, error) {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	if cr.stopped {
+		return 0, errAbandoned
+	}
 	if err := cr.ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -147,9 +184,18 @@ func (cr *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// sftpClient opens the connection's SFTP session on first use and makes
-// sure the staging folder is safe to write into.
-func (c *Conn) sftpClient() (*sftp.Client, error) {
+// stop ends reading: an abandoned upload's goroutine must not touch the
+// caller's reader or progress callback after Upload returned.
+func (cr *countingReader) stop() {
+	cr.mu.Lock()
+	cr.stopped = true
+	cr.mu.Unlock()
+}
+
+// sftpSession opens the connection's SFTP session on first use and makes
+// sure the staging folder is safe to write into. Every step is watched:
+// a host that accepts the subsystem and then says nothing fails here.
+func (c *Conn) sftpSession(ctx context.Context) (*sftpSession, error) {
 	c.sftpMu.Lock()
 	defer c.sftpMu.Unlock()
 	if c.sftp != nil {
@@ -158,19 +204,62 @@ func (c *Conn) sftpClient() (*sftp.Client, error) {
 	if err := c.alive(); err != nil {
 		return nil, err
 	}
-	client, err := sftp.NewClient(c.client, sftp.UseConcurrentWrites(true), sftp.MaxConcurrentRequestsPerFile(64))
-	if err != nil {
-		if aerr := c.alive(); aerr != nil {
-			return nil, aerr
-		}
-		return nil, fmt.Errorf("%s: cannot start SFTP (is the sftp subsystem enabled in sshd_config?): %w", c.cfg.Host, err)
-	}
-	if err := c.prepareStaging(client); err != nil {
-		client.Close()
+	s := &sftpSession{}
+	if err := c.watch(ctx, s, "opening SFTP", func(st *step) error { return c.openSFTP(s, st) }); err != nil {
+		s.abort(nil)
 		return nil, err
 	}
-	c.sftp = client
-	return client, nil
+	c.sftp = s
+	return s, nil
+}
+
+func (c *Conn) openSFTP(s *sftpSession, st *step) error {
+	st.set("opening a session")
+	sess, err := c.client.NewSession()
+	if err != nil {
+		return c.connErr("opening the SFTP session", err)
+	}
+	if !s.attach(sess) {
+		return errAbandoned
+	}
+	s.heard.Add(1)
+	pw, err := sess.StdinPipe()
+	if err != nil {
+		return c.connErr("opening the SFTP session", err)
+	}
+	pr, err := sess.StdoutPipe()
+	if err != nil {
+		return c.connErr("opening the SFTP session", err)
+	}
+	noSFTP := func(err error) error {
+		if aerr := c.alive(); aerr != nil {
+			return aerr
+		}
+		return fmt.Errorf("%s: cannot start SFTP (is the sftp subsystem enabled in sshd_config?): %w", c.cfg.Host, err)
+	}
+	st.set("starting the sftp subsystem")
+	if err := sess.RequestSubsystem("sftp"); err != nil {
+		return noSFTP(err)
+	}
+	s.heard.Add(1)
+	st.set("waiting for the SFTP server's first answer")
+	client, err := sftp.NewClientPipe(heardReader{r: pr, n: &s.heard}, pw,
+		sftp.UseConcurrentWrites(true), sftp.MaxConcurrentRequestsPerFile(64))
+	if err != nil {
+		return noSFTP(err)
+	}
+	s.client = client
+	st.set("checking the staging folder")
+	return c.prepareStaging(client)
+}
+
+// dropSFTP forgets an aborted session so the next upload opens a new one.
+func (c *Conn) dropSFTP(s *sftpSession) {
+	c.sftpMu.Lock()
+	defer c.sftpMu.Unlock()
+	if c.sftp == s {
+		c.sftp = nil
+	}
 }
 
 // prepareStaging creates the staging folder 0700, or checks that an
