@@ -48,13 +48,17 @@ func (rep *Report) WritePlan(w io.Writer) {
 	}
 }
 
-// WriteSummary prints the closing table of an apply.
+// WriteSummary prints the closing table of an apply. CHANGES counts what
+// was done on each host, not what was planned.
 func (rep *Report) WriteSummary(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tRESULT\tCHANGES\tUPLOADED\tTIME")
 	for _, h := range rep.Hosts {
 		result := "ok"
-		if !h.OK {
+		switch {
+		case h.Interrupted:
+			result = "stopped"
+		case !h.OK:
 			result = "FAILED"
 		}
 		changes := "none"
@@ -69,6 +73,11 @@ func (rep *Report) WriteSummary(w io.Writer) {
 	for _, h := range rep.Hosts {
 		if h.Note != "" {
 			fmt.Fprintf(w, "\n%s: %s\n", h.Host, h.Note)
+		}
+	}
+	for _, h := range rep.Interrupted() {
+		if h.Note == "" {
+			fmt.Fprintf(w, "\n%s: %s; the next apply finishes what is left\n", h.Host, h.Error)
 		}
 	}
 	for _, h := range rep.Failed() {

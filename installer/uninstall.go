@@ -21,6 +21,7 @@ func Uninstall(ctx context.Context, opts Options, u UninstallOptions) (*Report, 
 	if err != nil {
 		return nil, err
 	}
+	r.locking = !u.DryRun
 	un := &uninstallRun{opts: u, removals: map[*HostRun]*plan.Removal{}}
 	phases := []Phase{connectPhase{}, probePhase{}, removalPlanPhase{un}}
 	if !u.DryRun {

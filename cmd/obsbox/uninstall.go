@@ -58,6 +58,9 @@ func newUninstallCmd(g *globalOptions) *cobra.Command {
 			} else {
 				rep.WriteRemoval(g.stdout, u.DryRun)
 			}
+			if ctx.Err() != nil {
+				return interruptedError(rep)
+			}
 			return hostFailures(rep)
 		},
 	}

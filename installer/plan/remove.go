@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"path"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -56,6 +57,9 @@ type RemovalInput struct {
 	Facts      *RemovalFacts
 	StagingDir string
 	KeepData   bool
+	// LockFile is the run lock uninstall holds; its script deletes it last,
+	// so the host is left as obsbox found it.
+	LockFile string
 }
 
 // Removal is the uninstall of one host: the actions shown to the user and
@@ -63,6 +67,8 @@ type RemovalInput struct {
 type Removal struct {
 	Host    string
 	Actions []Action
+
+	lockFile string
 
 	steps []step
 }
@@ -105,7 +111,7 @@ func RemovalProbe(rec *hoststate.Record, stagingDir string) string {
 		w("for d in %s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && find \"$d\" -mindepth 1 -maxdepth 1 -name '*.obsbox-tmp'; done; true", quoteAll(dirs))
 	}
 	w("echo '%sapplydirs'", removalMarker)
-	w("for d in %s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && echo \"$d\"; done; true", applyTmpGlob)
+	w("for d in %s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && [ \"$(stat -c %%u \"$d\")\" = 0 ] && echo \"$d\"; done; true", applyTmpGlob)
 	w("echo '%sstaging'", removalMarker)
 	if stagingDir != "" {
 		w("[ -d %[1]s ] && [ ! -L %[1]s ] && echo yes; true", q(stagingDir))
@@ -189,7 +195,9 @@ func ParseRemovalProbe(out []byte) (*RemovalFacts, error) {
 				f.TmpFiles = append(f.TmpFiles, line)
 			}
 		case "applydirs":
-			f.ApplyDirs = append(f.ApplyDirs, line)
+			if IsApplyDir(line) {
+				f.ApplyDirs = append(f.ApplyDirs, line)
+			}
 		case "staging":
 			f.Staging = line == "yes"
 		}
@@ -295,7 +303,7 @@ func BuildRemoval(in RemovalInput) *Removal {
 	st := in.State
 	m := &remover{
 		in:    in,
-		r:     &Removal{Host: in.Host},
+		r:     &Removal{Host: in.Host, lockFile: in.LockFile},
 		rec:   st.Record,
 		whole: map[string]bool{},
 		kept:  map[string]bool{},
@@ -554,7 +562,9 @@ func (m *remover) leftovers() {
 			Detail: "left by an interrupted apply"}, "rm -rf --one-file-system "+q(t))
 	}
 	for _, d := range m.in.Facts.ApplyDirs {
-		m.add(Action{Op: OpRemove, Kind: "dir", Target: d, Detail: "left by an interrupted apply"}, "rm -rf --one-file-system "+q(d))
+		if IsApplyDir(d) {
+			m.add(Action{Op: OpRemove, Kind: "dir", Target: d, Detail: "left by an interrupted apply"}, removeApplyDir(d))
+		}
 	}
 	if m.in.Facts.Staging && m.in.StagingDir != "" {
 		m.add(Action{Op: OpRemove, Kind: "dir", Target: m.in.StagingDir, Detail: "upload staging folder"},
@@ -616,8 +626,37 @@ func (r *Removal) Script() string {
 			fmt.Fprintf(&b, "echo '"+doneStepFmt+"'\n", s.action)
 		}
 	}
+	if r.lockFile != "" {
+		fmt.Fprintf(&b, "rm -f %s\n", q(r.lockFile))
+	}
 	fmt.Fprintf(&b, "echo %s\n", q(DoneMarker))
 	return b.String()
+}
+
+// applyDirName is what mktemp makes of ApplyDirGlob's XXXXXX.
+var applyDirName = regexp.MustCompile(`^/var/tmp/obsbox-apply\.[A-Za-z0-9]{6}$`)
+
+// IsApplyDir reports whether p is named like an apply script's work folder.
+func IsApplyDir(p string) bool { return applyDirName.MatchString(p) }
+
+// removeApplyDir deletes an apply work folder only when it is obsbox's: a
+// real folder (no link is followed) owned by root, who alone made it.
+func removeApplyDir(d string) string {
+	return fmt.Sprintf(`if [ -d %[1]s ] && [ ! -L %[1]s ] && [ "$(stat -c %%u %[1]s)" = 0 ]; then rm -rf --one-file-system %[1]s; fi`, q(d))
+}
+
+// LeftoverActions remove the work folders that killed applies left. Only
+// a run holding the host's lock may use them: runs are exclusive then, so
+// no such folder belongs to a live run.
+func LeftoverActions(dirs []string) []Action {
+	var out []Action
+	for _, d := range sorted(dirs) {
+		if IsApplyDir(d) {
+			out = append(out, Action{Op: OpRemove, Kind: "dir", Target: d,
+				Detail: "work folder of an apply that was killed", sh: []string{removeApplyDir(d)}})
+		}
+	}
+	return out
 }
 
 // Done returns the actions the script's output says were carried out, the

@@ -336,11 +336,11 @@ func TestParseRemovalProbe(t *testing.T) {
 			name: "leftovers",
 			out: "@@obsbox kinds\nd|/opt/obsbox\nf|/var/lib/obsbox/record.json\nl|/opt/obsbox/prometheus/current\n" +
 				"@@obsbox tmp\n/etc/obsbox/a.obsbox-tmp\n/etc/obsbox/a.obsbox-tmp\n" +
-				"@@obsbox applydirs\n/var/tmp/obsbox-apply.x1\n@@obsbox staging\nyes\n@@obsbox end\n",
+				"@@obsbox applydirs\n/var/tmp/obsbox-apply.x1Ab2C\n@@obsbox staging\nyes\n@@obsbox end\n",
 			want: plan.RemovalFacts{
 				Kinds: map[string]hoststate.Kind{"/opt/obsbox": hoststate.KindDir, "/var/lib/obsbox/record.json": hoststate.KindFile,
 					"/opt/obsbox/prometheus/current": hoststate.KindLink},
-				TmpFiles: []string{"/etc/obsbox/a.obsbox-tmp"}, ApplyDirs: []string{"/var/tmp/obsbox-apply.x1"}, Staging: true,
+				TmpFiles: []string{"/etc/obsbox/a.obsbox-tmp"}, ApplyDirs: []string{"/var/tmp/obsbox-apply.x1Ab2C"}, Staging: true,
 			},
 		},
 		{name: "nothing", out: "@@obsbox kinds\n@@obsbox tmp\n@@obsbox applydirs\n@@obsbox staging\n@@obsbox end\n",
