@@ -79,20 +79,20 @@ type HostRun struct {
 
 // HostResult is what happened on a host, for the summary and --json.
 type HostResult struct {
-	Host       string        `json:"host"`
-	Address    string        `json:"address"`
-	OK         bool          `json:"ok"`
-	Error      string        `json:"error,omitempty"`
-	Phase      string        `json:"failed_phase,omitempty"`
+	Host    string `json:"host"`
+	Address string `json:"address"`
+	OK      bool   `json:"ok"`
+	Error   string `json:"error,omitempty"`
+	Phase   string `json:"failed_phase,omitempty"`
 	// Interrupted: the run was stopped (Ctrl-C) before this host was done.
-	Interrupted bool `json:"interrupted,omitempty"`
-	Note       string        `json:"note,omitempty"`
-	Actions    []plan.Action `json:"actions"`
-	Counts     plan.Counts   `json:"counts"`
-	Uploaded   int64         `json:"uploaded_bytes"`
-	RoundTrips int64         `json:"round_trips"`
-	Seconds    float64       `json:"seconds"`
-	err        error
+	Interrupted bool          `json:"interrupted,omitempty"`
+	Note        string        `json:"note,omitempty"`
+	Actions     []plan.Action `json:"actions"`
+	Counts      plan.Counts   `json:"counts"`
+	Uploaded    int64         `json:"uploaded_bytes"`
+	RoundTrips  int64         `json:"round_trips"`
+	Seconds     float64       `json:"seconds"`
+	err         error
 }
 
 // Err returns the host's failure, if any.
