@@ -240,8 +240,15 @@ func (h *HostRun) interrupt(step string) {
 
 // finish closes the connections and fills in each host's result.
 func (r *Run) finish() {
+	// Locks go first, all at once: a run started right after this one
+	// finds the hosts free.
+	var wg sync.WaitGroup
 	for _, h := range r.Hosts {
-		h.releaseLock()
+		wg.Add(1)
+		go func() { defer wg.Done(); h.releaseLock() }()
+	}
+	wg.Wait()
+	for _, h := range r.Hosts {
 		if h.Conn != nil {
 			st := h.Conn.Stats()
 			h.Result.RoundTrips = st.RoundTrips
