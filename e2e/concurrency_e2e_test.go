@@ -215,6 +215,9 @@ func TestConcurrency(t *testing.T) {
 		if !strings.Contains(plan.stdout, "/var/tmp/obsbox-apply.Fake01") {
 			t.Errorf("plan does not mention the leftover work folder:\n%s", plan)
 		}
+		if strings.Contains(plan.stdout, "User01") {
+			t.Errorf("plan would remove a folder that is not obsbox's:\n%s", plan)
+		}
 
 		r := s.obsbox("apply")
 		t.Logf("apply after the interrupt: %s", r)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"slices"
 	"strings"
 	"time"
 )
@@ -33,17 +34,65 @@ func (r *Run) holder() string {
 // lockHost takes the host's run lock. It runs beside the state probe, so
 // it costs no serial round trip; the caller reads the state again when
 // this run had to wait, since the holder may have changed the host.
-func (r *Run) lockHost(ctx context.Context, h *HostRun) error {
+func (r *Run) lockHost(ctx context.Context, h *HostRun, wait time.Duration) error {
 	onWait := func(holder string) {
-		fmt.Fprintf(r.Opts.Out, "%s: waiting up to %s for the lock held by %s\n", h.Host.Name, r.Opts.LockTimeout, holder)
+		fmt.Fprintf(r.Opts.Out, "%s: waiting up to %s for the lock held by %s\n", h.Host.Name, r.Opts.LockTimeout.Round(time.Second), holder)
 	}
-	l, err := h.Conn.Lock(ctx, r.lockHolder, r.Opts.LockTimeout, onWait)
+	l, err := h.Conn.Lock(ctx, r.lockHolder, wait, onWait)
 	if err != nil {
 		return err
 	}
 	h.lock = l
 	return nil
 }
+
+// settleLocks deals with hosts another run held when the probe ran (only
+// with a lock timeout). Waiting while holding other hosts could deadlock
+// two runs, so this run lets go of every lock it holds and takes them all
+// again in host-name order, waiting for each; runs that wait all wait in
+// the same order, and one that found every host free never waits. The
+// state is then read again: other runs may have changed any host.
+func (r *Run) settleLocks(ctx context.Context) {
+	var busy []*HostRun
+	for _, h := range r.Hosts {
+		if h.Result.err == nil && h.lockBusy != "" {
+			busy = append(busy, h)
+		}
+	}
+	if len(busy) == 0 || ctx.Err() != nil {
+		return
+	}
+	var hosts []*HostRun
+	for _, h := range r.Hosts {
+		if h.Result.err == nil {
+			h.releaseLock()
+			h.lock = nil
+			hosts = append(hosts, h)
+		}
+	}
+	slices.SortFunc(hosts, func(a, b *HostRun) int { return strings.Compare(a.Host.Name, b.Host.Name) })
+	deadline := time.Now().Add(r.Opts.LockTimeout)
+	for _, h := range hosts {
+		if err := r.lockHost(ctx, h, max(0, time.Until(deadline))); err != nil {
+			if interrupted(ctx) {
+				h.interrupt("lock")
+			} else {
+				h.fail("lock", err)
+				fmt.Fprintf(r.Opts.Out, "%s: lock failed: %s\n", h.Host.Name, err)
+			}
+		}
+		h.lockBusy = ""
+	}
+	// Read again, all at once: another run had these hosts meanwhile.
+	r.runPhases(ctx, []Phase{reprobePhase{}})
+}
+
+// reprobePhase reads a host's state again after its lock was retaken.
+type reprobePhase struct{}
+
+func (reprobePhase) Title() string { return "read state" }
+
+func (reprobePhase) Run(ctx context.Context, r *Run, h *HostRun) error { return probe(ctx, h) }
 
 // hostContext is ctx, also ended when the host's lock is lost: no work
 // goes on without the lock.
@@ -70,10 +119,3 @@ func (h *HostRun) releaseLock() {
 
 // interrupted reports whether the run itself was stopped (Ctrl-C, SIGTERM).
 func interrupted(ctx context.Context) bool { return ctx.Err() != nil }
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return strings.Replace(many, "%d", fmt.Sprint(n), 1)
-}

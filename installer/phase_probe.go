@@ -2,10 +2,12 @@ package installer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/obsbox/obsbox/installer/component"
 	"github.com/obsbox/obsbox/installer/hoststate"
+	"github.com/obsbox/obsbox/installer/transport"
 )
 
 // probePhase reads everything obsbox needs to know about the host in one round trip.
@@ -20,9 +22,14 @@ func (probePhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	// The lock is taken beside the probe: no extra serial round trip. Both
 	// only read; nothing is changed before the lock is held.
 	locked := make(chan error, 1)
-	go func() { locked <- r.lockHost(ctx, h) }()
+	go func() { locked <- r.lockHost(ctx, h, 0) }()
 	perr := probe(ctx, h)
 	if err := <-locked; err != nil {
+		var busy *transport.LockBusyError
+		if errors.As(err, &busy) && r.Opts.LockTimeout > 0 {
+			h.lockBusy = busy.Holder // settleLocks waits for it, in host order
+			return nil
+		}
 		return err
 	}
 	if perr != nil {

@@ -70,7 +70,8 @@ type HostRun struct {
 	Plan   *plan.Host
 	Result *HostResult
 
-	lock *transport.Lock // the host's run lock, for runs that change hosts
+	lock     *transport.Lock // the host's run lock, for runs that change hosts
+	lockBusy string          // holder of the lock this run must wait for
 	// done are the actions carried out, for the summary of an apply.
 	done []plan.Action
 
@@ -347,8 +348,12 @@ func Apply(ctx context.Context, opts Options) (*Report, error) {
 	} else {
 		r.locking, r.applying = true, true
 	}
-	r.runPhases(ctx, phases)
-	if !opts.OnlyConnect {
+	if opts.OnlyConnect {
+		r.runPhases(ctx, phases)
+	} else {
+		r.runPhases(ctx, phases[:2])
+		r.settleLocks(ctx)
+		r.runPhases(ctx, phases[2:])
 		r.rollout(ctx)
 	}
 	r.finish()

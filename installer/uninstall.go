@@ -27,7 +27,9 @@ func Uninstall(ctx context.Context, opts Options, u UninstallOptions) (*Report, 
 	if !u.DryRun {
 		phases = append(phases, removePhase{un})
 	}
-	r.runPhases(ctx, phases)
+	r.runPhases(ctx, phases[:2])
+	r.settleLocks(ctx)
+	r.runPhases(ctx, phases[2:])
 	r.finish()
 	return r.report(), nil
 }

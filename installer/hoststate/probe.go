@@ -125,7 +125,7 @@ func (req ProbeRequest) Script() string {
 		w("ls -1 %s 2>/dev/null", shell.Quote(req.StagingDir))
 	}
 	w("echo '%sapplydirs'", markerBegin)
-	w("for d in %s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && echo \"$d\"; done; true", ApplyDirGlob)
+	w("for d in %s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && [ -O \"$d\" ] && echo \"$d\"; done; true", ApplyDirGlob)
 	w("echo '%send'", markerBegin)
 	w("true")
 	return b.String()
