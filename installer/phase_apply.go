@@ -31,6 +31,11 @@ func (applyPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	if !bytes.Contains(out, []byte(plan.DoneMarker)) {
 		return fmt.Errorf("the apply script stopped before its end")
 	}
+	for _, a := range h.Plan.Actions {
+		if !a.Rollout {
+			h.done = append(h.done, a)
+		}
+	}
 	return nil
 }
 

@@ -33,6 +33,9 @@ func (healthPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		// endpoint ready, a reload taken, the wanted version running.
 		unit := component.UnitName(spec.Component)
 		if check, err := r.gate(ctx, h, spec, spec.Version, h.State.Units[unit].NRestarts); err != nil {
+			if ctx.Err() != nil {
+				return err // stopped, not failed
+			}
 			return fmt.Errorf("%s failed the %s check after %s: %v\nlast journal lines of %s:\n%s",
 				spec.Component, check, op, err, unit, h.journal(context.Background(), unit))
 		}

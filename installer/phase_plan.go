@@ -50,6 +50,9 @@ func (planPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	if err != nil {
 		return err
 	}
+	// Work folders of killed applies: plan shows them, apply (holding the
+	// lock, so no live run owns them) removes them.
+	p.Actions = append(p.Actions, plan.LeftoverActions(h.State.ApplyDirs)...)
 	h.Plan = p
 	return nil
 }

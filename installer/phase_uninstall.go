@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/obsbox/obsbox/installer/plan"
+	"github.com/obsbox/obsbox/installer/shell"
+	"github.com/obsbox/obsbox/installer/transport"
 )
 
 // removalPlanPhase looks at what the record names and what interrupted
@@ -23,9 +25,11 @@ func (p removalPlanPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	if err != nil {
 		return err
 	}
-	rm := plan.BuildRemoval(plan.RemovalInput{
-		Host: h.Host.Name, State: h.State, Facts: facts, StagingDir: staging, KeepData: p.u.opts.KeepData,
-	})
+	in := plan.RemovalInput{Host: h.Host.Name, State: h.State, Facts: facts, StagingDir: staging, KeepData: p.u.opts.KeepData}
+	if !p.u.opts.DryRun {
+		in.LockFile = transport.LockPath
+	}
+	rm := plan.BuildRemoval(in)
 	p.u.set(h, rm)
 	h.Plan = &plan.Host{Host: h.Host.Name, Actions: rm.Actions}
 	return nil
@@ -41,7 +45,9 @@ func (removePhase) Title() string { return "remove" }
 func (p removePhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	rm := p.u.get(h)
 	if rm == nil || rm.Empty() {
-		return nil
+		// Nothing of obsbox's but the lock this run made: delete it too.
+		_, err := h.Conn.Run(ctx, "rm -f "+shell.Quote(transport.LockPath))
+		return err
 	}
 	out, err := h.Conn.Run(ctx, rm.Script())
 	done, notes, complete := rm.Done(out)

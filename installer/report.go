@@ -61,13 +61,17 @@ func writeNotes(w io.Writer, notes []plan.Note) {
 	}
 }
 
-// WriteSummary prints the closing table of an apply.
+// WriteSummary prints the closing table of an apply. CHANGES counts what
+// was done on each host, not what was planned.
 func (rep *Report) WriteSummary(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tRESULT\tCHANGES\tUPLOADED\tTIME")
 	for _, h := range rep.Hosts {
 		result := "ok"
-		if !h.OK {
+		switch {
+		case h.Interrupted:
+			result = "stopped"
+		case !h.OK:
 			result = "FAILED"
 		}
 		changes := "none"
@@ -82,6 +86,11 @@ func (rep *Report) WriteSummary(w io.Writer) {
 	for _, h := range rep.Hosts {
 		if h.Note != "" {
 			fmt.Fprintf(w, "\n%s: %s\n", h.Host, h.Note)
+		}
+	}
+	for _, h := range rep.Interrupted() {
+		if h.Note == "" {
+			fmt.Fprintf(w, "\n%s: %s; the next apply finishes what is left\n", h.Host, h.Error)
 		}
 	}
 	for _, h := range rep.Failed() {

@@ -3,6 +3,7 @@ package installer
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -37,6 +38,10 @@ func (r *Run) rollout(ctx context.Context) {
 			batch = max(1, len(hosts)/4)
 		}
 		for i := 0; i < len(hosts); i += batch {
+			if ctx.Err() != nil {
+				r.stopRollouts(hosts[i:], comp)
+				return
+			}
 			group := hosts[i:min(i+batch, len(hosts))]
 			var wg sync.WaitGroup
 			failed := false
@@ -45,13 +50,25 @@ func (r *Run) rollout(ctx context.Context) {
 				wg.Add(1)
 				go func(h *HostRun) {
 					defer wg.Done()
-					if err := r.rolloutHost(ctx, h, comp); err != nil {
+					hctx, cancel := h.hostContext(ctx)
+					defer cancel()
+					err := r.rolloutHost(hctx, h, comp)
+					var cut *gateCutShort
+					switch {
+					case errors.As(err, &cut) || (err != nil && interrupted(ctx)):
+						// Not a failed check: nothing is rolled back, and the
+						// record leaves the gate for the next apply.
+						h.interrupt(comp + " upgrade")
+						if cut != nil {
+							h.Result.Note = cut.Error()
+						}
+					case err != nil:
 						h.fail(comp+" upgrade", err)
 						fmt.Fprintf(r.Opts.Out, "%s: %s\n", h.Host.Name, err)
 						mu.Lock()
 						failed = true
 						mu.Unlock()
-					} else {
+					default:
 						fmt.Fprintf(r.Opts.Out, "%s: %s upgraded and healthy\n", h.Host.Name, comp)
 					}
 				}(h)
@@ -117,13 +134,32 @@ func (r *Run) rolloutHost(ctx context.Context, h *HostRun, comp string) error {
 	}
 	spec := h.spec(comp)
 	unit := component.UnitName(comp)
-	if _, err := h.Conn.Run(ctx, h.Plan.RolloutScript(comp)); err != nil {
-		return fmt.Errorf("switching %s to %s: %w", comp, ro.To, err)
+	if !h.Plan.GateOnly(comp) {
+		// The record marks the switch as not yet gated, so a run stopped
+		// from here on leaves the gate to the next apply.
+		if _, err := h.Conn.Run(ctx, h.Plan.RolloutScript(comp)); err != nil {
+			return fmt.Errorf("switching %s to %s: %w", comp, ro.To, err)
+		}
+		for _, a := range h.Plan.Actions {
+			if a.Rollout && a.Component == comp {
+				h.done = append(h.done, a)
+			}
+		}
 	}
 	restarts := h.State.Units[unit].NRestarts
 	check, err := r.gate(ctx, h, spec, ro.To, restarts)
 	if err == nil {
+		// Passed: the record says so, whatever happens to ctx now.
+		wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := h.Conn.Run(wctx, h.Plan.GatePassedScript(comp)); err != nil {
+			return fmt.Errorf("%s %s passed its health gate, but recording that failed (the next apply checks it again): %w", comp, ro.To, err)
+		}
 		return nil
+	}
+	if ctx.Err() != nil {
+		// Cut short, not failed: the new version stays, unjudged.
+		return &gateCutShort{comp: comp, version: ro.To}
 	}
 	journal := h.journal(context.Background(), unit)
 	// Switch back whatever happens to ctx: the host must not stay broken.
@@ -139,6 +175,14 @@ func (r *Run) rolloutHost(ctx context.Context, h *HostRun, comp string) error {
 	}
 	return fmt.Errorf("%s %s → %s failed the %s check: %v; %s; the rollout stopped\nlast journal lines of %s:\n%s",
 		comp, ro.From, ro.To, check, err, back, unit, journal)
+}
+
+// gateCutShort is a rollout gate stopped by the interrupt (or a lost lock)
+// before it could judge the new version.
+type gateCutShort struct{ comp, version string }
+
+func (e *gateCutShort) Error() string {
+	return fmt.Sprintf("%s was switched to %s, but its health gate was cut short; the next apply checks it (and switches back if it fails)", e.comp, e.version)
 }
 
 // gate waits until the unit is active, its health endpoint answers and it
@@ -161,6 +205,9 @@ func (r *Run) gate(ctx context.Context, h *HostRun, spec *component.Spec, versio
 		}
 		select {
 		case <-ctx.Done():
+			if context.Cause(ctx) != context.DeadlineExceeded {
+				return check, fmt.Errorf("%s (stopped: %w)", last, context.Cause(ctx))
+			}
 			return check, fmt.Errorf("%s (gave up after %s)", last, r.Opts.HealthTimeout)
 		case <-time.After(time.Second):
 		}

@@ -40,6 +40,12 @@ type Options struct {
 	Diffs    bool     // fetch old contents to show diffs (plan)
 
 	HealthTimeout time.Duration // default 90s
+
+	// LockTimeout is how long a run that changes hosts waits for another
+	// run's lock on a host before that host fails; 0 fails at once.
+	LockTimeout time.Duration
+	// Command names the run in the lock others see ("obsbox apply").
+	Command string
 }
 
 // Progress receives byte and host counts for progress bars.
@@ -64,24 +70,31 @@ type HostRun struct {
 	Plan   *plan.Host
 	Result *HostResult
 
+	lock     *transport.Lock // the host's run lock, for runs that change hosts
+	lockBusy string          // holder of the lock this run must wait for
+	// done are the actions carried out, for the summary of an apply.
+	done []plan.Action
+
 	oldContent map[string][]byte // for diffs
 }
 
 // HostResult is what happened on a host, for the summary and --json.
 type HostResult struct {
-	Host       string        `json:"host"`
-	Address    string        `json:"address"`
-	OK         bool          `json:"ok"`
-	Error      string        `json:"error,omitempty"`
-	Phase      string        `json:"failed_phase,omitempty"`
-	Note       string        `json:"note,omitempty"`
-	Actions    []plan.Action `json:"actions"`
-	Notes      []plan.Note   `json:"notes,omitempty"`
-	Counts     plan.Counts   `json:"counts"`
-	Uploaded   int64         `json:"uploaded_bytes"`
-	RoundTrips int64         `json:"round_trips"`
-	Seconds    float64       `json:"seconds"`
-	err        error
+	Host    string `json:"host"`
+	Address string `json:"address"`
+	OK      bool   `json:"ok"`
+	Error   string `json:"error,omitempty"`
+	Phase   string `json:"failed_phase,omitempty"`
+	// Interrupted: the run was stopped (Ctrl-C) before this host was done.
+	Interrupted bool          `json:"interrupted,omitempty"`
+	Note        string        `json:"note,omitempty"`
+	Actions     []plan.Action `json:"actions"`
+	Notes       []plan.Note   `json:"notes,omitempty"`
+	Counts      plan.Counts   `json:"counts"`
+	Uploaded    int64         `json:"uploaded_bytes"`
+	RoundTrips  int64         `json:"round_trips"`
+	Seconds     float64       `json:"seconds"`
+	err         error
 }
 
 // Err returns the host's failure, if any.
@@ -96,6 +109,9 @@ type Run struct {
 	elapsed time.Duration
 
 	grafanaKey inventory.Secret // Grafana's secret_key, kept beside the inventory
+	locking    bool             // take each host's lock beside the state probe
+	lockHolder string           // what this run writes into the locks
+	applying   bool             // results list what was done, not what is planned
 }
 
 func newRun(opts Options) (*Run, error) {
@@ -158,7 +174,14 @@ func (r *Run) runPhases(ctx context.Context, phases []Phase) {
 	if r.started.IsZero() {
 		r.started = start
 	}
+	if r.locking && r.lockHolder == "" {
+		r.lockHolder = r.holder()
+	}
 	for i, p := range phases {
+		if interrupted(ctx) {
+			r.interruptAll(p.Title())
+			break
+		}
 		if _, ok := p.(uploadPhase); ok {
 			r.announceUploads()
 		}
@@ -176,12 +199,17 @@ func (r *Run) runPhases(ctx context.Context, phases []Phase) {
 				select {
 				case sem <- struct{}{}:
 				case <-ctx.Done():
-					h.fail(p.Title(), ctx.Err())
+					h.interrupt(p.Title())
 					return
 				}
 				defer func() { <-sem }()
-				err := p.Run(ctx, r, h)
-				if err != nil {
+				hctx, cancel := h.hostContext(ctx)
+				err := p.Run(hctx, r, h)
+				cancel()
+				switch {
+				case err != nil && interrupted(ctx):
+					h.interrupt(p.Title())
+				case err != nil:
 					h.fail(p.Title(), err)
 					fmt.Fprintf(r.Opts.Out, "%s: %s failed: %s\n", h.Host.Name, p.Title(), err)
 				}
@@ -195,9 +223,38 @@ func (r *Run) runPhases(ctx context.Context, phases []Phase) {
 	r.elapsed = time.Since(start)
 }
 
+// interruptAll marks every host still in the run as stopped.
+func (r *Run) interruptAll(step string) {
+	for _, h := range r.Hosts {
+		if h.Result.err == nil {
+			h.interrupt(step)
+		}
+	}
+}
+
+// interrupt notes that the run stopped before the host was done. A host
+// with nothing to do is done already: it stays ok.
+func (h *HostRun) interrupt(step string) {
+	if h.Plan != nil && h.Plan.Empty() {
+		return
+	}
+	h.Result.err = ErrInterrupted
+	h.Result.Error = "stopped by the interrupt during " + step
+	h.Result.Phase = step
+	h.Result.Interrupted = true
+}
+
 // finish closes the connections and fills in each host's result.
 func (r *Run) finish() {
 	r.noteMoves()
+	// Locks go first, all at once: a run started right after this one
+	// finds the hosts free.
+	var wg sync.WaitGroup
+	for _, h := range r.Hosts {
+		wg.Add(1)
+		go func() { defer wg.Done(); h.releaseLock() }()
+	}
+	wg.Wait()
 	for _, h := range r.Hosts {
 		if h.Conn != nil {
 			st := h.Conn.Stats()
@@ -207,7 +264,13 @@ func (r *Run) finish() {
 		}
 		h.Result.OK = h.Result.err == nil
 		h.Result.Seconds = time.Since(r.started).Seconds()
-		if h.Plan != nil && h.Result.Note == "" {
+		switch {
+		case r.applying:
+			// What was done, not what was planned: a check that failed
+			// changed nothing, a rollout cut short did only its first hosts.
+			h.Result.Actions = h.done
+			h.Result.Counts = (&plan.Host{Actions: h.done}).Counts()
+		case h.Plan != nil && h.Result.Note == "":
 			h.Result.Actions = h.Plan.Actions
 			h.Result.Counts = h.Plan.Counts()
 			h.Result.Notes = h.Plan.Notes
@@ -229,11 +292,22 @@ type Report struct {
 	Hosts []*HostResult `json:"hosts"`
 }
 
-// Failed lists the hosts that failed.
+// Failed lists the hosts that failed (not those the interrupt stopped).
 func (rep *Report) Failed() []*HostResult {
 	var out []*HostResult
 	for _, h := range rep.Hosts {
-		if !h.OK {
+		if !h.OK && !h.Interrupted {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// Interrupted lists the hosts the interrupt stopped before they were done.
+func (rep *Report) Interrupted() []*HostResult {
+	var out []*HostResult
+	for _, h := range rep.Hosts {
+		if h.Interrupted {
 			out = append(out, h)
 		}
 	}
@@ -278,9 +352,15 @@ func Apply(ctx context.Context, opts Options) (*Report, error) {
 	phases := []Phase{connectPhase{}, probePhase{}, planPhase{}, uploadPhase{}, applyPhase{}, healthPhase{}}
 	if opts.OnlyConnect {
 		phases = phases[:1]
+	} else {
+		r.locking, r.applying = true, true
 	}
-	r.runPhases(ctx, phases)
-	if !opts.OnlyConnect {
+	if opts.OnlyConnect {
+		r.runPhases(ctx, phases)
+	} else {
+		r.runPhases(ctx, phases[:2])
+		r.settleLocks(ctx)
+		r.runPhases(ctx, phases[2:])
 		r.rollout(ctx)
 	}
 	r.finish()

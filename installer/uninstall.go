@@ -21,12 +21,15 @@ func Uninstall(ctx context.Context, opts Options, u UninstallOptions) (*Report, 
 	if err != nil {
 		return nil, err
 	}
+	r.locking = !u.DryRun
 	un := &uninstallRun{opts: u, removals: map[*HostRun]*plan.Removal{}}
 	phases := []Phase{connectPhase{}, probePhase{}, removalPlanPhase{un}}
 	if !u.DryRun {
 		phases = append(phases, removePhase{un})
 	}
-	r.runPhases(ctx, phases)
+	r.runPhases(ctx, phases[:2])
+	r.settleLocks(ctx)
+	r.runPhases(ctx, phases[2:])
 	r.finish()
 	return r.report(), nil
 }

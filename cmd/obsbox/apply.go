@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/obsbox/obsbox/bundles"
@@ -65,9 +67,52 @@ func newStore(g *globalOptions, inv *inventory.Inventory) *bundles.Store {
 	}
 }
 
-// signalContext is cancelled on Ctrl-C or SIGTERM, so hosts stop cleanly.
+// signalContext is cancelled, with cause installer.ErrInterrupted, on
+// Ctrl-C or SIGTERM, so hosts stop cleanly (their scripts stopped, their
+// locks let go). A second signal ends the process at once.
 func signalContext() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	stop := make(chan struct{})
+	go func() {
+		select {
+		case <-sig:
+			cancel(installer.ErrInterrupted)
+		case <-stop:
+			return
+		}
+		select {
+		case <-sig:
+			fmt.Fprintln(os.Stderr, "Second interrupt: exiting now; the hosts stop their scripts when the connections close.")
+			os.Exit(exitInterrupted)
+		case <-stop:
+		}
+	}()
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			signal.Stop(sig)
+			close(stop)
+			cancel(nil)
+		})
+	}
+}
+
+// exitInterrupted is the exit code of a run stopped by Ctrl-C or SIGTERM:
+// 128+SIGINT, as shells report it; neither success (0), a failure of the
+// work (1) nor bad usage (2).
+const exitInterrupted = 130
+
+// interruptedError ends a stopped run: the one message that says so.
+func interruptedError(rep *installer.Report) error {
+	msg := "interrupted: the run stopped before it was done"
+	if rep != nil {
+		if n := len(rep.Interrupted()); n > 0 {
+			msg = fmt.Sprintf("interrupted: %d of %d hosts were stopped part way; each is as it was or where the next apply finishes it", n, len(rep.Hosts))
+		}
+	}
+	return &exitError{code: exitInterrupted, err: errors.New(msg)}
 }
 
 // passphrasePrompt asks on the terminal; the transport asks once per key
@@ -89,6 +134,8 @@ func (g *globalOptions) runOptions(inv *inventory.Inventory, f *runFlags) instal
 		Passphrase:        passphrasePrompt(),
 		Out:               g.human(),
 		Log:               g.log,
+		LockTimeout:       g.lockTimeout,
+		Command:           g.command,
 	}
 }
 
@@ -130,6 +177,9 @@ func runApply(g *globalOptions, inv *inventory.Inventory, opts installer.Options
 	} else {
 		rep.WriteSummary(g.stdout)
 	}
+	if ctx.Err() != nil {
+		return interruptedError(rep)
+	}
 	return hostFailures(rep)
 }
 
@@ -170,6 +220,9 @@ func newPlanCmd(g *globalOptions) *cobra.Command {
 			rep, _, err := installer.Plan(ctx, opts)
 			if err != nil {
 				return usageError(err)
+			}
+			if ctx.Err() != nil {
+				return interruptedError(nil)
 			}
 			if g.json {
 				if err := json.NewEncoder(g.stdout).Encode(rep); err != nil {

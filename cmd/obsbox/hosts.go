@@ -58,6 +58,9 @@ func newAddHostCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return usageError(err)
 			}
+			if ctx.Err() != nil {
+				return interruptedError(nil)
+			}
 			for _, h := range rep.Hosts {
 				if h.Host == nh.Name && !h.OK {
 					return failure(fmt.Errorf("%s (%s) cannot be added: %s; the inventory is unchanged", nh.Name, nh.Address, h.Error))
@@ -170,6 +173,9 @@ func newRemoveHostCmd(g *globalOptions) *cobra.Command {
 			}
 			if !g.json {
 				rep.WriteRemoval(g.stdout, false)
+			}
+			if ctx.Err() != nil {
+				return interruptedError(rep) // the inventory is unchanged
 			}
 			if failed := rep.Failed(); len(failed) > 0 {
 				if !force {

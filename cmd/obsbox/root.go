@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -21,6 +22,8 @@ type globalOptions struct {
 	noProgress  bool
 	verbose     bool
 	concurrency int
+	lockTimeout time.Duration
+	command     string // "obsbox apply", for the lock others see
 
 	stdout io.Writer
 	stderr io.Writer
@@ -57,6 +60,10 @@ func newRootCmd() *cobra.Command {
 				level = slog.LevelDebug
 			}
 			g.log = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+			g.command = cmd.CommandPath()
+			if g.lockTimeout < 0 {
+				return usageError(fmt.Errorf("--lock-timeout must not be negative, got %s", g.lockTimeout))
+			}
 			if g.concurrency < 1 {
 				return usageError(fmt.Errorf("--concurrency must be at least 1, got %d", g.concurrency))
 			}
@@ -70,6 +77,7 @@ func newRootCmd() *cobra.Command {
 	pf.BoolVar(&g.noProgress, "no-progress", false, "no progress bars")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "debug log to stderr")
 	pf.IntVar(&g.concurrency, "concurrency", 16, "hosts worked on at once")
+	pf.DurationVar(&g.lockTimeout, "lock-timeout", 0, "how long to wait for another obsbox run's lock on a host (e.g. 5m); 0: fail that host at once")
 
 	root.AddCommand(
 		newInitCmd(g),

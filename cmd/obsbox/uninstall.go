@@ -61,6 +61,9 @@ func newUninstallCmd(g *globalOptions) *cobra.Command {
 			if len(f.hosts) > 0 {
 				warnStillInInventory(g.stderr, inv, hosts, u.DryRun)
 			}
+			if ctx.Err() != nil {
+				return interruptedError(rep)
+			}
 			return hostFailures(rep)
 		},
 	}

@@ -83,6 +83,9 @@ func setVersionsAndApply(g *globalOptions, inv *inventory.Inventory, want map[st
 		if err != nil {
 			return usageError(err)
 		}
+		if ctx.Err() != nil {
+			return interruptedError(nil)
+		}
 		rep.WritePlan(g.stdout)
 		if !rep.Changes() && len(rep.Failed()) == 0 {
 			return nil

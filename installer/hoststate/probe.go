@@ -163,7 +163,8 @@ func (req ProbeRequest) script(l layout) string {
 		w("[ -d %[1]s ] && find %[1]s -mindepth 1 -maxdepth 1 -printf '%[2]s\\0%%f\\0' 2>/dev/null",
 			shell.Quote(req.StagingDir), tagStaged)
 	}
-	w("for d in %s/%s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && printf '%s\\000%%s\\000' \"$d\"; done",
+	// Root-owned only: a folder of that name made by anyone else is not ours.
+	w("for d in %s/%s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && [ -O \"$d\" ] && printf '%s\\000%%s\\000' \"$d\"; done",
 		shell.Quote(l.applyParent), path.Base(ApplyDirGlob), tagApplyDir)
 	w("printf '%s\\000'", tagEnd)
 	w("true")

@@ -30,6 +30,9 @@ type Record struct {
 type ComponentRecord struct {
 	Version  string `json:"version"`
 	Previous string `json:"previous,omitempty"`
+	// Ungated: a rollout switched to Version, but its health gate has not
+	// passed yet (the run was stopped); the next apply runs the gate.
+	Ungated bool `json:"ungated,omitempty"`
 }
 
 // ParseRecord decodes a record; empty input is an empty record.

@@ -16,6 +16,7 @@ func FuzzParseRemovalProbe(f *testing.F) {
 	f.Add([]byte(nul("@@obsbox kind", "d", "/opt/obsbox", "@@obsbox tmp", "/x.obsbox-tmp", "@@obsbox staging", "@@obsbox end")), "/a\nb")
 	f.Add([]byte("@@obsbox kinds\nd|/opt/obsbox\n@@obsbox end\n"), "@@obsbox end")
 	f.Add([]byte{0}, "x|y")
+	f.Add([]byte{0}, "/var/tmp/obsbox-apply.Ab12Cd")
 	f.Fuzz(func(t *testing.T, out []byte, name string) {
 		if facts, err := plan.ParseRemovalProbe(out); err == nil && facts.Kinds == nil {
 			t.Fatalf("accepted output without kinds")
@@ -30,7 +31,12 @@ func FuzzParseRemovalProbe(f *testing.F) {
 			t.Fatalf("name %q: %v", name, err)
 		}
 		if facts.Kinds[name] != hoststate.KindLink || facts.Kinds[name+"/other"] != hoststate.KindDir || len(facts.Kinds) != 2 ||
-			!slices.Equal(facts.TmpFiles, []string{name}) || !slices.Equal(facts.ApplyDirs, []string{name}) || facts.Staging {
+			!slices.Equal(facts.TmpFiles, []string{name}) || facts.Staging {
+			t.Fatalf("name %q read back as %+v", name, facts)
+		}
+		// Only mktemp's names are apply folders; anything else is not ours.
+		if wantDirs := []string(nil); plan.IsApplyDir(name) && !slices.Equal(facts.ApplyDirs, []string{name}) ||
+			!plan.IsApplyDir(name) && !slices.Equal(facts.ApplyDirs, wantDirs) {
 			t.Fatalf("name %q read back as %+v", name, facts)
 		}
 	})

@@ -289,10 +289,16 @@ func (b *builder) component(s *component.Spec) error {
 	case running != "" && running != s.Version:
 		// Switched but not restarted: an interrupted rollout.
 		b.rollout(c, running, s.Version)
+	case running == s.Version && b.rec.Components[c].Ungated && b.rec.Components[c].Previous != "":
+		// Switched and restarted, but stopped before its health gate.
+		b.gateOnly(c, b.rec.Components[c].Previous, s.Version)
 	}
 	if r, ok := b.h.rollouts[c]; ok {
 		// The record says the new version only once the rollout switched it.
 		r.before = b.rec.Components[c]
+		if r.gateOnly {
+			r.before = hoststate.ComponentRecord{Version: r.from}
+		}
 		b.h.rollouts[c] = r
 	} else if comp := b.rec.Components[c]; comp.Version != s.Version {
 		comp.Version = s.Version
@@ -556,6 +562,7 @@ func fileSize(p string) int64 {
 type rollout struct {
 	from, to string
 	before   hoststate.ComponentRecord
+	gateOnly bool // already switched and running: only the gate is left
 }
 
 func (b *builder) rollout(c, from, to string) {

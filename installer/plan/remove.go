@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"path"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -55,6 +56,9 @@ type RemovalInput struct {
 	Facts      *RemovalFacts
 	StagingDir string
 	KeepData   bool
+	// LockFile is the run lock uninstall holds; its script deletes it last,
+	// so the host is left as obsbox found it.
+	LockFile string
 }
 
 // Removal is the uninstall of one host: the actions shown to the user and
@@ -62,6 +66,8 @@ type RemovalInput struct {
 type Removal struct {
 	Host    string
 	Actions []Action
+
+	lockFile string
 
 	steps []step
 }
@@ -113,7 +119,7 @@ func RemovalProbe(rec *hoststate.Record, stagingDir string) string {
 	if dirs := recordedDirs(rec); len(dirs) > 0 {
 		w("for d in %s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && find \"$d\" -mindepth 1 -maxdepth 1 -name '*.obsbox-tmp' -printf '%s\\0%%p\\0'; done; true", quoteAll(dirs), tagTmp)
 	}
-	w("for d in %s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && printf '%s\\000%%s\\000' \"$d\"; done; true", applyTmpGlob, tagApplyDir)
+	w("for d in %s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && [ \"$(stat -c %%u \"$d\")\" = 0 ] && printf '%s\\000%%s\\000' \"$d\"; done; true", applyTmpGlob, tagApplyDir)
 	if stagingDir != "" {
 		w("[ -d %[1]s ] && [ ! -L %[1]s ] && printf '%[2]s\\000'; true", q(stagingDir), tagStaging)
 	}
@@ -200,7 +206,9 @@ func ParseRemovalProbe(out []byte) (*RemovalFacts, error) {
 				f.TmpFiles = append(f.TmpFiles, v[0])
 			}
 		case tagApplyDir:
-			f.ApplyDirs = append(f.ApplyDirs, v[0])
+			if IsApplyDir(v[0]) {
+				f.ApplyDirs = append(f.ApplyDirs, v[0])
+			}
 		case tagStaging:
 			f.Staging = true
 		case tagEnd:
@@ -312,7 +320,7 @@ func BuildRemoval(in RemovalInput) *Removal {
 	st := in.State
 	m := &remover{
 		in:    in,
-		r:     &Removal{Host: in.Host},
+		r:     &Removal{Host: in.Host, lockFile: in.LockFile},
 		rec:   st.Record,
 		whole: map[string]bool{},
 		kept:  map[string]bool{},
@@ -571,7 +579,9 @@ func (m *remover) leftovers() {
 			Detail: "left by an interrupted apply"}, "rm -rf --one-file-system "+q(t))
 	}
 	for _, d := range m.in.Facts.ApplyDirs {
-		m.add(Action{Op: OpRemove, Kind: "dir", Target: d, Detail: "left by an interrupted apply"}, "rm -rf --one-file-system "+q(d))
+		if IsApplyDir(d) {
+			m.add(Action{Op: OpRemove, Kind: "dir", Target: d, Detail: "left by an interrupted apply"}, removeApplyDir(d))
+		}
 	}
 	if m.in.Facts.Staging && m.in.StagingDir != "" {
 		m.add(Action{Op: OpRemove, Kind: "dir", Target: m.in.StagingDir, Detail: "upload staging folder"},
@@ -633,8 +643,37 @@ func (r *Removal) Script() string {
 			fmt.Fprintf(&b, "echo '"+doneStepFmt+"'\n", s.action)
 		}
 	}
+	if r.lockFile != "" {
+		fmt.Fprintf(&b, "rm -f %s\n", q(r.lockFile))
+	}
 	fmt.Fprintf(&b, "echo %s\n", q(DoneMarker))
 	return b.String()
+}
+
+// applyDirName is what mktemp makes of ApplyDirGlob's XXXXXX.
+var applyDirName = regexp.MustCompile(`^/var/tmp/obsbox-apply\.[A-Za-z0-9]{6}$`)
+
+// IsApplyDir reports whether p is named like an apply script's work folder.
+func IsApplyDir(p string) bool { return applyDirName.MatchString(p) }
+
+// removeApplyDir deletes an apply work folder only when it is obsbox's: a
+// real folder (no link is followed) owned by root, who alone made it.
+func removeApplyDir(d string) string {
+	return fmt.Sprintf(`if [ -d %[1]s ] && [ ! -L %[1]s ] && [ "$(stat -c %%u %[1]s)" = 0 ]; then rm -rf --one-file-system %[1]s; fi`, q(d))
+}
+
+// LeftoverActions remove the work folders that killed applies left. Only
+// a run holding the host's lock may use them: runs are exclusive then, so
+// no such folder belongs to a live run.
+func LeftoverActions(dirs []string) []Action {
+	var out []Action
+	for _, d := range sorted(dirs) {
+		if IsApplyDir(d) {
+			out = append(out, Action{Op: OpRemove, Kind: "dir", Target: d,
+				Detail: "work folder of an apply that was killed", sh: []string{removeApplyDir(d)}})
+		}
+	}
+	return out
 }
 
 // Done returns the actions the script's output says were carried out, the

@@ -180,7 +180,7 @@ func writeRecord(b *strings.Builder, rec *hoststate.Record) {
 // The record then names the new version, and the old one as previous.
 func (h *Host) RolloutScript(c string) string {
 	r := h.rollouts[c]
-	h.Record.Components[c] = hoststate.ComponentRecord{Version: r.to, Previous: r.from}
+	h.Record.Components[c] = hoststate.ComponentRecord{Version: r.to, Previous: r.from, Ungated: true}
 	return h.switchScript(c, r.to)
 }
 
