@@ -108,17 +108,17 @@ func (req ProbeRequest) Script() string {
 	w("find /etc/systemd/system -maxdepth 2 -name 'obsbox-*' -printf %s \\( -type f -name '*.service' -exec sha256sum {} + \\) 2>/dev/null", fmtArg)
 	w("echo '%susers'", markerBegin)
 	if len(req.Users) > 0 {
-		w("getent passwd %s", strings.Join(req.Users, " "))
+		w("getent passwd %s", shell.Join(req.Users...))
 	}
 	w("echo '%sgroups'", markerBegin)
 	if len(req.Users) > 0 {
-		w("getent group %s", strings.Join(req.Users, " "))
+		w("getent group %s", shell.Join(req.Users...))
 	}
 	w("echo '%sunits'", markerBegin)
 	if len(req.Units) > 0 {
 		// The running binaries are read in one find after all MainPIDs are known.
 		w(`systemctl show -p Id,LoadState,ActiveState,SubState,MainPID,UnitFileState,NRestarts %s 2>/dev/null | { pids=; while IFS= read -r l; do echo "$l"; case "$l" in MainPID=0) ;; MainPID=*) pids="$pids /proc/${l#MainPID=}/exe";; esac; done; echo '%sexes'; [ -n "$pids" ] && find $pids -maxdepth 0 -printf '%%p %%l
-' 2>/dev/null; true; }`, strings.Join(req.Units, " "), markerBegin)
+' 2>/dev/null; true; }`, shell.Join(req.Units...), markerBegin)
 	}
 	w("echo '%sstaged'", markerBegin)
 	if req.StagingDir != "" {
