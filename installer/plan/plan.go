@@ -193,9 +193,10 @@ func (b *builder) add(a Action) { b.h.Actions = append(b.h.Actions, a) }
 
 // stage names content in the staging folder. Other files are named by
 // their sha256, so one staged by an interrupted run is not sent again. A
-// secret's name is a keyed hash with a key made once per run: it shows on
-// root's command line and in listings, and must not be a plain hash of a
-// password. Secrets are removed after every run, so nothing is lost.
+// secret's name is a keyed hash with a key made once per run: names show
+// in listings of the staging folder and in the script, and must not be a
+// plain hash of a password. Secrets are removed after every run, so a new
+// key each run loses nothing.
 func (b *builder) stage(content []byte, secret bool) string {
 	sha := sum(content)
 	name := sha
