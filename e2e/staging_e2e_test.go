@@ -21,7 +21,8 @@ ExecStart=/bin/touch /PWNED
 
 // Two attackers, both the login user deploy on the host, for the whole apply:
 //   - loop: keeps replacing every file in its staging folder (the issue's case);
-//   - after-check: waits until the apply script's checksum check has run,
+//   - after-check: waits until the unit files are staged and the apply
+//     script's checksum check (the probe's ran before the upload) has run,
 //     then keeps replacing every staged unit file (no configuration check
 //     looks at those): the window the old script left open between its
 //     check and install_file.
@@ -29,14 +30,14 @@ var attackers = map[string]string{
 	"loop": `while :; do
 	for f in "$S"/*; do [ -f "$f" ] || continue; printf '%s' "$P" > "$f.x.$$" 2>/dev/null && mv -f "$f.x.$$" "$f" 2>/dev/null; done
 done`,
-	"after-check": `check() { for c in /proc/[0-9]*/cmdline; do case "$(tr '\000' ' ' < "$c" 2>/dev/null)" in "sha256sum -c --quiet --strict"*) return 0 ;; esac; done; return 1; }
-until check; do :; done
-while check; do :; done
+	"after-check": `units() { find "$S" -maxdepth 1 -type f -size -64k ! -name '*.part' ! -name '*.x.*' -exec grep -l '^\[Unit\]' {} + 2>/dev/null; }
+until [ -n "$(units)" ]; do :; done
+until grep -qsx sha256sum /proc/[0-9]*/comm; do :; done
+while grep -qsx sha256sum /proc/[0-9]*/comm; do :; done
 while :; do
-	for f in "$S"/*; do
-		case $f in *.part|*.x.*) continue ;; esac
-		[ -f "$f" ] && [ "$(head -c 6 "$f" 2>/dev/null)" = "[Unit]" ] && ! grep -q ` + attackMarker + ` "$f" 2>/dev/null || continue
-		printf '%s' "$P" > "$f.x.$$" 2>/dev/null && mv -f "$f.x.$$" "$f" 2>/dev/null
+	for f in $(units); do
+		grep -q ` + attackMarker + ` "$f" 2>/dev/null && continue
+		printf '%s' "$P" > "$f.x.$$" 2>/dev/null && mv -f "$f.x.$$" "$f" 2>/dev/null && echo "$f" >> /tmp/attacker.swaps
 	done
 done`,
 }
@@ -104,6 +105,14 @@ func TestFinding3_StagedFileSwapDuringApply(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("apply under attack %q: %s", name, r)
+			if name == "after-check" {
+				// Without a swap after the check this case would prove nothing.
+				n, _ := s.c.SSHAs("deploy", "h1", "sort -u /tmp/attacker.swaps 2>/dev/null | wc -l")
+				t.Logf("staged unit files replaced after the check: %s", strings.TrimSpace(n))
+				if strings.TrimSpace(n) == "0" {
+					t.Errorf("the attacker never replaced a staged file after the check")
+				}
+			}
 			if r.code == 0 {
 				attacked[name] = installedSums(t, s)
 			} else if !strings.Contains(r.stderr+r.stdout, "h1") {
