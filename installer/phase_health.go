@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/obsbox/obsbox/installer/shell"
 	"io"
 	"net"
 	"net/http"
@@ -87,7 +88,7 @@ func probeOnce(ctx context.Context, client *http.Client, url, reloadMetric strin
 func (h *HostRun) journal(ctx context.Context, unit string) string {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out, err := h.Conn.Run(ctx, "journalctl -u "+unit+" -n 20 --no-pager -o cat 2>&1 || true")
+	out, err := h.Conn.Run(ctx, "journalctl -u "+shell.Quote(unit)+" -n 20 --no-pager -o cat 2>&1 || true")
 	if err != nil {
 		return "(journal unavailable: " + err.Error() + ")"
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/obsbox/obsbox/installer/shell"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -217,7 +218,7 @@ func (r *Run) gate(ctx context.Context, h *HostRun, spec *component.Spec, versio
 // restarts is the unit's automatic-restart count when the run read the host:
 // only restarts beyond it are this run's doing.
 func (r *Run) gateOnce(ctx context.Context, h *HostRun, client *http.Client, unit, base string, spec *component.Spec, version string, restarts int) (string, string) {
-	out, err := h.Conn.Run(ctx, "systemctl show -p ActiveState,NRestarts "+unit)
+	out, err := h.Conn.Run(ctx, "systemctl show -p ActiveState,NRestarts "+shell.Quote(unit))
 	if err != nil {
 		return "unit", err.Error()
 	}

@@ -102,7 +102,7 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 		return nil, fmt.Errorf("admin password: %w", err)
 	}
 	hook := fmt.Sprintf("if [ -f %s ]; then runuser -u %s -- %s < %s >/dev/null; fi",
-		templates.GrafanaDatabasePath, reset.User, shell.Join(reset.Argv...), adminPasswordFile)
+		shell.Quote(templates.GrafanaDatabasePath), shell.Quote(reset.User), shell.Join(reset.Argv...), shell.Quote(adminPasswordFile))
 	return &Spec{
 		Component:     name,
 		Version:       c.Version,

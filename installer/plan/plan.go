@@ -4,6 +4,8 @@
 package plan
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/obsbox/obsbox/installer/component"
 	"github.com/obsbox/obsbox/installer/hoststate"
@@ -47,7 +50,7 @@ type Action struct {
 
 // Upload is a file the controller must place in the host's staging folder.
 type Upload struct {
-	Name      string // content address (sha256) inside the staging folder
+	Name      string // the sha256 of the content; for a secret, a keyed hash that reveals nothing
 	Size      int64
 	Content   []byte // small files
 	LocalPath string // bundle tarballs
@@ -67,9 +70,10 @@ type Host struct {
 	checks       []check
 	trees        []tree
 	staging      string
-	services     map[string]Op      // unit -> the strongest pending op
-	hooks        map[string]string  // unit -> shell run while it is stopped
-	rollouts     map[string]rollout // component -> version switch
+	stagedFiles  map[string]stagedFile // staged name -> what the script expects of it
+	services     map[string]Op         // unit -> the strongest pending op
+	hooks        map[string]string     // unit -> shell run while it is stopped
+	rollouts     map[string]rollout    // component -> version switch
 	daemonReload bool
 }
 
@@ -80,6 +84,13 @@ type check struct {
 	bin       string            // folder holding the tool: staged tree or installed version
 	tool      string
 	args      []string
+}
+
+// stagedFile is what the apply script checks root's copy of a staged file against.
+type stagedFile struct {
+	sha256 string
+	size   int64
+	secret bool
 }
 
 type tree struct {
@@ -151,8 +162,9 @@ type builder struct {
 // Build computes the plan for one host.
 func Build(in Input) (*Host, error) {
 	b := &builder{
-		in:     in,
-		h:      &Host{Host: in.Host, staging: in.StagingDir, services: map[string]Op{}, hooks: map[string]string{}, rollouts: map[string]rollout{}},
+		in: in,
+		h: &Host{Host: in.Host, staging: in.StagingDir, services: map[string]Op{}, hooks: map[string]string{}, rollouts: map[string]rollout{},
+			stagedFiles: map[string]stagedFile{}},
 		rec:    in.State.Record.Clone(),
 		staged: map[string]bool{},
 		wanted: map[string]bool{},
@@ -178,15 +190,46 @@ func Build(in Input) (*Host, error) {
 
 func (b *builder) add(a Action) { b.h.Actions = append(b.h.Actions, a) }
 
-func (b *builder) stage(content []byte) string {
-	name := sum(content)
+// stage names content in the staging folder. Other files are named by
+// their sha256, so one staged by an interrupted run is not sent again. A
+// secret's name is a keyed hash with a key made once per run: names show
+// in listings of the staging folder and in the script, and must not be a
+// plain hash of a password. Secrets are removed after every run, so a new
+// key each run loses nothing.
+func (b *builder) stage(content []byte, secret bool) string {
+	sha := sum(content)
+	name := sha
+	if secret {
+		name = secretName(content)
+	}
 	if !b.staged[name] {
 		b.staged[name] = true
-		if !b.in.State.Staged[name] {
-			b.h.Uploads = append(b.h.Uploads, Upload{Name: name, Size: int64(len(content)), Content: content, SHA256: name})
+		b.h.stagedFiles[name] = stagedFile{sha256: sha, size: int64(len(content)), secret: secret}
+		if secret || !b.in.State.Staged[name] {
+			b.h.Uploads = append(b.h.Uploads, Upload{Name: name, Size: int64(len(content)), Content: content, SHA256: sha})
 		}
 	}
 	return name
+}
+
+// SecretPrefix starts the staged name of every secret file.
+const SecretPrefix = "secret-"
+
+var (
+	runKeyOnce sync.Once
+	runKey     []byte
+)
+
+func secretName(content []byte) string {
+	runKeyOnce.Do(func() {
+		runKey = make([]byte, 32)
+		if _, err := rand.Read(runKey); err != nil {
+			panic("no randomness for the run's staging key: " + err.Error())
+		}
+	})
+	m := hmac.New(sha256.New, runKey)
+	m.Write(content)
+	return SecretPrefix + hex.EncodeToString(m.Sum(nil))
 }
 
 func (b *builder) recordPath(p string) {
@@ -251,8 +294,9 @@ func (b *builder) component(s *component.Spec) error {
 			var size int64
 			if !b.staged[name] {
 				b.staged[name] = true
+				fi := fileSize(s.Bundle.Tarball)
+				b.h.stagedFiles[name] = stagedFile{sha256: name, size: fi}
 				if !st.Staged[name] {
-					fi := fileSize(s.Bundle.Tarball)
 					size = fi
 					b.h.Uploads = append(b.h.Uploads, Upload{Name: name, Size: fi, LocalPath: s.Bundle.Tarball, SHA256: name})
 				}
@@ -313,7 +357,7 @@ func (b *builder) component(s *component.Spec) error {
 		changed := b.file(c, f)
 		if changed && strings.HasPrefix(f.Path, chk.configDir+"/") {
 			rel := strings.TrimPrefix(f.Path, chk.configDir+"/")
-			chk.files[rel] = sum(f.Content)
+			chk.files[rel] = b.stage(f.Content, f.Sensitive) // the name file() staged it under
 			configChanged = true
 		}
 		if changed && f.Hook && s.BeforeRestart != "" {
@@ -440,7 +484,7 @@ func (b *builder) file(c string, f component.File) bool {
 	mode := fmt.Sprintf("%o", f.Mode)
 	switch {
 	case cur.Kind == hoststate.KindMissing || cur.SHA256 != want:
-		name := b.stage(f.Content)
+		name := b.stage(f.Content, f.Sensitive)
 		op := OpCreate
 		if cur.Kind != hoststate.KindMissing {
 			op = OpChange

@@ -178,7 +178,7 @@ func TestFreshHostInstallsEverything(t *testing.T) {
 		t.Errorf("a fresh host needs uploads")
 	}
 	script := p.Script()
-	for _, want := range []string{"sha256sum -c", "promtool 'check' 'config' 'prometheus.yml'", "amtool 'check-config'", "systemctl daemon-reload", "OBSBOX_RECORD"} {
+	for _, want := range []string{"sha256sum -c", "promtool' 'check' 'config' 'prometheus.yml'", "amtool' 'check-config'", "systemctl daemon-reload", "OBSBOX_RECORD"} {
 		if !strings.Contains(script, want) {
 			t.Errorf("script lacks %q", want)
 		}
@@ -263,7 +263,7 @@ func TestVersionChangeSwitchesLinkAndRestarts(t *testing.T) {
 		t.Errorf("before its rollout the record names the running version: %+v", c)
 	}
 	script := p.RolloutScript("node_exporter")
-	if !strings.Contains(script, "switch_link '1.9.0'") || !strings.Contains(script, "systemctl restart obsbox-node-exporter.service") {
+	if !strings.Contains(script, "switch_link '1.9.0'") || !strings.Contains(script, "systemctl restart 'obsbox-node-exporter.service'") {
 		t.Errorf("rollout script:\n%s", script)
 	}
 	if c := p.Record.Components["node_exporter"]; c.Version != "1.9.0" || c.Previous != "1.8.2" {

@@ -20,14 +20,27 @@ const CheckFailedMarker = "@@obsbox check-failed "
 // DoneMarker is the apply script's last line on success.
 const DoneMarker = "@@obsbox done"
 
+// scriptHeader starts every root script. $S is the login user's staging
+// folder, which that user can change at any time: root reads each staged
+// file once, into its own private folder $C, and uses only that copy.
+// cleanup also removes the run's staged secrets, whatever way the script
+// ends (signals included).
 const scriptHeader = `set -eu
 umask 022
 export LC_ALL=C
 S=%s
 C=$(mktemp -d /var/tmp/obsbox-apply.XXXXXX)
-trap 'rm -rf "$C"' EXIT
+cleanup() { rm -rf "$C"%s; }
+trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+take() { # staged-name max-bytes: root's own copy of a staged file
+	if [ -L "$S/$1" ] || [ ! -f "$S/$1" ]; then echo "staged file $1 is missing or not a regular file" >&2; exit 1; fi
+	dd if="$S/$1" of="$C/in/$1" iflag=nofollow,nonblock,count_bytes count="$2" bs=1M status=none || { echo "cannot read staged file $1" >&2; exit 1; }
+}
 install_file() { # staged-name dest mode owner:group
-	cp "$S/$1" "$2.obsbox-tmp" && chmod "$3" "$2.obsbox-tmp" && chown "$4" "$2.obsbox-tmp" && mv -f "$2.obsbox-tmp" "$2"
+	cp "$C/in/$1" "$2.obsbox-tmp" && chmod "$3" "$2.obsbox-tmp" && chown "$4" "$2.obsbox-tmp" && mv -f "$2.obsbox-tmp" "$2"
 }
 install_tree() { # extracted-name dest
 	rm -rf "$2.obsbox-tmp" && mv "$C/$1" "$2.obsbox-tmp" && rm -rf "$2" && mv "$2.obsbox-tmp" "$2"
@@ -37,6 +50,27 @@ switch_link() { # target link
 }
 `
 
+// inC is a path inside the script's private folder $C, as one shell word.
+func inC(rel string) string { return `"$C"/` + q(rel) }
+
+// inS is a path inside the staging folder $S, as one shell word.
+func inS(name string) string { return `"$S"/` + q(name) }
+
+// header is scriptHeader for this host: what cleanup removes besides $C.
+func (h *Host) header() string {
+	var rm strings.Builder
+	for _, n := range h.allStaged() {
+		if h.stagedFiles[n].secret {
+			rm.WriteString(" " + inS(n))
+		}
+	}
+	extra := ""
+	if rm.Len() > 0 {
+		extra = "; rm -f" + rm.String()
+	}
+	return fmt.Sprintf(scriptHeader, q(h.staging), extra)
+}
+
 // Script returns the shell that performs the plan as root. Everything that
 // can fail without changing the host (checksums, extraction, configuration
 // checks) runs first; the record of what will be created is written before
@@ -44,40 +78,51 @@ switch_link() { # target link
 func (h *Host) Script() string {
 	var b strings.Builder
 	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...); b.WriteByte('\n') }
-	fmt.Fprintf(&b, scriptHeader, q(h.staging))
+	b.WriteString(h.header())
 
-	// 1. The staged files are what the controller sent.
-	if len(h.allStaged()) > 0 {
-		w("cd \"$S\"")
-		w("sha256sum -c --quiet --strict <<'OBSBOX_SUMS' || { echo 'staged files do not match their checksums' >&2; exit 1; }")
-		for _, n := range h.allStaged() {
-			w("%s  %s", n, n)
+	// 1. Root's own copies of the staged files are what the controller
+	// sent; from here on the login user's files are never opened again.
+	// Staged secrets leave the staging folder as soon as they are copied.
+	if staged := h.allStaged(); len(staged) > 0 {
+		w("mkdir -m 700 %s", inC("in"))
+		for _, n := range staged {
+			f := h.stagedFiles[n]
+			w("take %s %d", q(n), f.size+1) // one byte more than expected shows a longer file
+			if f.secret {
+				w("rm -f %s", inS(n))
+			}
+		}
+		w("(cd %s && sha256sum -c --quiet --strict) <<'OBSBOX_SUMS' || { echo 'staged files do not match their checksums' >&2; exit 1; }", inC("in"))
+		for _, n := range staged {
+			w("%s  %s", h.stagedFiles[n].sha256, n)
 		}
 		w("OBSBOX_SUMS")
-		w("cd /")
 	}
+	// Secrets an earlier, killed run left behind (names are per run).
+	w("if [ -d \"$S\" ] && [ ! -L \"$S\" ]; then find \"$S\" -maxdepth 1 -type f -name 'secret-*' -delete 2>/dev/null || true; fi")
 
 	// 2. New binaries, extracted aside, all at once: unpacking is most of a
 	// fresh install's time on the host.
 	for _, t := range h.trees {
-		d := "$C/" + treeTmp(t.component)
-		w("mkdir %q && { tar -xzf \"$S/%s\" -C %q --strip-components=1 --no-same-owner --no-same-permissions & echo $! > %q; }", d, t.staged, d, d+".pid")
+		d := treeTmp(t.component)
+		w("mkdir %s && { tar -xzf %s -C %s --strip-components=1 --no-same-owner --no-same-permissions & echo $! > %s; }",
+			inC(d), inC("in/"+t.staged), inC(d), inC(d+".pid"))
 	}
 	for _, t := range h.trees {
-		d := "$C/" + treeTmp(t.component)
-		w("wait $(cat %q) || { echo 'unpacking %s %s failed' >&2; exit 1; }", d+".pid", t.component, t.version)
-		w("chmod -R u+rwX,go+rX,go-w %q", d)
+		d := treeTmp(t.component)
+		w("wait $(cat %s) || { echo %s >&2; exit 1; }", inC(d+".pid"), q("unpacking "+t.component+" "+t.version+" failed"))
+		w("chmod -R u+rwX,go+rX,go-w %s", inC(d))
 		for _, bin := range t.binaries {
-			w("[ -x %q ] || { echo 'bundle %s %s has no executable %s' >&2; exit 1; }", d+"/"+bin, t.component, t.version, bin)
+			w("[ -x %s ] || { echo %s >&2; exit 1; }", inC(d+"/"+bin), q("bundle "+t.component+" "+t.version+" has no executable "+bin))
 		}
-		w("echo %s > %q", t.staged, d+"/.obsbox-bundle")
+		w("echo %s > %s", q(t.staged), inC(d+"/.obsbox-bundle"))
 	}
 
 	// 3. Each component's own tool checks the configuration that is about to go live.
 	for _, c := range h.checks {
-		d := "$C/cfg-" + c.component
-		w("mkdir %q", d)
-		w("if [ -d %s ]; then cp -a %s/. %q/; fi", q(c.configDir), q(c.configDir), d)
+		d := "cfg-" + c.component
+		w("mkdir %s", inC(d))
+		w("if [ -d %s ]; then cp -a %s/. %s/; fi", q(c.configDir), q(c.configDir), inC(d))
 		rels := make([]string, 0, len(c.files))
 		for rel := range c.files {
 			rels = append(rels, rel)
@@ -85,22 +130,22 @@ func (h *Host) Script() string {
 		sort.Strings(rels)
 		for _, rel := range rels {
 			if name := c.files[rel]; name == "" {
-				w("rm -f %q", d+"/"+rel)
+				w("rm -f %s", inC(d+"/"+rel))
 			} else {
-				w("mkdir -p %q && cp \"$S/%s\" %q", path.Dir(d+"/"+rel), name, d+"/"+rel)
+				w("mkdir -p %s && cp %s %s", inC(path.Dir(d+"/"+rel)), inC("in/"+name), inC(d+"/"+rel))
 			}
 		}
-		bin := c.bin
-		if !strings.HasPrefix(bin, "$C/") {
-			bin = q(bin)
+		var tool string
+		if rel, ok := strings.CutPrefix(c.bin, "$C/"); ok {
+			tool = inC(rel + "/" + c.tool)
 		} else {
-			bin = fmt.Sprintf("%q", bin)
+			tool = q(c.bin + "/" + c.tool)
 		}
 		args := make([]string, len(c.args))
 		for i, a := range c.args {
 			args[i] = q(a)
 		}
-		w("if ! (cd %q && %s/%s %s) >\"$C/check.out\" 2>&1; then", d, bin, c.tool, strings.Join(args, " "))
+		w("if ! (cd %s && %s %s) >\"$C/check.out\" 2>&1; then", inC(d), tool, strings.Join(args, " "))
 		w("  echo %s", q(CheckFailedMarker+c.component+" "+c.tool+" "+strings.Join(c.args, " ")))
 		w("  cat \"$C/check.out\"; exit %d", ExitCheckFailed)
 		w("fi")
@@ -132,8 +177,12 @@ func (h *Host) Script() string {
 	}
 
 	// 6. Staged files are spent.
-	if len(h.allStaged()) > 0 {
-		w("cd \"$S\" && rm -f %s", strings.Join(h.allStaged(), " "))
+	if staged := h.allStaged(); len(staged) > 0 {
+		words := make([]string, len(staged))
+		for i, n := range staged {
+			words[i] = inS(n)
+		}
+		w("rm -f %s", strings.Join(words, " "))
 	}
 	w("echo %s", q(DoneMarker))
 	return b.String()
@@ -141,27 +190,8 @@ func (h *Host) Script() string {
 
 // allStaged lists every staged name the script uses, sorted.
 func (h *Host) allStaged() []string {
-	seen := map[string]bool{}
-	for _, a := range h.Actions {
-		for _, line := range a.sh {
-			if strings.HasPrefix(line, "install_file ") {
-				f := strings.Fields(line)
-				seen[strings.Trim(f[1], "'")] = true
-			}
-		}
-	}
-	for _, t := range h.trees {
-		seen[t.staged] = true
-	}
-	for _, c := range h.checks {
-		for _, n := range c.files {
-			if n != "" {
-				seen[n] = true
-			}
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for n := range seen {
+	out := make([]string, 0, len(h.stagedFiles))
+	for n := range h.stagedFiles {
 		out = append(out, n)
 	}
 	sort.Strings(out)
@@ -169,11 +199,12 @@ func (h *Host) allStaged() []string {
 }
 
 func writeRecord(b *strings.Builder, rec *hoststate.Record) {
-	fmt.Fprintf(b, "[ -d %[1]s ] || { mkdir %[1]s && chmod 755 %[1]s; }\n", path.Dir(hoststate.RecordPath))
-	fmt.Fprintf(b, "cat > %s.obsbox-tmp <<'OBSBOX_RECORD'\n", hoststate.RecordPath)
+	tmp, rp := q(hoststate.RecordPath+".obsbox-tmp"), q(hoststate.RecordPath)
+	fmt.Fprintf(b, "[ -d %[1]s ] || { mkdir %[1]s && chmod 755 %[1]s; }\n", q(path.Dir(hoststate.RecordPath)))
+	fmt.Fprintf(b, "cat > %s <<'OBSBOX_RECORD'\n", tmp)
 	b.Write(rec.Marshal())
 	fmt.Fprintf(b, "OBSBOX_RECORD\n")
-	fmt.Fprintf(b, "chmod 600 %[1]s.obsbox-tmp && mv -f %[1]s.obsbox-tmp %[1]s\n", hoststate.RecordPath)
+	fmt.Fprintf(b, "chmod 600 %[1]s && mv -f %[1]s %[2]s\n", tmp, rp)
 }
 
 // RolloutScript switches component c to its new version and restarts it.
@@ -194,17 +225,20 @@ func (h *Host) RollbackScript(c string) string {
 
 func (h *Host) switchScript(c, version string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, scriptHeader, q(h.staging))
+	b.WriteString(fmt.Sprintf(scriptHeader, q(h.staging), ""))
 	writeRecord(&b, h.Record)
 	link := component.CurrentLink(c)
 	unit := component.UnitName(c)
 	fmt.Fprintf(&b, "switch_link %s %s\n", q(version), q(link))
-	fmt.Fprintf(&b, "systemctl reset-failed %s 2>/dev/null || true\n", unit)
+	fmt.Fprintf(&b, "systemctl reset-failed %s 2>/dev/null || true\n", q(unit))
 	if hook := h.hooks[unit]; hook != "" {
-		fmt.Fprintf(&b, "systemctl stop %s\n%s\nsystemctl start %s\n", unit, hook, unit)
+		fmt.Fprintf(&b, "systemctl stop %s\n%s\nsystemctl start %s\n", q(unit), hook, q(unit))
 	} else {
-		fmt.Fprintf(&b, "systemctl restart %s\n", unit)
+		fmt.Fprintf(&b, "systemctl restart %s\n", q(unit))
 	}
 	fmt.Fprintf(&b, "echo %s\n", q(DoneMarker))
 	return b.String()
 }
+
+// StagingDir is the login user's staging folder the script reads from.
+func (h *Host) StagingDir() string { return h.staging }

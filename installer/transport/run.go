@@ -3,8 +3,11 @@ package transport
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -12,11 +15,6 @@ import (
 	"github.com/obsbox/obsbox/installer/shell"
 	"golang.org/x/crypto/ssh"
 )
-
-// maxCommandBytes keeps the remote command line under Linux's limit for a
-// single argument (MAX_ARG_STRLEN, 128 KiB): sshd hands the whole command
-// to the login shell as one argument. Larger content goes up as a file.
-const maxCommandBytes = 100 << 10
 
 // abandonWait is how long a cancelled Run waits for the host to confirm
 // that the script was stopped.
@@ -63,18 +61,32 @@ func lastLines(s string, n int) string {
 // stderr callers see.
 const startMarker = "obsbox-supervisor-started\n"
 
-// supervisor runs the script ($1) as root on the host. sshd sends a
-// signal only to the process it started, and closing the channel stops
-// nothing that does not read or write, so a script abandoned on timeout or
-// Ctrl-C would go on changing the host behind the installer's back. Here
-// the script runs in its own process group with stdin from /dev/null, and a
-// watchdog reads the channel's stdin (fd 3): when the installer closes it,
-// or the connection dies, the whole group is terminated. The watchdog
-// drains stdin, so a sudo password left unread never reaches the script.
+// supervisor runs a script as root on the host. The command line holds
+// only this fixed text, the script's length ($1) and a random line ($2):
+// the script itself comes on stdin after that line, so nothing of it shows
+// in /proc/*/cmdline or sudo's log, and any size fits. Whatever stdin holds
+// before the line (a sudo password sudo did not ask for) is skipped. The
+// script is kept in a file only root can read, and run from there.
+//
+// sshd sends a signal only to the process it started, and closing the
+// channel stops nothing that does not read or write, so a script abandoned
+// on timeout or Ctrl-C would go on changing the host behind the installer's
+// back. Here the script runs in its own process group with stdin from
+// /dev/null, and a watchdog reads the channel's stdin (fd 3): when the
+// installer closes it, or the connection dies, the whole group is
+// terminated. The watchdog drains what else comes on stdin.
 const supervisor = `printf '%s\n' obsbox-supervisor-started >&2
+l=
+while [ "$l" != "$2" ]; do IFS= read -r l || exit 125; done
+f=$(mktemp /tmp/obsbox-script.XXXXXX) || exit 125
+trap 'rm -f "$f"' EXIT
+trap 'exit 129' HUP
+trap 'exit 143' TERM
+head -c "$1" > "$f" || exit 125
+if [ "$(wc -c < "$f")" -ne "$1" ]; then echo 'obsbox: the script did not arrive whole' >&2; exit 125; fi
 exec 3<&0
-if command -v setsid >/dev/null 2>&1; then setsid /bin/sh -c "$1" </dev/null 3<&- &
-else /bin/sh -c "$1" </dev/null 3<&- &
+if command -v setsid >/dev/null 2>&1; then setsid /bin/sh "$f" </dev/null 3<&- &
+else /bin/sh "$f" </dev/null 3<&- &
 fi
 p=$!
 (while read -r _; do :; done <&3
@@ -88,21 +100,30 @@ kill "$w" 2>/dev/null
 exit "$rc"`
 
 // remoteCommand is the command line sent to sshd to run script as root,
-// and what to write first on its stdin. sshd runs it with the login shell.
+// and what to write first on its stdin: the sudo password line (when
+// sudo asks), the start line and the script. Anything written on stdin
+// after that is drained; closing stdin stops the script. sshd runs the
+// command with the login shell.
 //
 // LC_ALL=C keeps sudo's messages (and the script's tools) in English so
 // failures can be recognised. With a sudo password, -S reads it from stdin,
 // -p with an empty prompt keeps stderr clean, and -k ignores cached
 // credentials so sudo always consumes the password line.
 func remoteCommand(user, sudoPassword, script string) (command string, stdin []byte) {
-	run := "/bin/sh -c " + shell.Quote(supervisor) + " obsbox " + shell.Quote(script)
+	var nonce [16]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		panic("no randomness: " + err.Error())
+	}
+	start := "obsbox-script-" + hex.EncodeToString(nonce[:])
+	run := "/bin/sh -c " + shell.Quote(supervisor) + " obsbox " + strconv.Itoa(len(script)) + " " + start
+	body := []byte(start + "\n" + script)
 	switch {
 	case user == "root":
-		return "env LC_ALL=C " + run, nil
+		return "env LC_ALL=C " + run, body
 	case sudoPassword == "":
-		return "env LC_ALL=C sudo -n -- " + run, nil
+		return "env LC_ALL=C sudo -n -- " + run, body
 	default:
-		return "env LC_ALL=C sudo -S -p '' -k -- " + run, []byte(sudoPassword + "\n")
+		return "env LC_ALL=C sudo -S -p '' -k -- " + run, append([]byte(sudoPassword+"\n"), body...)
 	}
 }
 
@@ -110,16 +131,12 @@ func remoteCommand(user, sudoPassword, script string) (command string, stdin []b
 // users) and returns its stdout. A script that exits non-zero gives an
 // *ExitError (with whatever stdout it wrote); when sudo refuses, the error
 // says why and what to set. Each Run is one round trip. The script travels
-// on the command line, so it must hold no secrets; those go up as files.
+// on stdin, not on the command line; still, secrets go up as files.
 // When ctx ends or CommandTimeout passes, the script's whole process group
 // on the host is terminated.
 func (c *Conn) Run(ctx context.Context, script string) ([]byte, error) {
 	c.roundTrips.Add(1)
 	command, stdin := remoteCommand(c.cfg.User, c.cfg.SudoPassword, script)
-	if len(command) > maxCommandBytes {
-		return nil, fmt.Errorf("%s: script is %d bytes, over the %d-byte command line limit; upload large content as a file",
-			c.cfg.Host, len(command), maxCommandBytes)
-	}
 	if err := c.alive(); err != nil {
 		return nil, err
 	}
@@ -150,7 +167,7 @@ func (c *Conn) Run(ctx context.Context, script string) ([]byte, error) {
 	var closeIn sync.Once
 	var stdout bytes.Buffer
 	stderr := &stderrFilter{tail: tailBuffer{max: stderrKept}}
-	if stdin != nil {
+	if c.cfg.User != "root" && c.cfg.SudoPassword != "" {
 		// sudo asks again after a wrong password; an EOF makes it give up
 		// instead of waiting for the command timeout.
 		stderr.onRetry = func() { closeIn.Do(func() { in.Close() }) }
@@ -167,11 +184,9 @@ func (c *Conn) Run(ctx context.Context, script string) ([]byte, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if stdin != nil {
-		if _, err := in.Write(stdin); err != nil {
-			return nil, c.connErr("starting script", err)
-		}
-	}
+	// Written aside: when sudo refuses, nothing reads the script, and the
+	// session's end, not a blocked write, tells what happened.
+	go in.Write(stdin)
 	done := make(chan error, 1)
 	go func() { done <- sess.Wait() }()
 	select {

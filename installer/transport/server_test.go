@@ -38,6 +38,7 @@ type testServer struct {
 	mu         sync.Mutex
 	authorized []ssh.PublicKey
 	users      []string // users that logged in
+	commands   []string // exec requests' commands
 	live       []*ssh.ServerConn
 
 	accepted atomic.Int32 // TCP connections accepted
@@ -174,6 +175,12 @@ func (s *testServer) liveConns() int {
 	return len(s.live)
 }
 
+func (s *testServer) execCommands() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.commands...)
+}
+
 func (s *testServer) loginUsers() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -199,6 +206,9 @@ func (s *testServer) serveSession(nch ssh.NewChannel) {
 				return
 			}
 			req.Reply(true, nil)
+			s.mu.Lock()
+			s.commands = append(s.commands, p.Command)
+			s.mu.Unlock()
 			code := s.runCommand(ch, reqs, p.Command)
 			ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)}))
 			return

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,101 +18,166 @@ func TestRemoteCommand(t *testing.T) {
 	sup := shell.Quote(supervisor)
 	tests := []struct {
 		name, user, password, script string
-		wantCmd, wantStdin           string
+		wantPrefix, wantPassword     string
 	}{
-		{"root runs the shell directly", "root", "", "echo hi",
-			`env LC_ALL=C /bin/sh -c ` + sup + ` obsbox 'echo hi'`, ""},
-		{"root ignores a sudo password", "root", "pw", "echo hi",
-			`env LC_ALL=C /bin/sh -c ` + sup + ` obsbox 'echo hi'`, ""},
-		{"passwordless sudo never prompts", "deploy", "", "echo hi",
-			`env LC_ALL=C sudo -n -- /bin/sh -c ` + sup + ` obsbox 'echo hi'`, ""},
+		{"root runs the shell directly", "root", "", "echo hi", `env LC_ALL=C /bin/sh -c ` + sup + ` obsbox 7 `, ""},
+		{"root ignores a sudo password", "root", "pw", "echo hi", `env LC_ALL=C /bin/sh -c ` + sup + ` obsbox 7 `, ""},
+		{"passwordless sudo never prompts", "deploy", "", "echo hi", `env LC_ALL=C sudo -n -- /bin/sh -c ` + sup + ` obsbox 7 `, ""},
 		{"sudo password goes on stdin only", "secure", "s3cret 'x'", "echo hi",
-			`env LC_ALL=C sudo -S -p '' -k -- /bin/sh -c ` + sup + ` obsbox 'echo hi'`, "s3cret 'x'\n"},
-		{"single quotes are closed, escaped and reopened", "root", "", `echo 'a b' it's`,
-			`env LC_ALL=C /bin/sh -c ` + sup + ` obsbox 'echo '\''a b'\'' it'\''s'`, ""},
-		{"newlines stay inside the quotes", "deploy", "", "set -e\necho 1\n",
-			"env LC_ALL=C sudo -n -- /bin/sh -c " + sup + " obsbox 'set -e\necho 1\n'", ""},
+			`env LC_ALL=C sudo -S -p '' -k -- /bin/sh -c ` + sup + ` obsbox 7 `, "s3cret 'x'\n"},
+		{"the length counts bytes", "root", "", "echo é\n", `env LC_ALL=C /bin/sh -c ` + sup + ` obsbox 8 `, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd, stdin := remoteCommand(tt.user, tt.password, tt.script)
-			if cmd != tt.wantCmd {
-				t.Errorf("command\n got %s\nwant %s", cmd, tt.wantCmd)
+			start, ok := strings.CutPrefix(cmd, tt.wantPrefix)
+			if !ok || !strings.HasPrefix(start, "obsbox-script-") || strings.ContainsAny(start, " '\n") {
+				t.Fatalf("command\n got %s\nwant %s<start line>", cmd, tt.wantPrefix)
 			}
-			if string(stdin) != tt.wantStdin {
-				t.Errorf("stdin = %q, want %q", stdin, tt.wantStdin)
+			if want := tt.wantPassword + start + "\n" + tt.script; string(stdin) != want {
+				t.Errorf("stdin = %q, want %q", stdin, want)
 			}
 			if tt.password != "" && strings.Contains(cmd, tt.password) {
 				t.Error("the sudo password is on the command line")
+			}
+			if again, _ := remoteCommand(tt.user, tt.password, tt.script); again == cmd {
+				t.Error("the start line must differ from run to run")
 			}
 		})
 	}
 }
 
+// runSupervisor starts the supervisor locally as sshd would, with stdin
+// as remoteCommand frames it preceded by before, and returns it running.
+func runSupervisor(t *testing.T, script, before string) (*exec.Cmd, io.WriteCloser) {
+	t.Helper()
+	_, framed := remoteCommand("root", "", script)
+	start, _, _ := strings.Cut(string(framed), "\n")
+	cmd := exec.Command("/bin/sh", "-c", supervisor, "obsbox", strconv.Itoa(len(script)), start)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cmd, &framedStdin{in: in, first: before + string(framed)}
+}
+
+type framedStdin struct {
+	in    io.WriteCloser
+	first string
+}
+
+func (f *framedStdin) Write(p []byte) (int, error) { return f.in.Write(p) }
+func (f *framedStdin) Close() error                { return f.in.Close() }
+
 // While stdin stays open, the supervisor passes the exit status, stdout and
 // stderr through, and gives the script an empty stdin even when unread
-// input is waiting.
+// input (a password sudo did not ask for, or anything after the script) is
+// waiting.
 func TestSupervisor(t *testing.T) {
 	tests := []struct {
-		script, stdin, stdout, stderr string
-		code                          int
+		script, before, after, stdout, stderr string
+		code                                  int
 	}{
-		{"echo out; echo err >&2; exit 7", "", "out\n", startMarker + "err\n", 7},
-		{"true", "", "", startMarker, 0},
-		{"cat; echo read nothing", "a password\n", "read nothing\n", startMarker, 0},
-		{"kill -KILL $$", "", "", startMarker + "Killed\n", 137},
+		{"echo out; echo err >&2; exit 7", "", "", "out\n", startMarker + "err\n", 7},
+		{"true", "", "", "", startMarker, 0},
+		{"cat; echo read nothing", "a password\n", "more input\n", "read nothing\n", startMarker, 0},
+		{"kill -KILL $$", "", "", "", startMarker + "Killed\n", 137},
+		{"printf '%s' \"$(cat /proc/$$/cmdline | tr '\\0' ' ')\"; # no script text in argv", "", "", "", startMarker, 0},
+		{strings.Repeat("# a script larger than any command line may be\n", 10000) + "echo big", "", "", "big\n", startMarker, 0},
 	}
 	for _, tt := range tests {
-		t.Run(tt.script, func(t *testing.T) {
+		t.Run(firstLine(tt.script), func(t *testing.T) {
 			var stdout, stderr strings.Builder
-			cmd := exec.Command("/bin/sh", "-c", supervisor, "obsbox", tt.script)
+			cmd, in := runSupervisor(t, tt.script, tt.before)
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			in, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			io.WriteString(in, tt.stdin)
-			err = cmd.Wait() // closes stdin only after the exit
+			go io.WriteString(in, in.(*framedStdin).first+tt.after)
+			err := cmd.Wait() // closes stdin only after the exit
 			code := 0
 			if exit, ok := err.(*exec.ExitError); ok {
 				code = exit.ExitCode()
 			} else if err != nil {
 				t.Fatal(err)
 			}
-			if code != tt.code || stdout.String() != tt.stdout || stderr.String() != tt.stderr {
+			want := tt.stdout
+			if strings.Contains(tt.script, "cmdline") {
+				// The script's own argv: the shell and the private file.
+				if strings.Contains(stdout.String(), "no script text") || !strings.Contains(stdout.String(), "/tmp/obsbox-script.") {
+					t.Errorf("the script's command line is %q", stdout.String())
+				}
+				want = stdout.String()
+			}
+			if code != tt.code || stdout.String() != want || stderr.String() != tt.stderr {
 				t.Errorf("got code %d, stdout %q, stderr %q; want %d, %q, %q",
-					code, stdout.String(), stderr.String(), tt.code, tt.stdout, tt.stderr)
+					code, stdout.String(), stderr.String(), tt.code, want, tt.stderr)
 			}
 		})
 	}
 }
 
-// Closing stdin is how an abandoned script is stopped.
-func TestSupervisorStopsScriptWhenStdinCloses(t *testing.T) {
-	pidFile := filepath.Join(t.TempDir(), "pid")
-	cmd := exec.Command("/bin/sh", "-c", supervisor, "obsbox", "sleep 300 & echo $! > "+pidFile+"; sleep 301")
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+// The private copy of the script is root's alone and is gone afterwards.
+func TestSupervisorKeepsScriptPrivate(t *testing.T) {
+	var stdout strings.Builder
+	cmd, in := runSupervisor(t, `stat -c '%a' "$0"; echo "$0"`, "")
+	cmd.Stdout = &stdout
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	go io.WriteString(in, in.(*framedStdin).first)
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	mode, file, _ := strings.Cut(strings.TrimSpace(stdout.String()), "\n")
+	if mode != "600" {
+		t.Errorf("the script's file has mode %s, want 600", mode)
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Errorf("the script's file %s is still there: %v", file, err)
+	}
+}
+
+// Closing stdin is how an abandoned script is stopped, also while it is
+// still arriving.
+func TestSupervisorStopsScriptWhenStdinCloses(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	cmd, in := runSupervisor(t, "sleep 300 & echo $! > "+pidFile+"; sleep 301", "")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(in, in.(*framedStdin).first)
 	waitFor(t, "the script to start", func() bool {
 		b, err := os.ReadFile(pidFile)
 		return err == nil && strings.HasSuffix(string(b), "\n")
 	})
 	in.Close()
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 143 {
 		t.Errorf("supervisor ended with %v, want exit 143 (SIGTERM)", err)
 	}
 	b, _ := os.ReadFile(pidFile)
 	pid := strings.TrimSpace(string(b))
 	waitFor(t, "the background process "+pid+" to end", func() bool { return gone(pid) })
+
+	// Cut off half way through the script: nothing runs.
+	marker := filepath.Join(t.TempDir(), "ran")
+	script := "touch " + marker + "\n" + strings.Repeat("#", 1000)
+	cmd, in = runSupervisor(t, script, "")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	first := in.(*framedStdin).first
+	io.WriteString(in, first[:len(first)-500])
+	in.Close()
+	if err := cmd.Wait(); err == nil {
+		t.Error("a script cut short ran")
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("a script cut short ran")
+	}
 }
 
 func TestSudoFailure(t *testing.T) {

@@ -774,17 +774,56 @@ func runLocal(script string) (string, error) {
 	return out.String(), nil
 }
 
-func TestRunTooLarge(t *testing.T) {
+// The script travels on stdin, so no command line limit applies to it.
+func TestRunLargeScript(t *testing.T) {
 	f := newFixture(t)
 	c := f.dial(t)
-	_, err := c.Run(context.Background(), "echo "+strings.Repeat("x", 101<<10))
-	if err == nil || !strings.Contains(err.Error(), "h1: script is") || !strings.Contains(err.Error(), "limit") {
-		t.Fatalf("got %v", err)
-	}
-	// Just under the limit still runs.
-	out, err := c.Run(context.Background(), ": "+strings.Repeat("x", 90<<10)+"\necho fine")
+	out, err := c.Run(context.Background(), ": "+strings.Repeat("x", 1<<20)+"\necho fine")
 	if err != nil || string(out) != "fine\n" {
 		t.Fatalf("Run = %q, %v", out, err)
+	}
+}
+
+// Finding 5: the script was sshd's command line, hence root's argv and
+// sudo's log. Now a secret-looking text in a script never reaches the exec
+// request, nor sudo's arguments, with or without a sudo password.
+func TestFinding5_ScriptNotOnCommandLine(t *testing.T) {
+	const marker = "OBSBOX-SECRET-LOOKING-6f1d2c"
+	for _, tt := range []struct{ name, user, password string }{
+		{"root", "root", ""}, {"passwordless sudo", "deploy", ""}, {"sudo password", "deploy", "pw-4711"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env, argvLog := fakeSudoEnv(t)
+			if tt.password != "" {
+				env = append(env, "FAKE_SUDO_PASSWORD="+tt.password)
+			}
+			f := newFixture(t, withEnv(env...))
+			f.cfg.User, f.cfg.SudoPassword = tt.user, tt.password
+			c := f.dial(t)
+			out, err := c.Run(context.Background(), "x='"+marker+"'; echo \"$x\"; ps -o args= -p $$ $PPID")
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, ps, _ := strings.Cut(string(out), "\n")
+			if first != marker {
+				t.Fatalf("the script did not run: %q", out)
+			}
+			if strings.Contains(ps, marker) {
+				t.Errorf("the script is in a process's argv on the host: %s", ps)
+			}
+			cmds := f.srv.execCommands()
+			if len(cmds) == 0 {
+				t.Fatal("no exec request seen")
+			}
+			for _, cmd := range cmds {
+				if strings.Contains(cmd, marker) || strings.Contains(cmd, "ps -o args") {
+					t.Errorf("the script is on the command line: %s", cmd)
+				}
+			}
+			if argv, _ := os.ReadFile(argvLog); strings.Contains(string(argv), marker) {
+				t.Errorf("the script reached sudo's arguments: %s", argv)
+			}
+		})
 	}
 }
 
