@@ -21,6 +21,7 @@ PROMETHEUS_VERSIONS=("2.42.0:apt" "2.53.3:trixie")
 ALERTMANAGER_VERSIONS=(0.25.0 0.27.0)
 NODE_EXPORTER_VERSIONS=("1.5.0:apt" "1.8.2:go" "9.9.9:broken")
 GRAFANA_VERSIONS=(11.2.2 11.3.0)
+BLACKBOX_VERSIONS=(0.27.0)
 
 WORK=$CACHE/build  # scratch, emptied at start and end
 DEBS=$CACHE/debs   # downloaded Debian packages, kept
@@ -296,6 +297,33 @@ build_node_exporter() {
 	add_sum "$dir" "$file"
 }
 
+# blackbox_exporter from its module source: `go install …@v0.27.0` is refused
+# here (the proxy will not list the module's versions), `go mod download` of the
+# exact version works (TESTING.md).
+build_blackbox_exporter() {
+	local version=$1
+	local dir=$MIRROR_DIR/prometheus/blackbox_exporter/releases/download/v$version
+	local top=blackbox_exporter-$version.linux-amd64 file=blackbox_exporter-$version.linux-amd64.tar.gz
+	bundle_ok "$dir" "$file" && return 0
+	log "building $file from its module source (module proxy)"
+	local x=$WORK/blackbox_exporter-$version mod=github.com/prometheus/blackbox_exporter src
+	src=$(cd "$WORK" && GOFLAGS='' GOTOOLCHAIN=local go mod download -json "$mod@v$version" | awk -F'"' '$2 == "Dir" { print $4 }') ||
+		die "go mod download $mod@v$version failed"
+	[ -d "$src" ] || die "go mod download $mod@v$version gave no folder"
+	mkdir -p "$x/stage/$top"
+	cp -r "$src" "$x/src"
+	chmod -R u+w "$x/src"
+	(cd "$x/src" && CGO_ENABLED=0 GOFLAGS='' GOTOOLCHAIN=local go build -trimpath -tags netgo \
+		-ldflags "$VERSION_LDFLAG=$version" -o "$x/stage/$top/blackbox_exporter" .) >&2 ||
+		die "go build of $mod@v$version failed"
+	check_version "$x/stage/$top/blackbox_exporter" "$version"
+	cp "$x/src/LICENSE" "$x/stage/$top/LICENSE"
+	cp "$x/src/blackbox.yml" "$x/stage/$top/blackbox.yml"
+	notice "blackbox_exporter is built from $mod@v$version (CGO_ENABLED=0, netgo, version stamped)." >"$x/stage/$top/NOTICE"
+	pack "$x/stage" "$top" "$dir/$file"
+	add_sum "$dir" "$file"
+}
+
 # The Grafana bundle holds a TEST-ONLY stand-in (e2e/grafana-standin), rebuilt
 # when its source changes.
 build_grafana() {
@@ -330,6 +358,7 @@ for v in "${PROMETHEUS_VERSIONS[@]}"; do build_prometheus "$v"; done
 for v in "${ALERTMANAGER_VERSIONS[@]}"; do build_alertmanager "$v"; done
 for v in "${NODE_EXPORTER_VERSIONS[@]}"; do build_node_exporter "$v"; done
 for v in "${GRAFANA_VERSIONS[@]}"; do build_grafana "$v"; done
+for v in "${BLACKBOX_VERSIONS[@]}"; do build_blackbox_exporter "$v"; done
 
 log "bundles ready in $MIRROR_DIR after $((SECONDS - began))s"
 (cd "$MIRROR_DIR" && find . -name '*.tar.gz' | sort) >&2
