@@ -1,4 +1,4 @@
-// Package bundles knows where each component's upstream release tarball lives,
+// Package bundles finds each component's upstream release tarball (named by the catalog),
 // downloads or imports it into a local cache, verifies it against the upstream
 // checksum and obsbox.lock.hcl, and extracts it safely.
 package bundles
