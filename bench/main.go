@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/obsbox/obsbox/e2e/harness"
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 type config struct {
@@ -281,10 +282,13 @@ func (b *bench) writeInventory(hosts []harness.Host) error {
 // to every host, the rest to the first.
 func (b *bench) files(first harness.Host) func(harness.Host) []string {
 	return func(h harness.Host) []string {
-		if h == first {
-			return []string{b.tars["node_exporter"], b.tars["prometheus"], b.tars["alertmanager"], b.tars["grafana"]}
+		var out []string
+		for _, c := range catalog.All() {
+			if c.Role == "" || h == first {
+				out = append(out, b.tars[c.Name])
+			}
 		}
-		return []string{b.tars["node_exporter"]}
+		return out
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/obsbox/obsbox/e2e/harness"
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 // Versions the bench installs: bundles every e2e mirror holds.
@@ -181,7 +182,7 @@ func (r *runner) pull() (map[string]string, error) {
 		}
 		paths[res.Component] = res.Path
 	}
-	for _, c := range []string{"prometheus", "alertmanager", "grafana", "node_exporter"} {
+	for _, c := range catalog.Names() {
 		if paths[c] == "" {
 			return nil, fmt.Errorf("obsbox bundle pull did not report a tarball for %s", c)
 		}

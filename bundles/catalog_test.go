@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 func TestSourceFor(t *testing.T) {
@@ -13,22 +15,22 @@ func TestSourceFor(t *testing.T) {
 		mirror, component, version, arch string
 		tarball, checksum                string
 	}{
-		{"", Prometheus, "2.53.2", AMD64,
+		{"", catalog.Prometheus, "2.53.2", AMD64,
 			"https://github.com/prometheus/prometheus/releases/download/v2.53.2/prometheus-2.53.2.linux-amd64.tar.gz",
 			"https://github.com/prometheus/prometheus/releases/download/v2.53.2/sha256sums.txt"},
-		{"", Alertmanager, "0.27.0", ARM64,
+		{"", catalog.Alertmanager, "0.27.0", ARM64,
 			"https://github.com/prometheus/alertmanager/releases/download/v0.27.0/alertmanager-0.27.0.linux-arm64.tar.gz",
 			"https://github.com/prometheus/alertmanager/releases/download/v0.27.0/sha256sums.txt"},
-		{"", NodeExporter, "1.8.2", AMD64,
+		{"", catalog.NodeExporter, "1.8.2", AMD64,
 			"https://github.com/prometheus/node_exporter/releases/download/v1.8.2/node_exporter-1.8.2.linux-amd64.tar.gz",
 			"https://github.com/prometheus/node_exporter/releases/download/v1.8.2/sha256sums.txt"},
-		{"", Grafana, "11.2.2", AMD64,
+		{"", catalog.Grafana, "11.2.2", AMD64,
 			"https://dl.grafana.com/oss/release/grafana-11.2.2.linux-amd64.tar.gz",
 			"https://dl.grafana.com/oss/release/grafana-11.2.2.linux-amd64.tar.gz.sha256"},
-		{"http://10.99.0.1:8080", Prometheus, "2.42.0", AMD64,
+		{"http://10.99.0.1:8080", catalog.Prometheus, "2.42.0", AMD64,
 			"http://10.99.0.1:8080/prometheus/prometheus/releases/download/v2.42.0/prometheus-2.42.0.linux-amd64.tar.gz",
 			"http://10.99.0.1:8080/prometheus/prometheus/releases/download/v2.42.0/sha256sums.txt"},
-		{"https://mirror.example.com/releases/", Grafana, "11.2.2", AMD64,
+		{"https://mirror.example.com/releases/", catalog.Grafana, "11.2.2", AMD64,
 			"https://mirror.example.com/releases/oss/release/grafana-11.2.2.linux-amd64.tar.gz",
 			"https://mirror.example.com/releases/oss/release/grafana-11.2.2.linux-amd64.tar.gz.sha256"},
 	} {
@@ -42,11 +44,11 @@ func TestSourceFor(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"ftp://mirror", "mirror.example.com", "https://", "https://m/?x=1"} {
-		if _, err := SourceFor(bad, Prometheus, "2.42.0", AMD64); err == nil || !strings.Contains(err.Error(), "bundles.mirror") {
+		if _, err := SourceFor(bad, catalog.Prometheus, "2.42.0", AMD64); err == nil || !strings.Contains(err.Error(), "bundles.mirror") {
 			t.Errorf("SourceFor(mirror %q) error = %v, want a bundles.mirror error", bad, err)
 		}
 	}
-	_, err := SourceFor("https://user:secret@mirror.example.com", Prometheus, "2.42.0", "sparc")
+	_, err := SourceFor("https://user:secret@mirror.example.com", catalog.Prometheus, "2.42.0", "sparc")
 	if err == nil || strings.Contains(err.Error(), "secret") {
 		t.Errorf("error %v", err)
 	}
@@ -54,10 +56,10 @@ func TestSourceFor(t *testing.T) {
 
 func TestParseTarballName(t *testing.T) {
 	for _, c := range []struct{ name, component, version, arch, err string }{
-		{"prometheus-2.53.2.linux-amd64.tar.gz", Prometheus, "2.53.2", AMD64, ""},
-		{"node_exporter-1.8.2.linux-arm64.tar.gz", NodeExporter, "1.8.2", ARM64, ""},
-		{"alertmanager-0.28.0-rc.0.linux-amd64.tar.gz", Alertmanager, "0.28.0-rc.0", AMD64, ""},
-		{"grafana-11.2.2.linux-amd64.tar.gz", Grafana, "11.2.2", AMD64, ""},
+		{"prometheus-2.53.2.linux-amd64.tar.gz", catalog.Prometheus, "2.53.2", AMD64, ""},
+		{"node_exporter-1.8.2.linux-arm64.tar.gz", catalog.NodeExporter, "1.8.2", ARM64, ""},
+		{"alertmanager-0.28.0-rc.0.linux-amd64.tar.gz", catalog.Alertmanager, "0.28.0-rc.0", AMD64, ""},
+		{"grafana-11.2.2.linux-amd64.tar.gz", catalog.Grafana, "11.2.2", AMD64, ""},
 		{"grafana-enterprise-11.2.2.linux-amd64.tar.gz", "", "", "", "not an upstream release file name"},
 		{"prometheus-2.53.2.linux-armv7.tar.gz", "", "", "", `architecture "armv7" is not supported`},
 		{"prometheus-2.53.tar.gz", "", "", "", "not an upstream release file name"},
@@ -93,13 +95,13 @@ func TestArchFromUname(t *testing.T) {
 }
 
 func TestVersions(t *testing.T) {
-	for _, c := range Components {
-		vs := KnownVersions(c)
+	for _, c := range catalog.Names() {
+		vs := catalog.Get(c).Versions
 		if !slices.IsSortedFunc(vs, CompareVersions) {
 			t.Errorf("%s: known versions are not in ascending order: %v", c, vs)
 		}
-		if !slices.Contains(vs, DefaultVersion(c)) {
-			t.Errorf("%s: default version %s is not among the known versions", c, DefaultVersion(c))
+		if !slices.Contains(vs, catalog.Get(c).Default) {
+			t.Errorf("%s: default version %s is not among the known versions", c, catalog.Get(c).Default)
 		}
 		if Newest(c) != vs[len(vs)-1] {
 			t.Errorf("Newest(%s) = %s", c, Newest(c))
@@ -176,11 +178,11 @@ func TestHumanSize(t *testing.T) {
 }
 
 func TestFileMirror(t *testing.T) {
-	src, err := SourceFor("file:///srv/mirror/", NodeExporter, "1.8.2", AMD64)
+	src, err := SourceFor("file:///srv/mirror/", catalog.NodeExporter, "1.8.2", AMD64)
 	if err != nil || src.Tarball != "file:///srv/mirror/prometheus/node_exporter/releases/download/v1.8.2/node_exporter-1.8.2.linux-amd64.tar.gz" {
 		t.Errorf("SourceFor(file mirror) = %+v, %v", src, err)
 	}
-	if _, err := SourceFor("file://host/srv", NodeExporter, "1.8.2", AMD64); err == nil {
+	if _, err := SourceFor("file://host/srv", catalog.NodeExporter, "1.8.2", AMD64); err == nil {
 		t.Error("file URL with a host accepted")
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 // NormalizeSHA256 lower-cases a hex SHA-256 and checks its shape.
@@ -66,8 +68,8 @@ func parseSingleSum(content []byte, name string) (string, error) {
 }
 
 // upstreamSum extracts name's hash from a checksum file of the given kind.
-func upstreamSum(kind ChecksumKind, content []byte, name string) (string, error) {
-	if kind == SingleSum {
+func upstreamSum(kind catalog.ChecksumKind, content []byte, name string) (string, error) {
+	if kind == catalog.SingleSum {
 		return parseSingleSum(content, name)
 	}
 	sum, found, err := lookupSum(content, name)

@@ -344,7 +344,7 @@ func (t *tree) checkContents(tarball, component, version, arch string) (string, 
 		return "", fmt.Errorf("%s: the top folder is %q, expected %s/: the tarball is not %s %s for %s",
 			tarball, top, want[0], component, version, arch)
 	}
-	for _, req := range requiredFiles[component] {
+	for _, req := range requiredFiles(component) {
 		f, ok := t.files[top+"/"+req]
 		if !ok {
 			return "", fmt.Errorf("%s: %s/%s is missing: not a %s release tarball", tarball, top, req, component)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 // TestFinding8_LinksAreJudgedWhereTheHostPutsThem: the host unpacks with
@@ -17,7 +19,7 @@ import (
 // folder, or a name the host would place elsewhere, is refused.
 func TestFinding8_LinksAreJudgedWhereTheHostPutsThem(t *testing.T) {
 	top := "node_exporter-1.8.2.linux-amd64"
-	base := releaseEntries(NodeExporter, "1.8.2", AMD64)
+	base := releaseEntries(catalog.NodeExporter, "1.8.2", AMD64)
 	sym := func(name, link string) tarEntry { return tarEntry{name: name, typ: tar.TypeSymlink, link: link} }
 	hard := func(name, link string) tarEntry { return tarEntry{name: name, typ: tar.TypeLink, link: link} }
 	dir := func(name string) tarEntry { return tarEntry{name: name, typ: tar.TypeDir} }

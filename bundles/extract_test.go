@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 func TestExtractRefusesUnsafeEntries(t *testing.T) {
 	top := "node_exporter-1.8.2.linux-amd64"
-	base := releaseEntries(NodeExporter, "1.8.2", AMD64)
+	base := releaseEntries(catalog.NodeExporter, "1.8.2", AMD64)
 	for _, c := range []struct {
 		name   string
 		extra  []tarEntry
@@ -72,7 +74,7 @@ func TestExtractRefusesUnsafeEntries(t *testing.T) {
 
 func TestExtractAcceptsInsideLinks(t *testing.T) {
 	top := "grafana-v11.2.2"
-	entries := append(releaseEntries(Grafana, "11.2.2", AMD64),
+	entries := append(releaseEntries(catalog.Grafana, "11.2.2", AMD64),
 		tarEntry{name: top + "/bin/grafana-server", typ: tar.TypeLink, link: top + "/bin/grafana"},
 		tarEntry{name: top + "/conf/sample.ini", typ: tar.TypeSymlink, link: "defaults.ini"},
 		tarEntry{name: top + "/public/", typ: tar.TypeDir},
@@ -90,7 +92,7 @@ func TestExtractAcceptsInsideLinks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("extract: %v", err)
 	}
-	gotTop, err := tr.checkContents(filepath.Base(src), Grafana, "11.2.2", AMD64)
+	gotTop, err := tr.checkContents(filepath.Base(src), catalog.Grafana, "11.2.2", AMD64)
 	if err != nil || gotTop != top {
 		t.Fatalf("checkContents = %q, %v", gotTop, err)
 	}
@@ -111,8 +113,8 @@ func TestCheckContents(t *testing.T) {
 		entries []tarEntry
 		want    string
 	}{
-		{"wrong version in top folder", releaseEntries(NodeExporter, "1.5.0", AMD64), `the top folder is "node_exporter-1.5.0.linux-amd64", expected node_exporter-1.8.2.linux-amd64/`},
-		{"wrong arch in top folder", releaseEntries(NodeExporter, "1.8.2", ARM64), "expected node_exporter-1.8.2.linux-amd64/"},
+		{"wrong version in top folder", releaseEntries(catalog.NodeExporter, "1.5.0", AMD64), `the top folder is "node_exporter-1.5.0.linux-amd64", expected node_exporter-1.8.2.linux-amd64/`},
+		{"wrong arch in top folder", releaseEntries(catalog.NodeExporter, "1.8.2", ARM64), "expected node_exporter-1.8.2.linux-amd64/"},
 		{"missing binary", []tarEntry{{name: "node_exporter-1.8.2.linux-amd64/", typ: tar.TypeDir}, {name: "node_exporter-1.8.2.linux-amd64/LICENSE", body: "x"}}, "node_exporter-1.8.2.linux-amd64/node_exporter is missing"},
 		{"binary not executable", []tarEntry{{name: "node_exporter-1.8.2.linux-amd64/", typ: tar.TypeDir}, {name: "node_exporter-1.8.2.linux-amd64/node_exporter", body: "x", mode: 0o644}}, "is not executable"},
 	} {
@@ -126,7 +128,7 @@ func TestCheckContents(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = tr.checkContents("node_exporter-1.8.2.linux-amd64.tar.gz", NodeExporter, "1.8.2", AMD64)
+			_, err = tr.checkContents("node_exporter-1.8.2.linux-amd64.tar.gz", catalog.NodeExporter, "1.8.2", AMD64)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("checkContents error = %v, want %q", err, c.want)
 			}

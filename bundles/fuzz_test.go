@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 // FuzzExtractTarGz feeds the extractor arbitrary tarballs (the tar stream is
@@ -21,8 +23,8 @@ import (
 func FuzzExtractTarGz(f *testing.F) {
 	top := "node_exporter-1.8.2.linux-amd64"
 	seeds := [][]tarEntry{
-		releaseEntries(NodeExporter, "1.8.2", AMD64),
-		append(releaseEntries(NodeExporter, "1.8.2", AMD64),
+		releaseEntries(catalog.NodeExporter, "1.8.2", AMD64),
+		append(releaseEntries(catalog.NodeExporter, "1.8.2", AMD64),
 			tarEntry{name: top + "/a/", typ: tar.TypeDir},
 			tarEntry{name: top + "/a/up", typ: tar.TypeSymlink, link: "../LICENSE"},
 			tarEntry{name: top + "/a/h", typ: tar.TypeLink, link: top + "/node_exporter"}),

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 // tarEntry describes one entry of a test tarball.
@@ -66,7 +68,7 @@ func makeTarGz(t testing.TB, entries []tarEntry) []byte {
 func releaseEntries(component, version, arch string) []tarEntry {
 	top := TopFolders(component, version, arch)[0]
 	es := []tarEntry{{name: top + "/", typ: tar.TypeDir}}
-	if component == Grafana {
+	if component == catalog.Grafana {
 		es = append(es,
 			tarEntry{name: top + "/bin/", typ: tar.TypeDir},
 			tarEntry{name: top + "/conf/", typ: tar.TypeDir},
@@ -75,7 +77,7 @@ func releaseEntries(component, version, arch string) []tarEntry {
 	} else {
 		es = append(es, tarEntry{name: top + "/LICENSE", body: "Apache License 2.0\n", mode: 0o644})
 	}
-	for _, f := range requiredFiles[component] {
+	for _, f := range requiredFiles(component) {
 		es = append(es, tarEntry{name: top + "/" + f, body: fmt.Sprintf("#!/bin/sh\necho %s %s %s\n", f, version, arch), mode: 0o755})
 	}
 	return es
@@ -137,7 +139,7 @@ func (m *mirror) publish(component, version, arch string, tarball []byte, sum st
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.files[tp] = tarball
-	if component == Grafana {
+	if component == catalog.Grafana {
 		m.files[cp] = []byte(sum + "  " + name + "\n")
 		return
 	}

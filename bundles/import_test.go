@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 // writeRelease writes a test tarball under its upstream name into dir and returns its path and hash.
@@ -44,7 +46,7 @@ func TestImport(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			src := t.TempDir()
-			p, sum := writeRelease(t, src, releaseEntries(NodeExporter, "1.8.2", AMD64), NodeExporter, "1.8.2", AMD64)
+			p, sum := writeRelease(t, src, releaseEntries(catalog.NodeExporter, "1.8.2", AMD64), catalog.NodeExporter, "1.8.2", AMD64)
 			pick := func(v string) string {
 				switch v {
 				case "good":
@@ -75,14 +77,14 @@ func TestImport(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Import: %v", err)
 			}
-			if b.SHA256 != sum || b.Cached || b.Component != NodeExporter || b.Version != "1.8.2" || b.Arch != AMD64 {
+			if b.SHA256 != sum || b.Cached || b.Component != catalog.NodeExporter || b.Version != "1.8.2" || b.Arch != AMD64 {
 				t.Errorf("Import = %+v", b)
 			}
 			if _, err := os.Stat(p); err != nil {
 				t.Errorf("Import removed the source file: %v", err)
 			}
 			// Afterwards it is an ordinary cached bundle, recorded in the lock.
-			got, err := s.Ensure(context.Background(), NodeExporter, "1.8.2", AMD64)
+			got, err := s.Ensure(context.Background(), catalog.NodeExporter, "1.8.2", AMD64)
 			if err != nil || !got.Cached || got.SHA256 != sum {
 				t.Errorf("Ensure after Import = %+v, %v", got, err)
 			}
@@ -101,12 +103,12 @@ func TestImportConfirmsContents(t *testing.T) {
 		file    [3]string
 		wantErr string
 	}{
-		{"file name says 1.8.2, contents 1.5.0", releaseEntries(NodeExporter, "1.5.0", AMD64), [3]string{NodeExporter, "1.8.2", AMD64},
+		{"file name says 1.8.2, contents 1.5.0", releaseEntries(catalog.NodeExporter, "1.5.0", AMD64), [3]string{catalog.NodeExporter, "1.8.2", AMD64},
 			`top folder is "node_exporter-1.5.0.linux-amd64"`},
-		{"renamed from another component", releaseEntries(Alertmanager, "1.8.2", AMD64), [3]string{NodeExporter, "1.8.2", AMD64},
+		{"renamed from another component", releaseEntries(catalog.Alertmanager, "1.8.2", AMD64), [3]string{catalog.NodeExporter, "1.8.2", AMD64},
 			`top folder is "alertmanager-1.8.2.linux-amd64"`},
 		{"grafana missing bin/grafana", []tarEntry{{name: "grafana-v11.2.2/", typ: tar.TypeDir}, {name: "grafana-v11.2.2/bin/grafana-server", body: "x"}},
-			[3]string{Grafana, "11.2.2", AMD64}, "grafana-v11.2.2/bin/grafana is missing"},
+			[3]string{catalog.Grafana, "11.2.2", AMD64}, "grafana-v11.2.2/bin/grafana is missing"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p, _ := writeRelease(t, t.TempDir(), c.entries, c.file[0], c.file[1], c.file[2])
@@ -122,7 +124,7 @@ func TestImportConfirmsContents(t *testing.T) {
 
 func TestImportAcceptsOldGrafanaTopFolder(t *testing.T) {
 	entries := []tarEntry{{name: "grafana-9.5.2/", typ: tar.TypeDir}, {name: "grafana-9.5.2/bin/grafana", body: "#!/bin/sh\n"}}
-	p, _ := writeRelease(t, t.TempDir(), entries, Grafana, "9.5.2", AMD64)
+	p, _ := writeRelease(t, t.TempDir(), entries, catalog.Grafana, "9.5.2", AMD64)
 	s := newTestStore(t, nil)
 	b, err := s.Import(context.Background(), p, "")
 	if err != nil {
@@ -134,9 +136,9 @@ func TestImportAcceptsOldGrafanaTopFolder(t *testing.T) {
 }
 
 func TestImportRefusesWrongArchBinary(t *testing.T) {
-	top := key(NodeExporter, "1.8.2", ARM64)
+	top := key(catalog.NodeExporter, "1.8.2", ARM64)
 	entries := []tarEntry{{name: top + "/", typ: tar.TypeDir}, {name: top + "/node_exporter", body: string(minimalELF(elf.EM_X86_64))}}
-	p, _ := writeRelease(t, t.TempDir(), entries, NodeExporter, "1.8.2", ARM64)
+	p, _ := writeRelease(t, t.TempDir(), entries, catalog.NodeExporter, "1.8.2", ARM64)
 	s := newTestStore(t, nil)
 	_, err := s.Import(context.Background(), p, "")
 	if err == nil || !strings.Contains(err.Error(), "node_exporter-1.8.2.linux-arm64/node_exporter: node_exporter is built for amd64, not arm64") {
@@ -145,7 +147,7 @@ func TestImportRefusesWrongArchBinary(t *testing.T) {
 	assertNothingCached(t, s)
 
 	entries[1].body = string(minimalELF(elf.EM_AARCH64))
-	p, _ = writeRelease(t, t.TempDir(), entries, NodeExporter, "1.8.2", ARM64)
+	p, _ = writeRelease(t, t.TempDir(), entries, catalog.NodeExporter, "1.8.2", ARM64)
 	if _, err := s.Import(context.Background(), p, ""); err != nil {
 		t.Errorf("Import of a matching arm64 binary: %v", err)
 	}
@@ -164,10 +166,10 @@ func TestImportBadFileNames(t *testing.T) {
 
 func TestImportAgainstLock(t *testing.T) {
 	src := t.TempDir()
-	p, sum := writeRelease(t, src, releaseEntries(Prometheus, "2.42.0", AMD64), Prometheus, "2.42.0", AMD64)
+	p, sum := writeRelease(t, src, releaseEntries(catalog.Prometheus, "2.42.0", AMD64), catalog.Prometheus, "2.42.0", AMD64)
 	s := newTestStore(t, nil)
 	locked := strings.Repeat("c", 64)
-	WriteLock(s.LockFile, []LockEntry{{Component: Prometheus, Version: "2.42.0", Arch: AMD64, File: "prometheus-2.42.0.linux-amd64.tar.gz", SHA256: locked}})
+	WriteLock(s.LockFile, []LockEntry{{Component: catalog.Prometheus, Version: "2.42.0", Arch: AMD64, File: "prometheus-2.42.0.linux-amd64.tar.gz", SHA256: locked}})
 	_, err := s.Import(context.Background(), p, "")
 	var le *LockMismatchError
 	if !errors.As(err, &le) || !strings.Contains(err.Error(), locked) || !strings.Contains(err.Error(), sum) {
@@ -180,12 +182,12 @@ func TestImportReplacesDifferentCachedFile(t *testing.T) {
 	s := newTestStore(t, nil)
 	s.LockFile = "" // no lock: the import is the user's explicit choice
 	ctx := context.Background()
-	p1, _ := writeRelease(t, t.TempDir(), releaseEntries(Prometheus, "2.42.0", AMD64), Prometheus, "2.42.0", AMD64)
+	p1, _ := writeRelease(t, t.TempDir(), releaseEntries(catalog.Prometheus, "2.42.0", AMD64), catalog.Prometheus, "2.42.0", AMD64)
 	if _, err := s.Import(ctx, p1, ""); err != nil {
 		t.Fatal(err)
 	}
-	entries := append(releaseEntries(Prometheus, "2.42.0", AMD64), tarEntry{name: "prometheus-2.42.0.linux-amd64/NOTICE", body: "n", mode: 0o644})
-	p2, sum2 := writeRelease(t, t.TempDir(), entries, Prometheus, "2.42.0", AMD64)
+	entries := append(releaseEntries(catalog.Prometheus, "2.42.0", AMD64), tarEntry{name: "prometheus-2.42.0.linux-amd64/NOTICE", body: "n", mode: 0o644})
+	p2, sum2 := writeRelease(t, t.TempDir(), entries, catalog.Prometheus, "2.42.0", AMD64)
 	b, err := s.Import(ctx, p2, "")
 	if err != nil {
 		t.Fatal(err)

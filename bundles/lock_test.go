@@ -6,17 +6,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 func TestWriteLockGolden(t *testing.T) {
 	entries := []LockEntry{
-		{Component: Prometheus, Version: "2.53.2", Arch: ARM64, File: "prometheus-2.53.2.linux-arm64.tar.gz", SHA256: strings.Repeat("b", 64)},
-		{Component: NodeExporter, Version: "1.8.2", Arch: AMD64, File: "node_exporter-1.8.2.linux-amd64.tar.gz", SHA256: strings.Repeat("1", 64)},
-		{Component: Prometheus, Version: "2.9.0", Arch: AMD64, File: "prometheus-2.9.0.linux-amd64.tar.gz", SHA256: strings.Repeat("9", 64)},
-		{Component: Prometheus, Version: "2.53.2", Arch: AMD64, File: "prometheus-2.53.2.linux-amd64.tar.gz", SHA256: strings.Repeat("a", 64)},
-		{Component: Grafana, Version: "11.2.2", Arch: AMD64, File: "grafana-11.2.2.linux-amd64.tar.gz", SHA256: strings.Repeat("0", 64)},
+		{Component: catalog.Prometheus, Version: "2.53.2", Arch: ARM64, File: "prometheus-2.53.2.linux-arm64.tar.gz", SHA256: strings.Repeat("b", 64)},
+		{Component: catalog.NodeExporter, Version: "1.8.2", Arch: AMD64, File: "node_exporter-1.8.2.linux-amd64.tar.gz", SHA256: strings.Repeat("1", 64)},
+		{Component: catalog.Prometheus, Version: "2.9.0", Arch: AMD64, File: "prometheus-2.9.0.linux-amd64.tar.gz", SHA256: strings.Repeat("9", 64)},
+		{Component: catalog.Prometheus, Version: "2.53.2", Arch: AMD64, File: "prometheus-2.53.2.linux-amd64.tar.gz", SHA256: strings.Repeat("a", 64)},
+		{Component: catalog.Grafana, Version: "11.2.2", Arch: AMD64, File: "grafana-11.2.2.linux-amd64.tar.gz", SHA256: strings.Repeat("0", 64)},
 	}
 	path := filepath.Join(t.TempDir(), LockFileName)
 	if err := WriteLock(path, entries); err != nil {
@@ -48,7 +50,7 @@ func TestWriteLockGolden(t *testing.T) {
 	if len(back) != len(entries) {
 		t.Fatalf("read back %d entries, want %d", len(back), len(entries))
 	}
-	if back[0].Component != Grafana || back[len(back)-1].Version != "2.53.2" || back[len(back)-1].Arch != ARM64 {
+	if back[0].Component != catalog.Grafana || back[len(back)-1].Version != "2.53.2" || back[len(back)-1].Arch != ARM64 {
 		t.Errorf("order after reading back: %+v", back)
 	}
 	reversed := make([]LockEntry, len(entries))

@@ -518,7 +518,7 @@ func (s *Store) install(ctx context.Context, tarball, sum string, size int64, co
 	if err != nil {
 		return nil, err
 	}
-	for _, req := range requiredFiles[component] {
+	for _, req := range requiredFiles(component) {
 		p := filepath.Join(treeDir, top, filepath.FromSlash(req))
 		if err := checkELFArch(p, arch); err != nil {
 			return nil, fmt.Errorf("%s: %s/%s: %w", name, top, req, err)

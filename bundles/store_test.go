@@ -11,14 +11,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 func TestEnsureDownloadsVerifiesAndCaches(t *testing.T) {
 	for _, c := range []struct{ component, version, top string }{
-		{Prometheus, "2.42.0", "prometheus-2.42.0.linux-amd64"},
-		{Alertmanager, "0.27.0", "alertmanager-0.27.0.linux-amd64"},
-		{NodeExporter, "1.8.2", "node_exporter-1.8.2.linux-amd64"},
-		{Grafana, "11.2.2", "grafana-v11.2.2"},
+		{catalog.Prometheus, "2.42.0", "prometheus-2.42.0.linux-amd64"},
+		{catalog.Alertmanager, "0.27.0", "alertmanager-0.27.0.linux-amd64"},
+		{catalog.NodeExporter, "1.8.2", "node_exporter-1.8.2.linux-amd64"},
+		{catalog.Grafana, "11.2.2", "grafana-v11.2.2"},
 	} {
 		t.Run(c.component, func(t *testing.T) {
 			m := newMirror(t)
@@ -44,7 +46,7 @@ func TestEnsureDownloadsVerifiesAndCaches(t *testing.T) {
 			if err != nil || string(got) != string(tarball) {
 				t.Errorf("cached tarball %s differs from the download (err %v)", b.Tarball, err)
 			}
-			for _, req := range RequiredFiles(c.component) {
+			for _, req := range requiredFiles(c.component) {
 				f, ok := b.File(req)
 				if !ok {
 					t.Fatalf("File(%q) not found; files: %v", req, b.Files)
@@ -101,12 +103,12 @@ func TestEnsureDownloadsVerifiesAndCaches(t *testing.T) {
 
 func TestEnsureChecksumMismatch(t *testing.T) {
 	m := newMirror(t)
-	tarball := makeTarGz(t, releaseEntries(Prometheus, "2.42.0", AMD64))
+	tarball := makeTarGz(t, releaseEntries(catalog.Prometheus, "2.42.0", AMD64))
 	wrong := strings.Repeat("ab", 32)
-	m.publish(Prometheus, "2.42.0", AMD64, tarball, wrong)
+	m.publish(catalog.Prometheus, "2.42.0", AMD64, tarball, wrong)
 	s := newTestStore(t, m)
 
-	_, err := s.Ensure(context.Background(), Prometheus, "2.42.0", AMD64)
+	_, err := s.Ensure(context.Background(), catalog.Prometheus, "2.42.0", AMD64)
 	var ce *ChecksumError
 	if !errors.As(err, &ce) {
 		t.Fatalf("Ensure error = %v, want a ChecksumError", err)
@@ -124,15 +126,15 @@ func TestEnsureChecksumMismatch(t *testing.T) {
 
 func TestEnsureLockMismatch(t *testing.T) {
 	m := newMirror(t)
-	tarball := makeTarGz(t, releaseEntries(NodeExporter, "1.8.2", AMD64))
-	m.publish(NodeExporter, "1.8.2", AMD64, tarball, "")
+	tarball := makeTarGz(t, releaseEntries(catalog.NodeExporter, "1.8.2", AMD64))
+	m.publish(catalog.NodeExporter, "1.8.2", AMD64, tarball, "")
 	s := newTestStore(t, m)
 	locked := strings.Repeat("0", 64)
-	if err := WriteLock(s.LockFile, []LockEntry{{Component: NodeExporter, Version: "1.8.2", Arch: AMD64, File: "node_exporter-1.8.2.linux-amd64.tar.gz", SHA256: locked}}); err != nil {
+	if err := WriteLock(s.LockFile, []LockEntry{{Component: catalog.NodeExporter, Version: "1.8.2", Arch: AMD64, File: "node_exporter-1.8.2.linux-amd64.tar.gz", SHA256: locked}}); err != nil {
 		t.Fatal(err)
 	}
 
-	_, err := s.Ensure(context.Background(), NodeExporter, "1.8.2", AMD64)
+	_, err := s.Ensure(context.Background(), catalog.NodeExporter, "1.8.2", AMD64)
 	var le *LockMismatchError
 	if !errors.As(err, &le) {
 		t.Fatalf("Ensure error = %v, want a LockMismatchError", err)
@@ -142,7 +144,7 @@ func TestEnsureLockMismatch(t *testing.T) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
-	tp, _ := m.paths(NodeExporter, "1.8.2", AMD64)
+	tp, _ := m.paths(catalog.NodeExporter, "1.8.2", AMD64)
 	if n := m.hitCount(tp); n != 0 {
 		t.Errorf("tarball downloaded %d times although the checksum file already disagreed with the lock", n)
 	}
@@ -151,19 +153,19 @@ func TestEnsureLockMismatch(t *testing.T) {
 
 func TestEnsureCachedBundleDisagreesWithLock(t *testing.T) {
 	m := newMirror(t)
-	tarball := makeTarGz(t, releaseEntries(NodeExporter, "1.8.2", AMD64))
-	m.publish(NodeExporter, "1.8.2", AMD64, tarball, "")
+	tarball := makeTarGz(t, releaseEntries(catalog.NodeExporter, "1.8.2", AMD64))
+	m.publish(catalog.NodeExporter, "1.8.2", AMD64, tarball, "")
 	s := newTestStore(t, m)
 	ctx := context.Background()
-	if _, err := s.Ensure(ctx, NodeExporter, "1.8.2", AMD64); err != nil {
+	if _, err := s.Ensure(ctx, catalog.NodeExporter, "1.8.2", AMD64); err != nil {
 		t.Fatal(err)
 	}
 	// A teammate's lock, committed with another file.
 	locked := strings.Repeat("e", 64)
-	if err := WriteLock(s.LockFile, []LockEntry{{Component: NodeExporter, Version: "1.8.2", Arch: AMD64, File: "node_exporter-1.8.2.linux-amd64.tar.gz", SHA256: locked}}); err != nil {
+	if err := WriteLock(s.LockFile, []LockEntry{{Component: catalog.NodeExporter, Version: "1.8.2", Arch: AMD64, File: "node_exporter-1.8.2.linux-amd64.tar.gz", SHA256: locked}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.Ensure(ctx, NodeExporter, "1.8.2", AMD64)
+	_, err := s.Ensure(ctx, catalog.NodeExporter, "1.8.2", AMD64)
 	var le *LockMismatchError
 	if !errors.As(err, &le) {
 		t.Fatalf("Ensure error = %v, want a LockMismatchError", err)
@@ -177,9 +179,9 @@ func TestEnsureCachedBundleDisagreesWithLock(t *testing.T) {
 
 func TestEnsureTruncatedDownloadLeavesNothing(t *testing.T) {
 	m := newMirror(t)
-	tarball := makeTarGz(t, releaseEntries(Prometheus, "2.42.0", AMD64))
-	m.publish(Prometheus, "2.42.0", AMD64, tarball, "")
-	tp, _ := m.paths(Prometheus, "2.42.0", AMD64)
+	tarball := makeTarGz(t, releaseEntries(catalog.Prometheus, "2.42.0", AMD64))
+	m.publish(catalog.Prometheus, "2.42.0", AMD64, tarball, "")
+	tp, _ := m.paths(catalog.Prometheus, "2.42.0", AMD64)
 	m.setOverride(tp, func(w http.ResponseWriter, r *http.Request) {
 		// Promise the whole file, send half, hang up.
 		w.Header().Set("Content-Length", fmt.Sprint(len(tarball)))
@@ -191,7 +193,7 @@ func TestEnsureTruncatedDownloadLeavesNothing(t *testing.T) {
 	})
 	s := newTestStore(t, m)
 
-	_, err := s.Ensure(context.Background(), Prometheus, "2.42.0", AMD64)
+	_, err := s.Ensure(context.Background(), catalog.Prometheus, "2.42.0", AMD64)
 	if err == nil || !strings.Contains(err.Error(), "closed before the whole file arrived") {
 		t.Fatalf("Ensure error = %v, want a short-download error", err)
 	}
@@ -203,14 +205,14 @@ func TestEnsureTruncatedDownloadLeavesNothing(t *testing.T) {
 
 func TestEnsureShortBodyWithoutLengthFailsChecksum(t *testing.T) {
 	m := newMirror(t)
-	tarball := makeTarGz(t, releaseEntries(Prometheus, "2.42.0", AMD64))
-	m.publish(Prometheus, "2.42.0", AMD64, tarball, "")
-	tp, _ := m.paths(Prometheus, "2.42.0", AMD64)
+	tarball := makeTarGz(t, releaseEntries(catalog.Prometheus, "2.42.0", AMD64))
+	m.publish(catalog.Prometheus, "2.42.0", AMD64, tarball, "")
+	tp, _ := m.paths(catalog.Prometheus, "2.42.0", AMD64)
 	m.setOverride(tp, func(w http.ResponseWriter, r *http.Request) {
 		w.Write(tarball[:len(tarball)-10]) // looks complete to HTTP
 	})
 	s := newTestStore(t, m)
-	_, err := s.Ensure(context.Background(), Prometheus, "2.42.0", AMD64)
+	_, err := s.Ensure(context.Background(), catalog.Prometheus, "2.42.0", AMD64)
 	var ce *ChecksumError
 	if !errors.As(err, &ce) {
 		t.Fatalf("Ensure error = %v, want a ChecksumError", err)
@@ -220,10 +222,10 @@ func TestEnsureShortBodyWithoutLengthFailsChecksum(t *testing.T) {
 
 func TestEnsureRefusesUnsafeTarball(t *testing.T) {
 	m := newMirror(t)
-	entries := append(releaseEntries(NodeExporter, "1.8.2", AMD64), tarEntry{name: "node_exporter-1.8.2.linux-amd64/../../evil", body: "x"})
-	m.publish(NodeExporter, "1.8.2", AMD64, makeTarGz(t, entries), "")
+	entries := append(releaseEntries(catalog.NodeExporter, "1.8.2", AMD64), tarEntry{name: "node_exporter-1.8.2.linux-amd64/../../evil", body: "x"})
+	m.publish(catalog.NodeExporter, "1.8.2", AMD64, makeTarGz(t, entries), "")
 	s := newTestStore(t, m)
-	_, err := s.Ensure(context.Background(), NodeExporter, "1.8.2", AMD64)
+	_, err := s.Ensure(context.Background(), catalog.NodeExporter, "1.8.2", AMD64)
 	if err == nil || !strings.Contains(err.Error(), `"node_exporter-1.8.2.linux-amd64/../../evil"`) {
 		t.Fatalf("Ensure error = %v, want a refusal naming the entry", err)
 	}
@@ -235,10 +237,10 @@ func TestEnsureRefusesUnsafeTarball(t *testing.T) {
 
 func TestEnsureOfflineMissingNamesTheFile(t *testing.T) {
 	m := newMirror(t)
-	m.publish(NodeExporter, "1.8.2", AMD64, makeTarGz(t, releaseEntries(NodeExporter, "1.8.2", AMD64)), "")
+	m.publish(catalog.NodeExporter, "1.8.2", AMD64, makeTarGz(t, releaseEntries(catalog.NodeExporter, "1.8.2", AMD64)), "")
 	s := newTestStore(t, m)
 	s.Offline = true
-	_, err := s.Ensure(context.Background(), NodeExporter, "1.8.2", AMD64)
+	_, err := s.Ensure(context.Background(), catalog.NodeExporter, "1.8.2", AMD64)
 	var me *MissingError
 	if !errors.As(err, &me) {
 		t.Fatalf("Ensure error = %v, want a MissingError", err)
@@ -257,15 +259,15 @@ func TestEnsureOfflineMissingNamesTheFile(t *testing.T) {
 
 func TestEnsureOfflineUsesCache(t *testing.T) {
 	m := newMirror(t)
-	m.publish(NodeExporter, "1.8.2", AMD64, makeTarGz(t, releaseEntries(NodeExporter, "1.8.2", AMD64)), "")
+	m.publish(catalog.NodeExporter, "1.8.2", AMD64, makeTarGz(t, releaseEntries(catalog.NodeExporter, "1.8.2", AMD64)), "")
 	s := newTestStore(t, m)
 	ctx := context.Background()
-	if _, err := s.Ensure(ctx, NodeExporter, "1.8.2", AMD64); err != nil {
+	if _, err := s.Ensure(ctx, catalog.NodeExporter, "1.8.2", AMD64); err != nil {
 		t.Fatal(err)
 	}
 	m.Close()
 	off := &Store{Dir: s.Dir, LockFile: s.LockFile, Offline: true}
-	b, err := off.Ensure(ctx, NodeExporter, "1.8.2", AMD64)
+	b, err := off.Ensure(ctx, catalog.NodeExporter, "1.8.2", AMD64)
 	if err != nil || !b.Cached {
 		t.Fatalf("offline Ensure of a cached bundle = %+v, %v", b, err)
 	}
@@ -273,9 +275,9 @@ func TestEnsureOfflineUsesCache(t *testing.T) {
 
 func TestEnsureConcurrentDownloadsOnce(t *testing.T) {
 	m := newMirror(t)
-	tarball := makeTarGz(t, releaseEntries(Prometheus, "2.42.0", AMD64))
-	m.publish(Prometheus, "2.42.0", AMD64, tarball, "")
-	tp, _ := m.paths(Prometheus, "2.42.0", AMD64)
+	tarball := makeTarGz(t, releaseEntries(catalog.Prometheus, "2.42.0", AMD64))
+	m.publish(catalog.Prometheus, "2.42.0", AMD64, tarball, "")
+	tp, _ := m.paths(catalog.Prometheus, "2.42.0", AMD64)
 	m.setOverride(tp, func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(50 * time.Millisecond) // widen the window in which callers overlap
 		w.Write(tarball)
@@ -288,7 +290,7 @@ func TestEnsureConcurrentDownloadsOnce(t *testing.T) {
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			results[i], errs[i] = s.Ensure(context.Background(), Prometheus, "2.42.0", AMD64)
+			results[i], errs[i] = s.Ensure(context.Background(), catalog.Prometheus, "2.42.0", AMD64)
 		})
 	}
 	wg.Wait()
@@ -326,10 +328,10 @@ func TestEnsureHTTPErrors(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := newMirror(t)
-			_, cp := m.paths(Alertmanager, "0.27.0", AMD64)
+			_, cp := m.paths(catalog.Alertmanager, "0.27.0", AMD64)
 			m.setOverride(cp, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(c.status) })
 			s := newTestStore(t, m)
-			_, err := s.Ensure(context.Background(), Alertmanager, "0.27.0", AMD64)
+			_, err := s.Ensure(context.Background(), catalog.Alertmanager, "0.27.0", AMD64)
 			if err == nil {
 				t.Fatal("Ensure succeeded")
 			}
@@ -346,9 +348,9 @@ func TestEnsureHTTPErrors(t *testing.T) {
 
 func TestEnsureRecoversFromTransient503(t *testing.T) {
 	m := newMirror(t)
-	tarball := makeTarGz(t, releaseEntries(Alertmanager, "0.27.0", AMD64))
-	m.publish(Alertmanager, "0.27.0", AMD64, tarball, "")
-	tp, _ := m.paths(Alertmanager, "0.27.0", AMD64)
+	tarball := makeTarGz(t, releaseEntries(catalog.Alertmanager, "0.27.0", AMD64))
+	m.publish(catalog.Alertmanager, "0.27.0", AMD64, tarball, "")
+	tp, _ := m.paths(catalog.Alertmanager, "0.27.0", AMD64)
 	var mu sync.Mutex
 	calls := 0
 	m.setOverride(tp, func(w http.ResponseWriter, r *http.Request) {
@@ -363,7 +365,7 @@ func TestEnsureRecoversFromTransient503(t *testing.T) {
 		w.Write(tarball)
 	})
 	s := newTestStore(t, m)
-	b, err := s.Ensure(context.Background(), Alertmanager, "0.27.0", AMD64)
+	b, err := s.Ensure(context.Background(), catalog.Alertmanager, "0.27.0", AMD64)
 	if err != nil {
 		t.Fatalf("Ensure after two 503s: %v", err)
 	}
@@ -374,9 +376,9 @@ func TestEnsureRecoversFromTransient503(t *testing.T) {
 
 func TestEnsureStalledDownloadIsCut(t *testing.T) {
 	m := newMirror(t)
-	tarball := makeTarGz(t, releaseEntries(Alertmanager, "0.27.0", AMD64))
-	m.publish(Alertmanager, "0.27.0", AMD64, tarball, "")
-	tp, _ := m.paths(Alertmanager, "0.27.0", AMD64)
+	tarball := makeTarGz(t, releaseEntries(catalog.Alertmanager, "0.27.0", AMD64))
+	m.publish(catalog.Alertmanager, "0.27.0", AMD64, tarball, "")
+	tp, _ := m.paths(catalog.Alertmanager, "0.27.0", AMD64)
 	m.setOverride(tp, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(len(tarball)))
 		w.Write(tarball[:10])
@@ -386,7 +388,7 @@ func TestEnsureStalledDownloadIsCut(t *testing.T) {
 	s := newTestStore(t, m)
 	s.Attempts = 1
 	s.IdleTimeout = 50 * time.Millisecond
-	_, err := s.Ensure(context.Background(), Alertmanager, "0.27.0", AMD64)
+	_, err := s.Ensure(context.Background(), catalog.Alertmanager, "0.27.0", AMD64)
 	if err == nil || !strings.Contains(err.Error(), "no data received for") {
 		t.Fatalf("Ensure error = %v, want a stall error", err)
 	}
@@ -395,10 +397,10 @@ func TestEnsureStalledDownloadIsCut(t *testing.T) {
 
 func TestEnsureRebuildsDamagedEntry(t *testing.T) {
 	m := newMirror(t)
-	m.publish(NodeExporter, "1.8.2", AMD64, makeTarGz(t, releaseEntries(NodeExporter, "1.8.2", AMD64)), "")
+	m.publish(catalog.NodeExporter, "1.8.2", AMD64, makeTarGz(t, releaseEntries(catalog.NodeExporter, "1.8.2", AMD64)), "")
 	s := newTestStore(t, m)
 	ctx := context.Background()
-	b, err := s.Ensure(ctx, NodeExporter, "1.8.2", AMD64)
+	b, err := s.Ensure(ctx, catalog.NodeExporter, "1.8.2", AMD64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,7 +409,7 @@ func TestEnsureRebuildsDamagedEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Offline = true
-	again, err := s.Ensure(ctx, NodeExporter, "1.8.2", AMD64)
+	again, err := s.Ensure(ctx, catalog.NodeExporter, "1.8.2", AMD64)
 	if err != nil {
 		t.Fatalf("Ensure of a damaged entry: %v", err)
 	}
@@ -423,9 +425,9 @@ func TestEnsureRejectsBadArguments(t *testing.T) {
 	s := newTestStore(t, nil)
 	for _, c := range []struct{ component, version, arch, want string }{
 		{"loki", "1.0.0", AMD64, `unknown component "loki"`},
-		{Prometheus, "v2.42.0", AMD64, "no leading v"},
-		{Prometheus, "2.42.0/../../x", AMD64, "not a release version"},
-		{Prometheus, "2.42.0", "386", `architecture "386" is not supported`},
+		{catalog.Prometheus, "v2.42.0", AMD64, "no leading v"},
+		{catalog.Prometheus, "2.42.0/../../x", AMD64, "not a release version"},
+		{catalog.Prometheus, "2.42.0", "386", `architecture "386" is not supported`},
 	} {
 		_, err := s.Ensure(context.Background(), c.component, c.version, c.arch)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -437,32 +439,32 @@ func TestEnsureRejectsBadArguments(t *testing.T) {
 func TestEnsureMirrorURLLayout(t *testing.T) {
 	// The mirror may sit below a path; everything after upstream's host is kept.
 	m := newMirror(t)
-	tarball := makeTarGz(t, releaseEntries(Grafana, "11.2.2", AMD64))
+	tarball := makeTarGz(t, releaseEntries(catalog.Grafana, "11.2.2", AMD64))
 	m.mu.Lock()
 	m.files["/base/oss/release/grafana-11.2.2.linux-amd64.tar.gz"] = tarball
 	m.files["/base/oss/release/grafana-11.2.2.linux-amd64.tar.gz.sha256"] = []byte(sha(tarball))
 	m.mu.Unlock()
 	s := newTestStore(t, m)
 	s.Mirror = m.URL + "/base/"
-	if _, err := s.Ensure(context.Background(), Grafana, "11.2.2", AMD64); err != nil {
+	if _, err := s.Ensure(context.Background(), catalog.Grafana, "11.2.2", AMD64); err != nil {
 		t.Fatalf("Ensure through a mirror with a path: %v", err)
 	}
 }
 
 func TestEnsureFromFileMirror(t *testing.T) {
 	root := t.TempDir()
-	tarball := makeTarGz(t, releaseEntries(NodeExporter, "1.8.2", AMD64))
+	tarball := makeTarGz(t, releaseEntries(catalog.NodeExporter, "1.8.2", AMD64))
 	dir := filepath.Join(root, "prometheus", "node_exporter", "releases", "download", "v1.8.2")
 	os.MkdirAll(dir, 0o755)
 	os.WriteFile(filepath.Join(dir, "node_exporter-1.8.2.linux-amd64.tar.gz"), tarball, 0o644)
 	os.WriteFile(filepath.Join(dir, "sha256sums.txt"), []byte(sha(tarball)+"  node_exporter-1.8.2.linux-amd64.tar.gz\n"), 0o644)
 	s := newTestStore(t, nil)
 	s.Mirror = "file://" + root
-	b, err := s.Ensure(context.Background(), NodeExporter, "1.8.2", AMD64)
+	b, err := s.Ensure(context.Background(), catalog.NodeExporter, "1.8.2", AMD64)
 	if err != nil || b.SHA256 != sha(tarball) {
 		t.Fatalf("Ensure from a file mirror = %+v, %v", b, err)
 	}
-	_, err = s.Ensure(context.Background(), NodeExporter, "1.5.0", AMD64)
+	_, err = s.Ensure(context.Background(), catalog.NodeExporter, "1.5.0", AMD64)
 	if err == nil || !strings.Contains(err.Error(), "HTTP 404") || !strings.Contains(err.Error(), "v1.5.0/sha256sums.txt") || strings.Contains(err.Error(), "gave up") {
 		t.Errorf("missing file on a file mirror: %v, want a 404 naming the path, not retried", err)
 	}
@@ -472,7 +474,7 @@ func TestEnsureConnectionRefusedIsRetried(t *testing.T) {
 	m := newMirror(t)
 	s := newTestStore(t, m)
 	m.Close() // nothing listens there any more
-	_, err := s.Ensure(context.Background(), Prometheus, "2.42.0", AMD64)
+	_, err := s.Ensure(context.Background(), catalog.Prometheus, "2.42.0", AMD64)
 	if err == nil || !strings.Contains(err.Error(), "gave up after 3 attempts") || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("Ensure error = %v, want connection errors retried, then given up", err)
 	}

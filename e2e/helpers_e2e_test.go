@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/obsbox/obsbox/e2e/harness"
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 // obsboxBin is the binary under test, built by `make test-e2e` (make build).
@@ -199,7 +200,7 @@ func (s *stack) mainPIDs() map[string]string {
 	s.t.Helper()
 	pids := map[string]string{}
 	for _, h := range s.c.Hosts {
-		out, err := s.c.SSH(h.Name, "systemctl show -p Id,MainPID obsbox-node-exporter.service obsbox-prometheus.service obsbox-alertmanager.service obsbox-grafana.service")
+		out, err := s.c.SSH(h.Name, "systemctl show -p Id,MainPID "+strings.Join(units(), " "))
 		if err != nil {
 			s.t.Fatal(err)
 		}
@@ -275,3 +276,12 @@ func itoa(i int) string { return strconv.Itoa(i) }
 func regexpMust(re string) *regexp.Regexp { return regexp.MustCompile(re) }
 
 func urlEscape(s string) string { return url.QueryEscape(s) }
+
+// units are every obsbox unit, in install order.
+func units() []string {
+	var out []string
+	for _, c := range catalog.All() {
+		out = append(out, c.Unit)
+	}
+	return out
+}

@@ -168,7 +168,7 @@ func TestInstall(t *testing.T) {
 	})
 
 	t.Run("units score 2.0 or lower in systemd-analyze security", func(t *testing.T) {
-		for _, u := range []string{"obsbox-prometheus.service", "obsbox-alertmanager.service", "obsbox-grafana.service", "obsbox-node-exporter.service"} {
+		for _, u := range units() {
 			out, err := s.c.SSH("h1", "systemd-analyze security "+u+" | tail -n1")
 			if err != nil {
 				t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/component"
 	"github.com/obsbox/obsbox/installer/plan"
 	"github.com/obsbox/obsbox/installer/shell"
@@ -66,7 +67,7 @@ func (diffPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 			continue
 		}
 		h.Plan.Actions[i].Diff = fileDiff(a.Target, o, f)
-		if a.Target == component.UnitPath(a.Component) {
+		if a.Target == catalog.UnitPath(a.Component) {
 			h.Plan.AddNotes(plan.UnitChangeNotes(a.Component, []byte(o), f.Content)...)
 		}
 	}
@@ -81,7 +82,7 @@ func diffFiles(specs []*component.Spec) map[string]component.File {
 		for _, f := range s.Files {
 			files[f.Path] = f
 		}
-		files[component.UnitPath(s.Component)] = component.File{Path: component.UnitPath(s.Component), Content: s.Unit}
+		files[catalog.UnitPath(s.Component)] = component.File{Path: catalog.UnitPath(s.Component), Content: s.Unit}
 	}
 	return files
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/component"
 	"github.com/obsbox/obsbox/installer/inventory"
 	"github.com/obsbox/obsbox/installer/plan"
@@ -157,7 +158,13 @@ func specFile(t *testing.T, src, c, path string) component.File {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := component.ByName(c).Spec(&component.Context{Inv: inv, Host: inv.Host("mon-1"), Version: inv.Versions[c], GrafanaAdminPassword: pw, GrafanaSecretKey: inventory.NewSecret("GRAFANASECRETKEY77")})
+	var impl component.Component
+	for _, x := range component.All() {
+		if x.Name() == c {
+			impl = x
+		}
+	}
+	s, err := impl.Spec(&component.Context{Inv: inv, Host: inv.Host("mon-1"), Version: inv.Versions[c], GrafanaAdminPassword: pw, GrafanaSecretKey: inventory.NewSecret("GRAFANASECRETKEY77")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +319,7 @@ grafana {`, 1)
 		}
 		return s
 	}
-	unitPath := component.UnitPath("prometheus")
+	unitPath := catalog.UnitPath("prometheus")
 	f, ok := diffFiles([]*component.Spec{spec("7d")})[unitPath]
 	if !ok {
 		t.Fatalf("the unit is not among the files plan diffs")

@@ -4,14 +4,14 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/obsbox/obsbox/installer/shell"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/obsbox/obsbox/installer/component"
+	"github.com/obsbox/obsbox/installer/catalog"
+	"github.com/obsbox/obsbox/installer/shell"
 )
 
 // healthPhase waits, after each start, restart or reload, until the
@@ -26,13 +26,13 @@ func (healthPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		return nil
 	}
 	for _, spec := range h.Specs {
-		op := h.Plan.Services()[component.UnitName(spec.Component)]
+		op := h.Plan.Services()[catalog.UnitName(spec.Component)]
 		if op == "" || spec.Health.Port == 0 || h.Plan.IsRollout(spec.Component) {
 			continue
 		}
 		// The same gate as a rollout: unit active and not restarting, health
 		// endpoint ready, a reload taken, the wanted version running.
-		unit := component.UnitName(spec.Component)
+		unit := catalog.UnitName(spec.Component)
 		if check, err := r.gate(ctx, h, spec, spec.Version, h.State.Units[unit].NRestarts); err != nil {
 			if ctx.Err() != nil {
 				return err // stopped, not failed

@@ -5,8 +5,8 @@ import (
 	"fmt"
 
 	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/component"
-	"github.com/obsbox/obsbox/installer/inventory"
 	"github.com/obsbox/obsbox/installer/plan"
 )
 
@@ -31,7 +31,7 @@ func (planPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 			}
 			continue
 		}
-		if targetsOnly && name != bundles.Prometheus {
+		if targetsOnly && name != catalog.Prometheus {
 			continue
 		}
 		version := inv.Versions[name]
@@ -68,7 +68,7 @@ func (r *Run) targetsOnly(h *HostRun) bool {
 			return false
 		}
 	}
-	return h.Host.HasRole(inventory.RolePrometheus)
+	return h.Host.HasRole(catalog.Prometheus)
 }
 
 // noteMoves tells a host that takes over a component from another host of

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/component"
 	"github.com/obsbox/obsbox/installer/hoststate"
 	"github.com/obsbox/obsbox/installer/transport"
@@ -45,8 +46,8 @@ func (probePhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 func probe(ctx context.Context, h *HostRun) error {
 	req := hoststate.ProbeRequest{StagingDir: h.Conn.StagingDir()}
 	for _, c := range component.All() {
-		req.Users = append(req.Users, component.UserName(c.Name()))
-		req.Units = append(req.Units, component.UnitName(c.Name()))
+		req.Users = append(req.Users, catalog.UserName(c.Name()))
+		req.Units = append(req.Units, catalog.UnitName(c.Name()))
 	}
 	out, err := h.Conn.Run(ctx, req.Script())
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/obsbox/obsbox/installer/shell"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -13,18 +12,20 @@ import (
 	"sync"
 	"time"
 
-	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/catalog"
+	"github.com/obsbox/obsbox/installer/shell"
+
 	"github.com/obsbox/obsbox/installer/component"
 	"github.com/obsbox/obsbox/installer/plan"
 )
 
-// rollout switches components to their new versions after every host has
-// them staged: node_exporter a quarter of its hosts at a time, the others
-// one host at a time. Each switched host must pass the gate — unit active,
+// rollout switches components, in install order, to their new versions
+// after every host has them staged, in the catalog's batches (node_exporter
+// a quarter of its hosts at a time, the others one host at a time). Each switched host must pass the gate — unit active,
 // health endpoint ready, the running version the wanted one — or it is
 // switched back and the rollout stops.
 func (r *Run) rollout(ctx context.Context) {
-	for _, comp := range bundles.Components {
+	for _, comp := range catalog.Names() {
 		var hosts []*HostRun
 		for _, h := range r.Hosts {
 			if h.Result.err == nil && h.Plan != nil && h.Plan.IsRollout(comp) {
@@ -34,10 +35,7 @@ func (r *Run) rollout(ctx context.Context) {
 		if len(hosts) == 0 {
 			continue
 		}
-		batch := 1
-		if comp == bundles.NodeExporter {
-			batch = max(1, len(hosts)/4)
-		}
+		batch := catalog.Get(comp).Batch(len(hosts))
 		for i := 0; i < len(hosts); i += batch {
 			if ctx.Err() != nil {
 				r.stopRollouts(hosts[i:], comp)
@@ -96,7 +94,7 @@ func (r *Run) stopRollouts(rest []*HostRun, comp string) {
 		var kept []string
 		for _, ro := range h.Plan.Rollouts() {
 			if ro.Component != comp || waiting[h] {
-				if indexOf(bundles.Components, ro.Component) >= indexOf(bundles.Components, comp) {
+				if catalog.Index(ro.Component) >= catalog.Index(comp) {
 					kept = append(kept, fmt.Sprintf("%s stays on %s", ro.Component, ro.From))
 				}
 			}
@@ -106,15 +104,6 @@ func (r *Run) stopRollouts(rest []*HostRun, comp string) {
 			h.Result.Actions = nil
 		}
 	}
-}
-
-func indexOf(list []string, s string) int {
-	for i, v := range list {
-		if v == s {
-			return i
-		}
-	}
-	return -1
 }
 
 func (h *HostRun) spec(comp string) *component.Spec {
@@ -134,7 +123,7 @@ func (r *Run) rolloutHost(ctx context.Context, h *HostRun, comp string) error {
 		}
 	}
 	spec := h.spec(comp)
-	unit := component.UnitName(comp)
+	unit := catalog.UnitName(comp)
 	if !h.Plan.GateOnly(comp) {
 		// The record marks the switch as not yet gated, so a run stopped
 		// from here on leaves the gate to the next apply.
@@ -191,7 +180,7 @@ func (e *gateCutShort) Error() string {
 func (r *Run) gate(ctx context.Context, h *HostRun, spec *component.Spec, version string, restarts int) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.Opts.HealthTimeout)
 	defer cancel()
-	unit := component.UnitName(spec.Component)
+	unit := catalog.UnitName(spec.Component)
 	client := h.httpClient()
 	base := fmt.Sprintf("http://127.0.0.1:%d", spec.Health.Port)
 	check, last := "unit", "not checked yet"

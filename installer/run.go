@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/component"
 	"github.com/obsbox/obsbox/installer/hoststate"
 	"github.com/obsbox/obsbox/installer/inventory"
@@ -121,7 +122,7 @@ func newRun(opts Options) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	if inv := opts.Inventory; len(inv.HostsWithRole(inventory.RoleGrafana)) > 0 {
+	if inv := opts.Inventory; len(inv.HostsWithRole(catalog.Grafana)) > 0 {
 		pw, err := inv.GrafanaAdminPassword()
 		if err != nil {
 			return nil, err
@@ -160,7 +161,7 @@ func newRunOver(opts Options, withPrometheus bool) (*Run, error) {
 	all := len(selected) == 0 && !opts.OnlyTargets
 	r := &Run{Opts: opts}
 	for _, h := range inv.Hosts {
-		if all || selected[h.Name] || (withPrometheus && h.HasRole(inventory.RolePrometheus)) {
+		if all || selected[h.Name] || (withPrometheus && h.HasRole(catalog.Prometheus)) {
 			r.Hosts = append(r.Hosts, &HostRun{Host: h, Result: &HostResult{Host: h.Name, Address: h.Address}})
 		}
 	}

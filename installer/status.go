@@ -12,8 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/component"
-	"github.com/obsbox/obsbox/installer/inventory"
 )
 
 // StatusRow is one component on one host.
@@ -61,18 +61,18 @@ func (p statusPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 			continue
 		}
 		row := StatusRow{Host: h.Host.Name, Component: name, Version: "-"}
-		if l := h.State.Path(component.CurrentLink(name)); l.Target != "" {
+		if l := h.State.Path(catalog.CurrentLink(name)); l.Target != "" {
 			row.Version = l.Target
 		}
-		u, ok := h.State.Units[component.UnitName(name)]
+		u, ok := h.State.Units[catalog.UnitName(name)]
 		switch {
 		case !ok || u.LoadState != "loaded":
 			row.Unit = "missing"
 		default:
 			row.Unit = u.ActiveState
 		}
-		if port := healthPort(inv, name); row.Unit == "active" {
-			path := map[string]string{"prometheus": "/-/ready", "alertmanager": "/-/ready", "grafana": "/api/health", "node_exporter": "/metrics"}[name]
+		if row.Unit == "active" {
+			port, path := c.Port(inv), catalog.Get(name).Health.Path
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			msg := probeOnce(ctx, h.httpClient(), fmt.Sprintf("http://127.0.0.1:%d%s", port, path), "")
 			cancel()
@@ -98,18 +98,6 @@ func (p statusPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	return nil
 }
 
-func healthPort(inv *inventory.Inventory, comp string) int {
-	switch comp {
-	case "prometheus":
-		return inv.Prometheus.Port
-	case "alertmanager":
-		return inv.Alertmanager.Port
-	case "grafana":
-		return inv.Grafana.Port
-	}
-	return inv.NodeExporter.Port
-}
-
 // Status reads every host and asks Prometheus whether it scrapes each node.
 func Status(ctx context.Context, opts Options) (*StatusReport, error) {
 	r, err := newRun(opts)
@@ -129,15 +117,11 @@ func Status(ctx context.Context, opts Options) (*StatusReport, error) {
 	for i, h := range opts.Inventory.Hosts {
 		order[h.Name] = i
 	}
-	comp := map[string]int{}
-	for i, c := range component.All() {
-		comp[c.Name()] = i
-	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		if rows[i].Host != rows[j].Host {
 			return order[rows[i].Host] < order[rows[j].Host]
 		}
-		return comp[rows[i].Component] < comp[rows[j].Component]
+		return catalog.Index(rows[i].Component) < catalog.Index(rows[j].Component)
 	})
 	return &StatusReport{Rows: rows}, nil
 }
@@ -152,7 +136,7 @@ type scrapePhase struct {
 func (scrapePhase) Title() string { return "scrape status" }
 
 func (p scrapePhase) Run(ctx context.Context, r *Run, h *HostRun) error {
-	proms := r.Opts.Inventory.HostsWithRole(inventory.RolePrometheus)
+	proms := r.Opts.Inventory.HostsWithRole(catalog.Prometheus)
 	if len(proms) == 0 || proms[0].Name != h.Host.Name {
 		return nil
 	}
@@ -161,7 +145,7 @@ func (p scrapePhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	defer p.mu.Unlock()
 	for i := range *p.rows {
 		row := &(*p.rows)[i]
-		if row.Component != "node_exporter" {
+		if row.Component != catalog.NodeExporter {
 			continue
 		}
 		switch {

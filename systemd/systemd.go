@@ -11,31 +11,9 @@ import (
 	"strings"
 	"text/template"
 	"unicode/utf8"
+
+	"github.com/obsbox/obsbox/installer/catalog"
 )
-
-// Component names, the same as the bundles package uses.
-const (
-	Prometheus   = "prometheus"
-	Alertmanager = "alertmanager"
-	Grafana      = "grafana"
-	NodeExporter = "node_exporter"
-)
-
-// UnitDir is where obsbox installs its units on a host.
-const UnitDir = "/etc/systemd/system"
-
-// component is what is fixed about each component's unit.
-type component struct {
-	unit   string // unit file name
-	reload bool   // ExecReload= sends SIGHUP
-}
-
-var components = map[string]component{
-	Prometheus:   {unit: "obsbox-prometheus.service", reload: true},
-	Alertmanager: {unit: "obsbox-alertmanager.service", reload: true},
-	Grafana:      {unit: "obsbox-grafana.service"},
-	NodeExporter: {unit: "obsbox-node-exporter.service"},
-}
 
 //go:embed *.tmpl
 var templateFS embed.FS
@@ -54,38 +32,9 @@ type Unit struct {
 	Environment      map[string]string // rendered sorted by name
 }
 
-// Components returns the component names Render knows, sorted.
-func Components() []string {
-	names := make([]string, 0, len(components))
-	for name := range components {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// UnitName returns the unit file name of component, e.g. "obsbox-node-exporter.service".
-func UnitName(componentName string) (string, error) {
-	c, ok := components[componentName]
-	if !ok {
-		return "", unknownComponent(componentName)
-	}
-	return c.unit, nil
-}
-
-// UnitPath returns where component's unit lives on a host.
-func UnitPath(componentName string) (string, error) {
-	name, err := UnitName(componentName)
-	if err != nil {
-		return "", err
-	}
-	return path.Join(UnitDir, name), nil
-}
-
-// Reloadable reports whether the unit has an ExecReload= (SIGHUP), so that a
-// configuration change needs `systemctl reload` rather than a restart.
-func Reloadable(componentName string) bool {
-	return components[componentName].reload
+// HasTemplate reports whether component has a unit template.
+func HasTemplate(componentName string) bool {
+	return templates.Lookup(catalog.UnitName(componentName)+".tmpl") != nil
 }
 
 // templateData holds the unit's values already escaped for the unit file.
@@ -102,23 +51,19 @@ type templateData struct {
 
 // Render returns the unit file for component.
 func Render(componentName string, u Unit) ([]byte, error) {
-	c, ok := components[componentName]
-	if !ok {
-		return nil, unknownComponent(componentName)
+	if !catalog.Known(componentName) || !HasTemplate(componentName) {
+		return nil, fmt.Errorf("unknown component %q (known: %s)", componentName, catalog.NameList())
 	}
+	unit := catalog.UnitName(componentName)
 	data, err := u.escape()
 	if err != nil {
-		return nil, fmt.Errorf("unit %s: %w", c.unit, err)
+		return nil, fmt.Errorf("unit %s: %w", unit, err)
 	}
 	var buf bytes.Buffer
-	if err := templates.ExecuteTemplate(&buf, c.unit+".tmpl", data); err != nil {
-		return nil, fmt.Errorf("unit %s: rendering template: %w", c.unit, err)
+	if err := templates.ExecuteTemplate(&buf, unit+".tmpl", data); err != nil {
+		return nil, fmt.Errorf("unit %s: rendering template: %w", unit, err)
 	}
 	return tidy(buf.Bytes()), nil
-}
-
-func unknownComponent(name string) error {
-	return fmt.Errorf("unknown component %q (known: %s)", name, strings.Join(Components(), ", "))
 }
 
 var (

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/pmezard/go-difflib/difflib"
 )
 
@@ -20,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // sampleUnits are the units as the installer fills them in on a host.
 func sampleUnits() map[string]Unit {
 	return map[string]Unit{
-		Prometheus: {
+		catalog.Prometheus: {
 			Description: "Prometheus monitoring server (obsbox)",
 			User:        "obsbox-prometheus",
 			Group:       "obsbox-prometheus",
@@ -34,7 +35,7 @@ func sampleUnits() map[string]Unit {
 			WorkingDirectory: "/var/lib/obsbox/prometheus",
 			ReadWritePaths:   []string{"/var/lib/obsbox/prometheus"},
 		},
-		Alertmanager: {
+		catalog.Alertmanager: {
 			Description: "Prometheus Alertmanager (obsbox)",
 			User:        "obsbox-alertmanager",
 			Group:       "obsbox-alertmanager",
@@ -48,7 +49,7 @@ func sampleUnits() map[string]Unit {
 			WorkingDirectory: "/var/lib/obsbox/alertmanager",
 			ReadWritePaths:   []string{"/var/lib/obsbox/alertmanager"},
 		},
-		Grafana: {
+		catalog.Grafana: {
 			Description: "Grafana (obsbox)",
 			User:        "obsbox-grafana",
 			Group:       "obsbox-grafana",
@@ -61,7 +62,7 @@ func sampleUnits() map[string]Unit {
 			WorkingDirectory: "/var/lib/obsbox/grafana",
 			ReadWritePaths:   []string{"/var/lib/obsbox/grafana"},
 		},
-		NodeExporter: {
+		catalog.NodeExporter: {
 			Description: "Prometheus node_exporter (obsbox)",
 			User:        "obsbox-node-exporter",
 			Group:       "obsbox-node-exporter",
@@ -83,7 +84,7 @@ func TestRenderGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			unit, _ := UnitName(name)
+			unit := catalog.UnitName(name)
 			checkGolden(t, filepath.Join("testdata", unit), got)
 		})
 	}
@@ -117,16 +118,16 @@ func TestComponentSettings(t *testing.T) {
 		want      []string
 		dontWant  []string
 	}{
-		{Prometheus,
+		{catalog.Prometheus,
 			[]string{"ExecReload=/bin/kill -HUP $MAINPID", "TimeoutStopSec=5min", "ProtectHome=yes", "ProtectClock=yes", "ProtectProc=invisible"},
 			[]string{"ProcSubset="}},
-		{Alertmanager,
+		{catalog.Alertmanager,
 			[]string{"ExecReload=/bin/kill -HUP $MAINPID", "ProtectHome=yes", "ProtectClock=yes", "ProtectProc=invisible"},
 			[]string{"ProcSubset="}},
-		{Grafana,
+		{catalog.Grafana,
 			[]string{"ProtectHome=yes", "ProtectClock=yes", "ProtectProc=invisible", "ProcSubset=pid"},
 			[]string{"ExecReload="}},
-		{NodeExporter,
+		{catalog.NodeExporter,
 			[]string{"ProtectHome=read-only", "SystemCallFilter=adjtimex", "SystemCallErrorNumber=EPERM"},
 			[]string{"ExecReload=", "ProtectClock=", "ProtectProc=", "ProcSubset=", "ReadWritePaths="}},
 	}
@@ -155,8 +156,8 @@ func TestComponentSettings(t *testing.T) {
 					t.Errorf("unit has %q, which this component must not", w)
 				}
 			}
-			if got := Reloadable(tt.component); got != has("ExecReload=") {
-				t.Errorf("Reloadable(%q) = %v, but the unit's ExecReload= presence is %v", tt.component, got, !got)
+			if got := catalog.Get(tt.component).Reload; got != has("ExecReload=") {
+				t.Errorf("catalog Reload of %q = %v, but the unit's ExecReload= presence is %v", tt.component, got, !got)
 			}
 		})
 	}
@@ -200,9 +201,9 @@ func TestQuoteExecArg(t *testing.T) {
 }
 
 func TestEnvironmentQuoting(t *testing.T) {
-	u := sampleUnits()[Prometheus]
+	u := sampleUnits()[catalog.Prometheus]
 	u.Environment = map[string]string{"B": "a b", "A": "50%", "C": "$x"}
-	b, err := Render(Prometheus, u)
+	b, err := Render(catalog.Prometheus, u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,23 +222,23 @@ func TestRenderRejects(t *testing.T) {
 		wantErr   string
 	}{
 		{"unknown component", "loki", func(*Unit) {}, `unknown component "loki"`},
-		{"no description", Prometheus, func(u *Unit) { u.Description = "" }, "Description is empty"},
-		{"newline in description", Prometheus, func(u *Unit) { u.Description = "a\nb" }, "control character"},
-		{"bad user", Prometheus, func(u *Unit) { u.User = "Root Admin" }, `User "Root Admin"`},
-		{"bad group", Prometheus, func(u *Unit) { u.Group = "" }, `Group ""`},
-		{"no exec", Prometheus, func(u *Unit) { u.ExecStart = nil }, "ExecStart is empty"},
-		{"relative binary", Prometheus, func(u *Unit) { u.ExecStart = []string{"prometheus"} }, "ExecStart[0]"},
-		{"nul in arg", Prometheus, func(u *Unit) { u.ExecStart = append(u.ExecStart, "a\x00") }, "ExecStart[5]"},
-		{"relative working dir", Prometheus, func(u *Unit) { u.WorkingDirectory = "data" }, "WorkingDirectory"},
-		{"unclean path", Prometheus, func(u *Unit) { u.ReadWritePaths = []string{"/var/lib/../lib/x"} }, "not a clean path"},
-		{"space in path", Prometheus, func(u *Unit) { u.ReadWritePaths = []string{"/var/lib/my data"} }, "ReadWritePaths[0]"},
-		{"root writable", Prometheus, func(u *Unit) { u.ReadWritePaths = []string{"/"} }, "undo ProtectSystem"},
-		{"specifier in path", Prometheus, func(u *Unit) { u.ReadOnlyPaths = []string{"/etc/%h"} }, "ReadOnlyPaths[0]"},
-		{"bad env name", Prometheus, func(u *Unit) { u.Environment = map[string]string{"A-B": "x"} }, `"A-B" is not a valid variable name`},
+		{"no description", catalog.Prometheus, func(u *Unit) { u.Description = "" }, "Description is empty"},
+		{"newline in description", catalog.Prometheus, func(u *Unit) { u.Description = "a\nb" }, "control character"},
+		{"bad user", catalog.Prometheus, func(u *Unit) { u.User = "Root Admin" }, `User "Root Admin"`},
+		{"bad group", catalog.Prometheus, func(u *Unit) { u.Group = "" }, `Group ""`},
+		{"no exec", catalog.Prometheus, func(u *Unit) { u.ExecStart = nil }, "ExecStart is empty"},
+		{"relative binary", catalog.Prometheus, func(u *Unit) { u.ExecStart = []string{"prometheus"} }, "ExecStart[0]"},
+		{"nul in arg", catalog.Prometheus, func(u *Unit) { u.ExecStart = append(u.ExecStart, "a\x00") }, "ExecStart[5]"},
+		{"relative working dir", catalog.Prometheus, func(u *Unit) { u.WorkingDirectory = "data" }, "WorkingDirectory"},
+		{"unclean path", catalog.Prometheus, func(u *Unit) { u.ReadWritePaths = []string{"/var/lib/../lib/x"} }, "not a clean path"},
+		{"space in path", catalog.Prometheus, func(u *Unit) { u.ReadWritePaths = []string{"/var/lib/my data"} }, "ReadWritePaths[0]"},
+		{"root writable", catalog.Prometheus, func(u *Unit) { u.ReadWritePaths = []string{"/"} }, "undo ProtectSystem"},
+		{"specifier in path", catalog.Prometheus, func(u *Unit) { u.ReadOnlyPaths = []string{"/etc/%h"} }, "ReadOnlyPaths[0]"},
+		{"bad env name", catalog.Prometheus, func(u *Unit) { u.Environment = map[string]string{"A-B": "x"} }, `"A-B" is not a valid variable name`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u := sampleUnits()[Prometheus]
+			u := sampleUnits()[catalog.Prometheus]
 			tt.change(&u)
 			_, err := Render(tt.component, u)
 			if err == nil {
@@ -250,27 +251,9 @@ func TestRenderRejects(t *testing.T) {
 	}
 }
 
-func TestUnitNames(t *testing.T) {
-	want := map[string]string{
-		Prometheus:   "/etc/systemd/system/obsbox-prometheus.service",
-		Alertmanager: "/etc/systemd/system/obsbox-alertmanager.service",
-		Grafana:      "/etc/systemd/system/obsbox-grafana.service",
-		NodeExporter: "/etc/systemd/system/obsbox-node-exporter.service",
-	}
-	if got := len(Components()); got != len(want) {
-		t.Errorf("Components() has %d entries, want %d", got, len(want))
-	}
-	for _, c := range Components() {
-		got, err := UnitPath(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got != want[c] {
-			t.Errorf("UnitPath(%q) = %q, want %q", c, got, want[c])
-		}
-	}
-	if _, err := UnitName("node-exporter"); err == nil {
-		t.Error(`UnitName("node-exporter") succeeded; component names use an underscore`)
+func TestUnknownComponent(t *testing.T) {
+	if _, err := Render("node-exporter", sampleUnits()[catalog.NodeExporter]); err == nil {
+		t.Error(`Render("node-exporter") succeeded; component names use an underscore`)
 	}
 }
 
@@ -291,13 +274,13 @@ func TestSecurityExposure(t *testing.T) {
 		skipOrFail(t, "this systemd-analyze has no --offline (needs systemd 250 or newer)")
 	}
 	dir := t.TempDir()
-	for _, c := range Components() {
+	for _, c := range catalog.Names() {
 		t.Run(c, func(t *testing.T) {
 			b, err := Render(c, sampleUnits()[c])
 			if err != nil {
 				t.Fatal(err)
 			}
-			name, _ := UnitName(c)
+			name := catalog.UnitName(c)
 			file := filepath.Join(dir, name)
 			if err := os.WriteFile(file, b, 0o644); err != nil {
 				t.Fatal(err)

@@ -14,27 +14,31 @@ import (
 	"strings"
 	"text/template"
 	"unicode/utf8"
+
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
-// Where Grafana's files live on a host (SPEC "What lands on a host").
-const (
-	GrafanaHomeDir               = "/opt/obsbox/grafana/current" // --homepath: the unpacked release
-	GrafanaConfigDir             = "/etc/obsbox/grafana"
+// Where Grafana's files live on a host: the catalog's layout.
+var (
+	GrafanaHomeDir               = catalog.CurrentLink(catalog.Grafana) // --homepath: the unpacked release
+	GrafanaConfigDir             = catalog.ConfigDir(catalog.Grafana)
 	GrafanaINIPath               = GrafanaConfigDir + "/grafana.ini"
 	GrafanaProvisioningDir       = GrafanaConfigDir + "/provisioning"
 	GrafanaDatasourcePath        = GrafanaProvisioningDir + "/datasources/obsbox.yaml"
 	GrafanaDashboardProviderPath = GrafanaProvisioningDir + "/dashboards/obsbox.yaml"
 	GrafanaDashboardsDir         = GrafanaConfigDir + "/dashboards"
-	GrafanaDataDir               = "/var/lib/obsbox/grafana"
+	GrafanaDataDir               = catalog.DataDir(catalog.Grafana)
 	GrafanaDatabasePath          = GrafanaDataDir + "/grafana.db"
-	GrafanaUser                  = "obsbox-grafana"
+	GrafanaUser                  = catalog.UserName(catalog.Grafana)
+	GrafanaDefaultPort           = catalog.DefaultPort(catalog.Grafana, "web")
+)
 
+const (
 	// GrafanaDatasourceUID is the provisioned Prometheus datasource's uid; the
 	// dashboards refer to it.
 	GrafanaDatasourceUID  = "obsbox-prometheus"
 	GrafanaDatasourceName = "Prometheus"
 
-	GrafanaDefaultPort      = 3000
 	GrafanaDefaultAdminUser = "admin"
 	// GrafanaMinPasswordLength is the shortest password `grafana cli admin
 	// reset-admin-password` accepts (it refuses 4 characters or fewer).

@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 // Paths inside Prometheus's configuration folder. prometheus.yml names them
@@ -27,9 +29,9 @@ const (
 // Scrape job names of the components obsbox installs; the built-in rules select on them.
 const (
 	PromJobNode         = "node"
-	PromJobPrometheus   = "prometheus"
-	PromJobAlertmanager = "alertmanager"
-	PromJobGrafana      = "grafana"
+	PromJobPrometheus   = catalog.Prometheus
+	PromJobAlertmanager = catalog.Alertmanager
+	PromJobGrafana      = catalog.Grafana
 )
 
 // promFileSDRefresh is how often Prometheus re-reads the node targets file on top

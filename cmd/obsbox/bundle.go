@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/inventory"
 	"github.com/spf13/cobra"
 )
@@ -102,7 +103,7 @@ func pullTargets(args []string, inv *inventory.Inventory) ([][2]string, error) {
 		if inv != nil && inv.Versions[component] != "" {
 			return inv.Versions[component]
 		}
-		return bundles.DefaultVersion(component)
+		return catalog.Get(component).Default
 	}
 	var out [][2]string
 	add := func(c, v string) {
@@ -111,7 +112,7 @@ func pullTargets(args []string, inv *inventory.Inventory) ([][2]string, error) {
 		}
 	}
 	if len(args) == 0 {
-		for _, c := range bundles.Components {
+		for _, c := range catalog.Names() {
 			if inventoryUsesComponent(inv, c) {
 				add(c, version(c))
 			}
@@ -120,13 +121,13 @@ func pullTargets(args []string, inv *inventory.Inventory) ([][2]string, error) {
 	}
 	for _, arg := range args {
 		c, v, hasVersion := strings.Cut(arg, "@")
-		if !bundles.IsComponent(c) {
+		if !catalog.Known(c) {
 			hint := ""
-			if alt := strings.ReplaceAll(c, "-", "_"); bundles.IsComponent(alt) {
+			if alt := strings.ReplaceAll(c, "-", "_"); catalog.Known(alt) {
 				hint = fmt.Sprintf(" (did you mean %s?)", alt)
 			}
 			return nil, fmt.Errorf("%q: unknown component %q%s; expected COMPONENT@VERSION with COMPONENT one of %s",
-				arg, c, hint, strings.Join(bundles.Components, ", "))
+				arg, c, hint, strings.Join(catalog.Names(), ", "))
 		}
 		if !hasVersion {
 			v = version(c)
@@ -142,7 +143,7 @@ func pullTargets(args []string, inv *inventory.Inventory) ([][2]string, error) {
 // usesComponent reports whether any host in the inventory runs component.
 func inventoryUsesComponent(inv *inventory.Inventory, component string) bool {
 	for _, h := range inv.Hosts {
-		if component == bundles.NodeExporter && h.NodeExporter || h.HasRole(component) {
+		if role := catalog.Get(component).Role; role == "" && h.NodeExporter || role != "" && h.HasRole(role) {
 			return true
 		}
 	}

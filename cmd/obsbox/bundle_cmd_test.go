@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 // releaseTarball builds a small tarball in the upstream layout of component.
@@ -30,7 +31,7 @@ func releaseTarball(t *testing.T, component, version, arch string) []byte {
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
 	tw.WriteHeader(&tar.Header{Name: top + "/", Typeflag: tar.TypeDir, Mode: 0o755})
-	for _, f := range bundles.RequiredFiles(component) {
+	for _, f := range catalog.Get(component).Binaries {
 		body := fmt.Sprintf("#!/bin/sh\necho %s %s\n", f, version)
 		tw.WriteHeader(&tar.Header{Name: top + "/" + f, Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(body))})
 		tw.Write([]byte(body))
@@ -142,9 +143,9 @@ host "web-1" { address = "10.99.0.12" }
 
 func TestBundlePullFromInventory(t *testing.T) {
 	m := newTestMirror(t)
-	prom := m.publish(t, bundles.Prometheus, "2.42.0", bundles.AMD64)
-	m.publish(t, bundles.NodeExporter, "1.8.2", bundles.AMD64)
-	m.publish(t, bundles.Alertmanager, "0.27.0", bundles.AMD64)
+	prom := m.publish(t, catalog.Prometheus, "2.42.0", bundles.AMD64)
+	m.publish(t, catalog.NodeExporter, "1.8.2", bundles.AMD64)
+	m.publish(t, catalog.Alertmanager, "0.27.0", bundles.AMD64)
 	dir := t.TempDir()
 	inv := writeTestInventory(t, dir, fmt.Sprintf("bundles {\n  dir = \"./cache\"\n  mirror = %q\n}\n", m.URL))
 
@@ -157,7 +158,7 @@ func TestBundlePullFromInventory(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if n := m.tarballHits(t, bundles.Alertmanager, "0.27.0", bundles.AMD64); n != 0 {
+	if n := m.tarballHits(t, catalog.Alertmanager, "0.27.0", bundles.AMD64); n != 0 {
 		t.Errorf("pulled alertmanager, which no host runs (%d requests)", n)
 	}
 	lock, err := bundles.ReadLock(filepath.Join(dir, "obsbox.lock.hcl"))
@@ -178,7 +179,7 @@ func TestBundlePullFromInventory(t *testing.T) {
 			t.Errorf("second pull: %+v, want cached", r)
 		}
 	}
-	if n := m.tarballHits(t, bundles.Prometheus, "2.42.0", bundles.AMD64); n != 1 {
+	if n := m.tarballHits(t, catalog.Prometheus, "2.42.0", bundles.AMD64); n != 1 {
 		t.Errorf("prometheus downloaded %d times, want once", n)
 	}
 
@@ -190,8 +191,8 @@ func TestBundlePullFromInventory(t *testing.T) {
 
 func TestBundlePullArguments(t *testing.T) {
 	m := newTestMirror(t)
-	m.publish(t, bundles.Alertmanager, "0.27.0", bundles.AMD64)
-	m.publish(t, bundles.Alertmanager, "0.27.0", bundles.ARM64)
+	m.publish(t, catalog.Alertmanager, "0.27.0", bundles.AMD64)
+	m.publish(t, catalog.Alertmanager, "0.27.0", bundles.ARM64)
 	dir := t.TempDir()
 	inv := writeTestInventory(t, dir, fmt.Sprintf("bundles {\n  dir = \"./cache\"\n  mirror = %q\n}\n", m.URL))
 
@@ -232,7 +233,7 @@ func TestBundleImportAndListWithoutInventory(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", filepath.Join(work, "xdg"))
 	inv := filepath.Join(work, "obsbox.hcl") // does not exist
 	src := t.TempDir()
-	data := releaseTarball(t, bundles.NodeExporter, "1.8.2", bundles.AMD64)
+	data := releaseTarball(t, catalog.NodeExporter, "1.8.2", bundles.AMD64)
 	file := filepath.Join(src, "node_exporter-1.8.2.linux-amd64.tar.gz")
 	os.WriteFile(file, data, 0o644)
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/obsbox/obsbox/installer"
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/inventory"
 	"github.com/spf13/cobra"
 )
@@ -74,7 +75,7 @@ func newAddHostCmd(g *globalOptions) *cobra.Command {
 			opts.Hosts = []string{nh.Name}
 			if len(nh.Roles) > 0 {
 				// A new Prometheus, Alertmanager or Grafana changes the others' configuration.
-				for _, h := range next.HostsWithRole(inventory.RolePrometheus) {
+				for _, h := range next.HostsWithRole(catalog.Prometheus) {
 					opts.Hosts = append(opts.Hosts, h.Name)
 				}
 			}
@@ -191,7 +192,7 @@ func newRemoveHostCmd(g *globalOptions) *cobra.Command {
 			// their configuration changes too.
 			opts = g.runOptions(next, &f)
 			if len(host.Roles) > 0 {
-				for _, h := range next.HostsWithRole(inventory.RolePrometheus) {
+				for _, h := range next.HostsWithRole(catalog.Prometheus) {
 					opts.Hosts = append(opts.Hosts, h.Name)
 				}
 			} else {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/obsbox/obsbox/installer"
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/inventory"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -101,7 +102,7 @@ func warnStillInInventory(w io.Writer, inv *inventory.Inventory, hosts []*invent
 		gone[h.Name], names[i] = true, h.Name
 	}
 	var scrapers []string
-	for _, p := range inv.HostsWithRole(inventory.RolePrometheus) {
+	for _, p := range inv.HostsWithRole(catalog.Prometheus) {
 		if !gone[p.Name] {
 			scrapers = append(scrapers, p.Name)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/obsbox/obsbox/bundles"
 	"github.com/obsbox/obsbox/installer"
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/inventory"
 	"github.com/spf13/cobra"
 )
@@ -29,8 +30,8 @@ func newUpgradeCmd(g *globalOptions) *cobra.Command {
 			want := map[string]string{}
 			for _, a := range args {
 				c, v, ok := strings.Cut(a, "=")
-				if !ok || !bundles.IsComponent(c) {
-					return usageError(fmt.Errorf("%q: want COMPONENT=VERSION with COMPONENT one of %s", a, strings.Join(bundles.Components, ", ")))
+				if !ok || !catalog.Known(c) {
+					return usageError(fmt.Errorf("%q: want COMPONENT=VERSION with COMPONENT one of %s", a, strings.Join(catalog.Names(), ", ")))
 				}
 				if err := bundles.CheckVersion(v); err != nil {
 					return usageError(fmt.Errorf("%s: %w", a, err))
@@ -38,7 +39,7 @@ func newUpgradeCmd(g *globalOptions) *cobra.Command {
 				want[c] = v
 			}
 			if len(args) == 0 {
-				for _, c := range bundles.Components {
+				for _, c := range catalog.Names() {
 					want[c] = bundles.Newest(c)
 				}
 			}
@@ -117,8 +118,8 @@ func newRollbackCmd(g *globalOptions) *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			comp := args[0]
-			if !bundles.IsComponent(comp) {
-				return usageError(fmt.Errorf("unknown component %q: one of %s", comp, strings.Join(bundles.Components, ", ")))
+			if !catalog.Known(comp) {
+				return usageError(fmt.Errorf("unknown component %q: one of %s", comp, strings.Join(catalog.Names(), ", ")))
 			}
 			inv, err := loadInventory(g)
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/inventory"
 	"github.com/spf13/cobra"
 )
@@ -87,7 +88,7 @@ func warningNote(warns int) string {
 // hostSummary is "3 hosts; prometheus on mon-1; alertmanager on mon-1; grafana on mon-1".
 func hostSummary(inv *inventory.Inventory) string {
 	parts := []string{plural(len(inv.Hosts), "host")}
-	for _, role := range inventory.Roles {
+	for _, role := range catalog.Roles() {
 		var names []string
 		for _, h := range inv.HostsWithRole(role) {
 			names = append(names, h.Name)

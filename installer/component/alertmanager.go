@@ -3,8 +3,9 @@ package component
 import (
 	"fmt"
 	"path"
+	"slices"
 
-	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/inventory"
 	"github.com/obsbox/obsbox/systemd"
 	"github.com/obsbox/obsbox/templates"
@@ -13,17 +14,21 @@ import (
 // Alertmanager runs on hosts with the alertmanager role; several form a cluster.
 type Alertmanager struct{}
 
-func (Alertmanager) Name() string { return bundles.Alertmanager }
+func init() { register(Alertmanager{}) }
+
+func (Alertmanager) Port(inv *inventory.Inventory) int { return inv.Alertmanager.Port }
+
+func (Alertmanager) Name() string { return catalog.Alertmanager }
 
 func (Alertmanager) Runs(_ *inventory.Inventory, h *inventory.Host) bool {
-	return h.HasRole(inventory.RoleAlertmanager)
+	return h.HasRole(catalog.Alertmanager)
 }
 
 func (a Alertmanager) Spec(c *Context) (*Spec, error) {
 	name := a.Name()
-	user := UserName(name)
+	user := catalog.UserName(name)
 	ac := c.Inv.Alertmanager
-	cfgDir := ConfigDir(name)
+	cfgDir := catalog.ConfigDir(name)
 
 	conf := templates.AlertmanagerConfig{DefaultReceiver: ac.DefaultReceiver}
 	for _, r := range ac.Receivers {
@@ -50,14 +55,14 @@ func (a Alertmanager) Spec(c *Context) (*Spec, error) {
 	}
 
 	args := []string{
-		path.Join(BinDir(name), "alertmanager"),
+		path.Join(binDir(name), "alertmanager"),
 		"--config.file=" + path.Join(cfgDir, "alertmanager.yml"),
-		"--storage.path=" + DataDir(name),
+		"--storage.path=" + catalog.DataDir(name),
 		fmt.Sprintf("--web.listen-address=:%d", ac.Port),
 	}
 	// Alertmanagers on several hosts gossip silences and notifications;
 	// a lone one keeps its cluster port closed.
-	peers := c.Inv.HostsWithRole(inventory.RoleAlertmanager)
+	peers := c.Inv.HostsWithRole(catalog.Alertmanager)
 	if len(peers) > 1 {
 		args = append(args, fmt.Sprintf("--cluster.listen-address=%s", hostPort(c.Host.Address, ac.ClusterPort)),
 			"--cluster.advertise-address="+hostPort(c.Host.Address, ac.ClusterPort))
@@ -74,8 +79,8 @@ func (a Alertmanager) Spec(c *Context) (*Spec, error) {
 		User:             user,
 		Group:            user,
 		ExecStart:        args,
-		WorkingDirectory: DataDir(name),
-		ReadWritePaths:   []string{DataDir(name)},
+		WorkingDirectory: catalog.DataDir(name),
+		ReadWritePaths:   []string{catalog.DataDir(name)},
 	})
 	if err != nil {
 		return nil, err
@@ -84,12 +89,12 @@ func (a Alertmanager) Spec(c *Context) (*Spec, error) {
 		Component: name,
 		Version:   c.Version,
 		Bundle:    c.Bundle,
-		Binaries:  []string{"alertmanager", "amtool"},
+		Binaries:  slices.Clone(catalog.Get(name).Binaries),
 		Files: []File{{Path: path.Join(cfgDir, "alertmanager.yml"), Content: yml, Mode: 0o640, Owner: "root", Group: user,
 			Secrets: &Secrets{Format: "yaml", Keys: templates.AlertmanagerSecretKeys, Values: conf.SecretValues()}, Effect: EffectReload}},
 		Unit:   unit,
-		Reload: systemd.Reloadable(name),
+		Reload: catalog.Get(name).Reload,
 		Check:  &Check{Tool: "amtool", Args: []string{"check-config", "alertmanager.yml"}},
-		Health: Health{Port: ac.Port, Path: "/-/ready", ReloadMetric: "alertmanager_config_last_reload_successful", BuildInfo: "alertmanager_build_info"},
+		Health: health(name, ac.Port),
 	}, nil
 }

@@ -6,7 +6,7 @@ import (
 	"path"
 	"slices"
 
-	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/inventory"
 	"github.com/obsbox/obsbox/installer/shell"
 	"github.com/obsbox/obsbox/systemd"
@@ -17,18 +17,22 @@ import (
 // datasource and obsbox's own dashboards.
 type Grafana struct{}
 
-func (Grafana) Name() string { return bundles.Grafana }
+func init() { register(Grafana{}) }
+
+func (Grafana) Port(inv *inventory.Inventory) int { return inv.Grafana.Port }
+
+func (Grafana) Name() string { return catalog.Grafana }
 
 func (Grafana) Runs(_ *inventory.Inventory, h *inventory.Host) bool {
-	return h.HasRole(inventory.RoleGrafana)
+	return h.HasRole(catalog.Grafana)
 }
 
 // adminPasswordFile holds the admin password for `grafana cli`, which reads it on stdin.
-var adminPasswordFile = path.Join(ConfigDir(bundles.Grafana), "admin-password")
+var adminPasswordFile = path.Join(catalog.ConfigDir(catalog.Grafana), "admin-password")
 
 func (g Grafana) Spec(c *Context) (*Spec, error) {
 	name := g.Name()
-	user := UserName(name)
+	user := catalog.UserName(name)
 	inv := c.Inv
 	gc := inv.Grafana
 	password := c.GrafanaAdminPassword.Value()
@@ -47,7 +51,7 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("grafana.ini: %w", err)
 	}
-	proms := inv.HostsWithRole(inventory.RolePrometheus)
+	proms := inv.HostsWithRole(catalog.Prometheus)
 	if len(proms) == 0 {
 		return nil, fmt.Errorf("no host has the prometheus role for Grafana's datasource")
 	}
@@ -56,7 +60,7 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 	ds, err := templates.RenderGrafanaDatasource(templates.GrafanaDatasource{
 		URL:               "http://" + hostPort(proms[0].Address, inv.Prometheus.Port),
 		IsDefault:         true,
-		PrometheusVersion: inv.Versions[bundles.Prometheus],
+		PrometheusVersion: inv.Versions[catalog.Prometheus],
 	})
 	if err != nil {
 		return nil, err
@@ -89,8 +93,8 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 		User:             user,
 		Group:            user,
 		ExecStart:        templates.GrafanaServerArgv(templates.GrafanaHomeDir),
-		WorkingDirectory: DataDir(name),
-		ReadWritePaths:   []string{DataDir(name)},
+		WorkingDirectory: catalog.DataDir(name),
+		ReadWritePaths:   []string{catalog.DataDir(name)},
 	})
 	if err != nil {
 		return nil, err
@@ -107,12 +111,12 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 		Component:     name,
 		Version:       c.Version,
 		Bundle:        c.Bundle,
-		Binaries:      []string{"bin/grafana"},
+		Binaries:      slices.Clone(catalog.Get(name).Binaries),
 		Files:         files,
 		Dirs:          dirs,
 		Unit:          unit,
-		Reload:        systemd.Reloadable(name),
+		Reload:        catalog.Get(name).Reload,
 		BeforeRestart: hook,
-		Health:        Health{Port: gc.Port, Path: "/api/health", BuildInfo: "grafana_build_info"},
+		Health:        health(name, gc.Port),
 	}, nil
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/inventory"
 	"github.com/obsbox/obsbox/templates"
 )
@@ -22,7 +22,7 @@ func TestFinding4_GrafanaSecretKeyRendered(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	ctx := &Context{Inv: inv, Host: inv.Host("mon-1"), Version: inv.Versions[bundles.Grafana],
+	ctx := &Context{Inv: inv, Host: inv.Host("mon-1"), Version: inv.Versions[catalog.Grafana],
 		GrafanaAdminPassword: inventory.NewSecret("admin-pw-123"), GrafanaSecretKey: inventory.NewSecret(key)}
 	spec, err := Grafana{}.Spec(ctx)
 	if err != nil {

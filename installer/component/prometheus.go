@@ -6,9 +6,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 
-	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/inventory"
 	"github.com/obsbox/obsbox/systemd"
 	"github.com/obsbox/obsbox/templates"
@@ -17,10 +18,14 @@ import (
 // Prometheus runs on hosts with the prometheus role and scrapes every host.
 type Prometheus struct{}
 
-func (Prometheus) Name() string { return bundles.Prometheus }
+func init() { register(Prometheus{}) }
+
+func (Prometheus) Port(inv *inventory.Inventory) int { return inv.Prometheus.Port }
+
+func (Prometheus) Name() string { return catalog.Prometheus }
 
 func (Prometheus) Runs(_ *inventory.Inventory, h *inventory.Host) bool {
-	return h.HasRole(inventory.RolePrometheus)
+	return h.HasRole(catalog.Prometheus)
 }
 
 // hostPort joins a host's address with a port, bracketing IPv6.
@@ -28,9 +33,9 @@ func hostPort(addr string, port int) string { return net.JoinHostPort(addr, strc
 
 func (p Prometheus) Spec(c *Context) (*Spec, error) {
 	name := p.Name()
-	user := UserName(name)
+	user := catalog.UserName(name)
 	inv := c.Inv
-	cfgDir := ConfigDir(name)
+	cfgDir := catalog.ConfigDir(name)
 	pc := inv.Prometheus
 
 	conf := templates.PrometheusConfig{
@@ -39,14 +44,14 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 		RuleFiles:          []string{templates.PromBuiltinRulesFile, templates.PromUserRulesGlob},
 		NodeTargetsFile:    templates.PromNodeTargetsFile,
 	}
-	for _, h := range inv.HostsWithRole(inventory.RoleAlertmanager) {
+	for _, h := range inv.HostsWithRole(catalog.Alertmanager) {
 		conf.Alertmanagers = append(conf.Alertmanagers, hostPort(h.Address, inv.Alertmanager.Port))
 		conf.Alertmanager = append(conf.Alertmanager, templates.PrometheusStaticTarget{Host: h.Name, Address: hostPort(h.Address, inv.Alertmanager.Port), Labels: h.Labels})
 	}
-	for _, h := range inv.HostsWithRole(inventory.RolePrometheus) {
+	for _, h := range inv.HostsWithRole(catalog.Prometheus) {
 		conf.Prometheus = append(conf.Prometheus, templates.PrometheusStaticTarget{Host: h.Name, Address: hostPort(h.Address, pc.Port), Labels: h.Labels})
 	}
-	for _, h := range inv.HostsWithRole(inventory.RoleGrafana) {
+	for _, h := range inv.HostsWithRole(catalog.Grafana) {
 		conf.Grafana = append(conf.Grafana, templates.PrometheusStaticTarget{Host: h.Name, Address: hostPort(h.Address, inv.Grafana.Port), Labels: h.Labels})
 	}
 	for _, j := range pc.Scrape {
@@ -116,14 +121,14 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 		User:        user,
 		Group:       user,
 		ExecStart: []string{
-			path.Join(BinDir(name), "prometheus"),
+			path.Join(binDir(name), "prometheus"),
 			"--config.file=" + path.Join(cfgDir, "prometheus.yml"),
-			"--storage.tsdb.path=" + DataDir(name),
+			"--storage.tsdb.path=" + catalog.DataDir(name),
 			"--storage.tsdb.retention.time=" + pc.Retention,
 			fmt.Sprintf("--web.listen-address=:%d", pc.Port),
 		},
-		WorkingDirectory: DataDir(name),
-		ReadWritePaths:   []string{DataDir(name)},
+		WorkingDirectory: catalog.DataDir(name),
+		ReadWritePaths:   []string{catalog.DataDir(name)},
 	})
 	if err != nil {
 		return nil, err
@@ -132,7 +137,7 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 		Component: name,
 		Version:   c.Version,
 		Bundle:    c.Bundle,
-		Binaries:  []string{"prometheus", "promtool"},
+		Binaries:  slices.Clone(catalog.Get(name).Binaries),
 		Files:     files,
 		Dirs: []Dir{
 			{Path: path.Join(cfgDir, "rules"), Mode: 0o750, Owner: "root", Group: user},
@@ -140,8 +145,8 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 			{Path: path.Join(cfgDir, "targets"), Mode: 0o750, Owner: "root", Group: user},
 		},
 		Unit:   unit,
-		Reload: systemd.Reloadable(name),
+		Reload: catalog.Get(name).Reload,
 		Check:  &Check{Tool: "promtool", Args: []string{"check", "config", "prometheus.yml"}},
-		Health: Health{Port: pc.Port, Path: "/-/ready", ReloadMetric: "prometheus_config_last_reload_successful", BuildInfo: "prometheus_build_info"},
+		Health: health(name, pc.Port),
 	}, nil
 }

@@ -4,19 +4,9 @@
 package component
 
 import (
-	"path"
-	"strings"
-
 	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/inventory"
-)
-
-// Fixed roots of the host layout (SPEC.md "What lands on a host").
-const (
-	OptRoot    = "/opt/obsbox"
-	ConfigRoot = "/etc/obsbox"
-	DataRoot   = "/var/lib/obsbox"
-	UnitDir    = "/etc/systemd/system"
 )
 
 // Component is one piece of the stack.
@@ -27,6 +17,8 @@ type Component interface {
 	Runs(inv *inventory.Inventory, h *inventory.Host) bool
 	// Spec returns what the component wants on the host.
 	Spec(c *Context) (*Spec, error)
+	// Port is the inventory's port of the component's health endpoint.
+	Port(inv *inventory.Inventory) int
 }
 
 // Context is what a component may look at to build its Spec.
@@ -122,50 +114,30 @@ type Health struct {
 	BuildInfo string
 }
 
-// Standard names and folders, derived from the component name.
-
-// UnitName is the systemd unit, e.g. obsbox-node-exporter.service.
-func UnitName(component string) string {
-	return "obsbox-" + strings.ReplaceAll(component, "_", "-") + ".service"
+// health is the catalog's health check of component, on port.
+func health(component string, port int) Health {
+	h := catalog.Get(component).Health
+	return Health{Port: port, Path: h.Path, ReloadMetric: h.ReloadMetric, BuildInfo: h.BuildInfo}
 }
 
-// UserName is the system user (and group) the component runs as.
-func UserName(component string) string {
-	return "obsbox-" + strings.ReplaceAll(component, "_", "-")
-}
+// binDir is the stable path units execute from.
+func binDir(component string) string { return catalog.CurrentLink(component) }
 
-// BaseDir holds every version of a component's binaries.
-func BaseDir(component string) string { return path.Join(OptRoot, component) }
+var impls = map[string]Component{}
 
-// VersionDir holds one version's binaries.
-func VersionDir(component, version string) string { return path.Join(OptRoot, component, version) }
+// register adds a component's implementation; each component's file calls it from init.
+func register(c Component) { impls[c.Name()] = c }
 
-// CurrentLink points at the active version folder.
-func CurrentLink(component string) string { return path.Join(OptRoot, component, "current") }
+// Implemented reports whether the catalog's component name has an implementation here.
+func Implemented(name string) bool { return impls[name] != nil }
 
-// BinDir is the stable path units execute from.
-func BinDir(component string) string { return CurrentLink(component) }
-
-// ConfigDir holds the component's configuration.
-func ConfigDir(component string) string { return path.Join(ConfigRoot, component) }
-
-// DataDir holds the component's data; it survives upgrades and rollbacks.
-func DataDir(component string) string { return path.Join(DataRoot, component) }
-
-// UnitPath is where the unit file lives.
-func UnitPath(component string) string { return path.Join(UnitDir, UnitName(component)) }
-
-// All lists the components in install order.
+// All lists the components in the catalog's install order.
 func All() []Component {
-	return []Component{NodeExporter{}, Prometheus{}, Alertmanager{}, Grafana{}}
-}
-
-// ByName returns the component called name, or nil.
-func ByName(name string) Component {
-	for _, c := range All() {
-		if c.Name() == name {
-			return c
+	var out []Component
+	for _, c := range catalog.All() {
+		if impl := impls[c.Name]; impl != nil {
+			out = append(out, impl)
 		}
 	}
-	return nil
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/shell"
 )
 
@@ -86,8 +87,8 @@ type layout struct {
 }
 
 var hostLayout = layout{
-	opt: "/opt/obsbox", etc: "/etc/obsbox", lib: "/var/lib/obsbox", record: RecordPath,
-	units: "/etc/systemd/system", applyParent: path.Dir(ApplyDirGlob), needRoot: true,
+	opt: catalog.OptRoot, etc: catalog.ConfigRoot, lib: catalog.DataRoot, record: RecordPath,
+	units: catalog.UnitDir, applyParent: path.Dir(ApplyDirGlob), needRoot: true,
 }
 
 // The output is a sequence of NUL-terminated fields: names on a host may

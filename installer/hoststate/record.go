@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 // RecordPath is where the record lives on every host.
-const RecordPath = "/var/lib/obsbox/record.json"
+const RecordPath = catalog.DataRoot + "/record.json"
 
 // RecordFormat is bumped when the record's meaning changes.
 const RecordFormat = 1

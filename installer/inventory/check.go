@@ -2,7 +2,6 @@ package inventory
 
 import (
 	"fmt"
-	"github.com/zclconf/go-cty/cty"
 	"math"
 	"net"
 	"net/url"
@@ -10,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"

@@ -7,24 +7,28 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/catalog"
+)
+
+// Default ports are the catalog's.
+var (
+	DefaultPrometheusPort     = catalog.DefaultPort(catalog.Prometheus, "web")
+	DefaultAlertmanagerPort   = catalog.DefaultPort(catalog.Alertmanager, "web")
+	DefaultAlertmanagerClPort = catalog.DefaultPort(catalog.Alertmanager, "cluster")
+	DefaultGrafanaPort        = catalog.DefaultPort(catalog.Grafana, "web")
+	DefaultNodeExporterPort   = catalog.DefaultPort(catalog.NodeExporter, "web")
 )
 
 // Every default of the inventory lives in this file.
 const (
-	DefaultSSHUser            = "root"
-	DefaultSSHPort            = 22
-	DefaultKnownHosts         = "~/.ssh/known_hosts"
-	DefaultPrometheusPort     = 9090
-	DefaultRetention          = "15d"
-	DefaultScrapeInterval     = "15s"
-	DefaultMetricsPath        = "/metrics"
-	DefaultScheme             = "http"
-	DefaultAlertmanagerPort   = 9093
-	DefaultAlertmanagerClPort = 9094
-	DefaultGrafanaPort        = 3000
-	DefaultGrafanaAdminUser   = "admin"
-	DefaultNodeExporterPort   = 9100
+	DefaultSSHUser          = "root"
+	DefaultSSHPort          = 22
+	DefaultKnownHosts       = "~/.ssh/known_hosts"
+	DefaultRetention        = "15d"
+	DefaultScrapeInterval   = "15s"
+	DefaultMetricsPath      = "/metrics"
+	DefaultScheme           = "http"
+	DefaultGrafanaAdminUser = "admin"
 	// NullReceiver is the default receiver when the inventory defines none:
 	// Alertmanager then accepts alerts and sends them nowhere.
 	NullReceiver = "null"
@@ -46,12 +50,12 @@ func build(raw *rawFile, path, dir string, src []byte, pm *posMap) *Inventory {
 	inv.SSH = buildSSH(dir, raw.SSH)
 
 	inv.Versions = map[string]string{}
-	for _, c := range bundles.Components {
-		inv.Versions[c] = bundles.DefaultVersion(c)
+	for _, c := range catalog.Names() {
+		inv.Versions[c] = catalog.Get(c).Default
 	}
 	if raw.Versions != nil {
 		for name, v := range raw.Versions.Values {
-			if slices.Contains(bundles.Components, name) {
+			if slices.Contains(catalog.Names(), name) {
 				inv.Versions[name] = v
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 // WriteDiagnostics prints each diagnostic as
@@ -134,16 +136,17 @@ func maskAt(masks []span, i int) (span, bool) {
 }
 
 // secretAttrs names, by enclosing block path, the attributes whose values are Secrets.
-var secretAttrs = map[string][]string{
-	"ssh":                             {"sudo_password"},
-	"host/ssh":                        {"sudo_password"},
-	"grafana":                         {"admin_password"},
-	"prometheus/remote_write":         {"url", "password", "bearer_token"},
-	"alertmanager/receiver/pagerduty": {"routing_key"},
-	"alertmanager/receiver/slack":     {"api_url"},
-	"alertmanager/receiver/webhook":   {"url"},
-	"alertmanager/receiver/email":     {"auth_password"},
-}
+// The components' own come from the catalog.
+var secretAttrs = func() map[string][]string {
+	m := map[string][]string{
+		"ssh":      {"sudo_password"},
+		"host/ssh": {"sudo_password"},
+	}
+	for _, c := range catalog.All() {
+		maps.Copy(m, c.Secrets)
+	}
+	return m
+}()
 
 // secretLineRe finds a secret attribute on a line the parser could not make
 // sense of, so a literal secret on a broken line is masked too.

@@ -9,7 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
-	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -123,8 +123,8 @@ func RemoveHost(src []byte, name string) ([]byte, error) {
 func SetVersions(src []byte, versions map[string]string) ([]byte, error) {
 	comps := make([]string, 0, len(versions))
 	for c, v := range versions {
-		if !slices.Contains(bundles.Components, c) {
-			return nil, fmt.Errorf("unknown component %q; components: %s", c, strings.Join(bundles.Components, ", "))
+		if !slices.Contains(catalog.Names(), c) {
+			return nil, fmt.Errorf("unknown component %q; components: %s", c, strings.Join(catalog.Names(), ", "))
 		}
 		if !ValidVersion(v) {
 			return nil, fmt.Errorf("%s version %q is not of the form MAJOR.MINOR.PATCH", c, v)
@@ -133,7 +133,7 @@ func SetVersions(src []byte, versions map[string]string) ([]byte, error) {
 	}
 	// Catalog order, so created attributes read the same in every file.
 	sort.Slice(comps, func(i, j int) bool {
-		return slices.Index(bundles.Components, comps[i]) < slices.Index(bundles.Components, comps[j])
+		return slices.Index(catalog.Names(), comps[i]) < slices.Index(catalog.Names(), comps[j])
 	})
 	doc, err := parseForEdit(src)
 	if err != nil {
@@ -220,8 +220,8 @@ func checkNewHost(h NewHost) error {
 		return fmt.Errorf("host %q: address %q must be an IP address or a host name", h.Name, h.Address)
 	}
 	for _, r := range h.Roles {
-		if !slices.Contains(Roles, r) {
-			return fmt.Errorf("host %q: %q is not a role; roles: %s", h.Name, r, strings.Join(Roles, ", "))
+		if !slices.Contains(catalog.Roles(), r) {
+			return fmt.Errorf("host %q: %q is not a role; roles: %s", h.Name, r, strings.Join(catalog.Roles(), ", "))
 		}
 	}
 	for k := range h.Labels {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 func readTestdata(t *testing.T, name string) []byte {
@@ -110,7 +112,7 @@ func TestAddedHostLoads(t *testing.T) {
 		t.Fatalf("\n%s", dumpDiags(diags))
 	}
 	h := inv.Host("db-1")
-	if h == nil || h.Address != "10.0.2.1" || !h.HasRole(RoleGrafana) || h.Labels["env"] != `prod "eu"` || h.Labels["team"] != "data" || h.SSH.User != "ubuntu" {
+	if h == nil || h.Address != "10.0.2.1" || !h.HasRole(catalog.Grafana) || h.Labels["env"] != `prod "eu"` || h.Labels["team"] != "data" || h.SSH.User != "ubuntu" {
 		t.Errorf("added host: %+v", h)
 	}
 }

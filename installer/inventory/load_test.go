@@ -13,7 +13,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclwrite"
-	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 // fakeHome points ~ at a fresh folder holding ~/.ssh/id_ed25519.
@@ -130,8 +130,8 @@ func TestDefaults(t *testing.T) {
 	if want := (SSH{User: "root", Port: 22, KnownHosts: filepath.Join(home, ".ssh/known_hosts")}); inv.SSH != want {
 		t.Errorf("ssh %+v, want %+v", inv.SSH, want)
 	}
-	for _, c := range bundles.Components {
-		if inv.Versions[c] == "" || inv.Versions[c] != bundles.DefaultVersion(c) {
+	for _, c := range catalog.Names() {
+		if inv.Versions[c] == "" || inv.Versions[c] != catalog.Get(c).Default {
 			t.Errorf("version of %s = %q, want the catalog's", c, inv.Versions[c])
 		}
 	}
@@ -314,7 +314,7 @@ func TestExampleInventoryValidates(t *testing.T) {
 	if inv == nil || len(diags) != 0 {
 		t.Fatalf("the example must validate without warnings and with no environment set:\n%s", dumpDiags(diags))
 	}
-	if len(inv.HostsWithRole(RolePrometheus)) == 0 || len(inv.Hosts) < 2 {
+	if len(inv.HostsWithRole(catalog.Prometheus)) == 0 || len(inv.Hosts) < 2 {
 		t.Errorf("the example should show a Prometheus host and a plain one, has %d hosts", len(inv.Hosts))
 	}
 	if got := hclwrite.Format(ex); !bytes.Equal(got, ex) {

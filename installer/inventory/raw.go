@@ -37,7 +37,7 @@ type rawSSH struct {
 }
 
 // rawVersions keeps its attributes undecoded so unknown components get our own
-// message (listing bundles.Components) rather than a fixed schema's.
+// message (listing catalog.Names()) rather than a fixed schema's.
 type rawVersions struct {
 	Attrs    hcl.Attributes `hcl:",remain"`
 	DefRange hcl.Range      `hcl:",def_range"`

@@ -7,17 +7,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// Roles a host may carry. node_exporter is not a role: it runs on every host
-// unless the host sets node_exporter = false.
-const (
-	RolePrometheus   = "prometheus"
-	RoleAlertmanager = "alertmanager"
-	RoleGrafana      = "grafana"
-)
-
-// Roles lists the valid role names.
-var Roles = []string{RolePrometheus, RoleAlertmanager, RoleGrafana}
-
 // Inventory is the decoded, defaulted and validated inventory.
 type Inventory struct {
 	Path   string // absolute path of the inventory file

@@ -12,7 +12,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -149,9 +149,9 @@ func (v *validator) versions(rv *rawVersions) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		if !slices.Contains(bundles.Components, name) {
+		if !slices.Contains(catalog.Names(), name) {
 			v.errorf(rv.NameRanges[name], "Unknown component in versions",
-				"%q is not a component obsbox installs.%s Components: %s.", name, suggest(name, bundles.Components), quoteList(bundles.Components))
+				"%q is not a component obsbox installs.%s Components: %s.", name, suggest(name, catalog.Names()), quoteList(catalog.Names()))
 			continue
 		}
 		ver, ok := rv.Values[name]
@@ -164,7 +164,7 @@ func (v *validator) versions(rv *rawVersions) {
 				hint = ` Drop the leading "v".`
 			}
 			v.errorf(rv.Ranges[name], "Invalid version",
-				"%s version %q is not of the form MAJOR.MINOR.PATCH with an optional -prerelease (for example %q).%s", name, ver, bundles.DefaultVersion(name), hint)
+				"%s version %q is not of the form MAJOR.MINOR.PATCH with an optional -prerelease (for example %q).%s", name, ver, catalog.Get(name).Default, hint)
 		}
 	}
 }
@@ -289,17 +289,17 @@ func (v *validator) hosts(hosts []rawHost) {
 			rolesFailed = true
 		}
 		for j, role := range h.Roles {
-			if slices.Contains(Roles, role) {
-				hasPrometheus = hasPrometheus || role == RolePrometheus
+			if slices.Contains(catalog.Roles(), role) {
+				hasPrometheus = hasPrometheus || role == catalog.Prometheus
 				continue
 			}
 			detail := fmt.Sprintf("host %q: %q is not a role.", h.Name, role)
-			if role == "node_exporter" || role == "node-exporter" {
+			if role == catalog.NodeExporter || role == "node-exporter" {
 				detail += " node_exporter runs on every host unless the host sets node_exporter = false;"
 			} else {
-				detail += suggest(role, Roles)
+				detail += suggest(role, catalog.Roles())
 			}
-			v.errorf(elemRange(h.Body, "roles", j, h.RolesRange), "Unknown role", "%s Roles: %s.", detail, quoteList(Roles))
+			v.errorf(elemRange(h.Body, "roles", j, h.RolesRange), "Unknown role", "%s Roles: %s.", detail, quoteList(catalog.Roles()))
 		}
 		v.labels(h.Labels, h.Body, h.LabelsRange, fmt.Sprintf("host %q", h.Name))
 		v.ssh(h.SSH, fmt.Sprintf("host %q ssh", h.Name))
@@ -472,7 +472,7 @@ func (v *validator) alertmanager(a *rawAlertmanager, inv *Inventory) {
 	if a.DefaultReceiver != nil && !slices.Contains(known, *a.DefaultReceiver) {
 		v.errorf(a.DefaultReceiverRange, "Unknown receiver", "default_receiver names %q, which is not defined.%s%s", *a.DefaultReceiver, suggest(*a.DefaultReceiver, receivers), receiverList(receivers))
 	}
-	if len(a.Receivers) > 0 && len(inv.HostsWithRole(RoleAlertmanager)) == 0 && len(inv.Hosts) > 0 {
+	if len(a.Receivers) > 0 && len(inv.HostsWithRole(catalog.Alertmanager)) == 0 && len(inv.Hosts) > 0 {
 		v.warnf(a.DefRange, "No Alertmanager host", `receivers are configured but no host has the "alertmanager" role, so no alert is sent`)
 	}
 }
@@ -551,16 +551,16 @@ func (v *validator) portConflicts(raw *rawFile, inv *Inventory) {
 		}
 		ls := []listener{{"sshd", h.SSH.Port, sshR}}
 		if h.NodeExporter {
-			ls = append(ls, listener{"node_exporter", inv.NodeExporter.Port, neR})
+			ls = append(ls, listener{catalog.NodeExporter, inv.NodeExporter.Port, neR})
 		}
-		if h.HasRole(RolePrometheus) {
-			ls = append(ls, listener{"prometheus", inv.Prometheus.Port, promR})
+		if h.HasRole(catalog.Prometheus) {
+			ls = append(ls, listener{catalog.Prometheus, inv.Prometheus.Port, promR})
 		}
-		if h.HasRole(RoleAlertmanager) {
-			ls = append(ls, listener{"alertmanager", inv.Alertmanager.Port, amR}, listener{"alertmanager cluster", inv.Alertmanager.ClusterPort, amClR})
+		if h.HasRole(catalog.Alertmanager) {
+			ls = append(ls, listener{catalog.Alertmanager, inv.Alertmanager.Port, amR}, listener{catalog.Alertmanager + " cluster", inv.Alertmanager.ClusterPort, amClR})
 		}
-		if h.HasRole(RoleGrafana) {
-			ls = append(ls, listener{"grafana", inv.Grafana.Port, grR})
+		if h.HasRole(catalog.Grafana) {
+			ls = append(ls, listener{catalog.Grafana, inv.Grafana.Port, grR})
 		}
 		for a := 0; a < len(ls); a++ {
 			for b := a + 1; b < len(ls); b++ {

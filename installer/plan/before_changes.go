@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/obsbox/obsbox/installer/component"
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 // beforeChanges is shell the apply script runs right after writing the
@@ -65,8 +65,8 @@ fi
 // note goes. The plan's own group and user lines create the accounts, so
 // they stay as apply makes them; getent then skips them later on.
 func (h *Host) adoptKeptData(c string) string {
-	d := component.DataDir(c)
-	user := component.UserName(c)
+	d := catalog.DataDir(c)
+	user := catalog.UserName(c)
 	var groupLine, userLine string
 	for _, a := range h.Actions {
 		if a.Op != OpCreate || a.Component != c || len(a.sh) == 0 {

@@ -5,7 +5,7 @@ import (
 	"regexp"
 	"strconv"
 
-	"github.com/obsbox/obsbox/installer/component"
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/hoststate"
 )
 
@@ -25,21 +25,14 @@ const (
 // AddNotes appends notes to the host's plan.
 func (h *Host) AddNotes(n ...Note) { h.Notes = append(h.Notes, n...) }
 
-// dataKind says what a component keeps in its data folder.
-var dataKind = map[string]string{
-	"prometheus":   "metrics history (the TSDB)",
-	"alertmanager": "silences and notification log",
-	"grafana":      "database: users, and dashboards and settings made in Grafana",
-}
-
 // noteLeftBehind says what stays on a host a component leaves: its data
 // folder and its user, which only uninstall removes.
 func (b *builder) noteLeftBehind(c string) {
 	st := b.in.State
-	user := component.UserName(c)
+	user := catalog.UserName(c)
 	stays := ""
-	data := component.DataDir(c)
-	if what, ok := dataKind[c]; ok && st.Path(data).Kind == hoststate.KindDir {
+	data := catalog.DataDir(c)
+	if what := catalog.Get(c).DataKind; what != "" && st.Path(data).Kind == hoststate.KindDir {
 		stays = fmt.Sprintf("its data folder %s (%s) and ", data, what)
 		b.h.leaving = append(b.h.leaving, c)
 	}
@@ -66,7 +59,7 @@ func NoteMoves(hosts []*Host) {
 		for _, c := range h.freshData {
 			for _, old := range from[c] {
 				h.AddNotes(Note{Level: NoteWarning, Component: c, Text: fmt.Sprintf(
-					"%s starts here without history: its %s stays in %s on %s and does not move", c, dataKind[c], component.DataDir(c), old)})
+					"%s starts here without history: its %s stays in %s on %s and does not move", c, catalog.Get(c).DataKind, catalog.DataDir(c), old)})
 			}
 		}
 	}
@@ -77,7 +70,7 @@ var retentionFlag = regexp.MustCompile(`--storage\.tsdb\.retention\.time=(\S+)`)
 // UnitChangeNotes explains a changed unit whose flags destroy data: a
 // shorter Prometheus retention deletes what is older at the restart.
 func UnitChangeNotes(c string, oldUnit, newUnit []byte) []Note {
-	if c != "prometheus" {
+	if c != catalog.Prometheus {
 		return nil
 	}
 	o, n := retentionFlag.FindSubmatch(oldUnit), retentionFlag.FindSubmatch(newUnit)

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/component"
 	"github.com/obsbox/obsbox/installer/hoststate"
 	"github.com/obsbox/obsbox/installer/shell"
@@ -255,8 +256,8 @@ func (b *builder) want(unit string, op Op) {
 func (b *builder) component(s *component.Spec) error {
 	c := s.Component
 	st := b.in.State
-	user := component.UserName(c)
-	unit := component.UnitName(c)
+	user := catalog.UserName(c)
+	unit := catalog.UnitName(c)
 
 	if !st.Groups[user] {
 		b.add(Action{Op: OpCreate, Kind: "group", Target: user, Component: c,
@@ -270,12 +271,12 @@ func (b *builder) component(s *component.Spec) error {
 	}
 
 	dirs := []component.Dir{
-		{Path: component.OptRoot, Mode: 0o755, Owner: "root", Group: "root"},
-		{Path: component.BaseDir(c), Mode: 0o755, Owner: "root", Group: "root"},
-		{Path: component.ConfigRoot, Mode: 0o755, Owner: "root", Group: "root"},
-		{Path: component.ConfigDir(c), Mode: 0o750, Owner: "root", Group: user},
-		{Path: component.DataRoot, Mode: 0o755, Owner: "root", Group: "root"},
-		{Path: component.DataDir(c), Mode: 0o750, Owner: user, Group: user},
+		{Path: catalog.OptRoot, Mode: 0o755, Owner: "root", Group: "root"},
+		{Path: catalog.BaseDir(c), Mode: 0o755, Owner: "root", Group: "root"},
+		{Path: catalog.ConfigRoot, Mode: 0o755, Owner: "root", Group: "root"},
+		{Path: catalog.ConfigDir(c), Mode: 0o750, Owner: "root", Group: user},
+		{Path: catalog.DataRoot, Mode: 0o755, Owner: "root", Group: "root"},
+		{Path: catalog.DataDir(c), Mode: 0o750, Owner: user, Group: user},
 	}
 	dirs = append(dirs, s.Dirs...)
 	for _, d := range dirs {
@@ -283,7 +284,7 @@ func (b *builder) component(s *component.Spec) error {
 	}
 
 	// Binaries: the release tarball, extracted into its own version folder.
-	vdir := component.VersionDir(c, s.Version)
+	vdir := catalog.VersionDir(c, s.Version)
 	b.wanted[vdir] = true
 	var binDir string
 	if s.Bundle != nil {
@@ -316,7 +317,7 @@ func (b *builder) component(s *component.Spec) error {
 
 	// A version switch on a running installation is a rollout: staged now,
 	// switched and restarted later one batch at a time behind a health gate.
-	link := component.CurrentLink(c)
+	link := catalog.CurrentLink(c)
 	b.wanted[link] = true
 	cur := st.Path(link)
 	running := runningVersion(c, st.Units[unit])
@@ -351,7 +352,7 @@ func (b *builder) component(s *component.Spec) error {
 	b.prune(c, s.Version, cur.Target, running)
 
 	// Configuration files, checked together before any goes live.
-	chk := check{component: c, configDir: component.ConfigDir(c), files: map[string]string{}}
+	chk := check{component: c, configDir: catalog.ConfigDir(c), files: map[string]string{}}
 	configChanged := false
 	for _, f := range s.Files {
 		changed := b.file(c, f)
@@ -389,13 +390,13 @@ func (b *builder) component(s *component.Spec) error {
 		chk.tool, chk.args = s.Check.Tool, s.Check.Args
 		chk.bin = binDir
 		if chk.bin == "" {
-			chk.bin = component.CurrentLink(c)
+			chk.bin = catalog.CurrentLink(c)
 		}
 		b.h.checks = append(b.h.checks, chk)
 	}
 
 	// The unit.
-	unitPath := component.UnitPath(c)
+	unitPath := catalog.UnitPath(c)
 	if b.file(c, component.File{Path: unitPath, Content: s.Unit, Mode: 0o644, Owner: "root", Group: "root"}) {
 		b.h.daemonReload = true
 		b.want(unit, OpRestart)
@@ -403,7 +404,7 @@ func (b *builder) component(s *component.Spec) error {
 	addUnique(&b.rec.Units, unit)
 	us := st.Units[unit]
 	if us.UnitFileState != "enabled" {
-		wants := path.Join(component.UnitDir, "multi-user.target.wants", unit)
+		wants := path.Join(catalog.UnitDir, "multi-user.target.wants", unit)
 		b.add(Action{Op: OpEnable, Kind: "unit", Target: unit, Component: c,
 			// --no-reload: the script reloads systemd once, not once per unit.
 			sh: []string{"systemctl --no-reload enable --quiet " + unit}})
@@ -424,10 +425,10 @@ func (b *builder) component(s *component.Spec) error {
 func (b *builder) targets(s *component.Spec) {
 	c := s.Component
 	st := b.in.State
-	unit := component.UnitName(c)
-	link := component.CurrentLink(c)
+	unit := catalog.UnitName(c)
+	link := catalog.CurrentLink(c)
 	live := st.Path(link).Kind == hoststate.KindLink && st.Units[unit].ActiveState == "active" && s.Reload
-	chk := check{component: c, configDir: component.ConfigDir(c), files: map[string]string{}}
+	chk := check{component: c, configDir: catalog.ConfigDir(c), files: map[string]string{}}
 	for _, f := range s.Files {
 		if !f.Targets && f.Effect != component.EffectNone {
 			continue
@@ -461,7 +462,7 @@ func (b *builder) dir(c string, d component.Dir) {
 		b.add(Action{Op: OpCreate, Kind: "dir", Target: d.Path, Component: c,
 			sh: []string{fmt.Sprintf("mkdir -p %[1]s && chmod %[2]s %[1]s && chown %[3]s %[1]s", q(d.Path), mode, own)}})
 		b.recordPath(d.Path)
-		if d.Path == component.DataDir(c) {
+		if d.Path == catalog.DataDir(c) {
 			b.h.freshData = append(b.h.freshData, c)
 		}
 	case cur.Kind != hoststate.KindDir:
@@ -514,13 +515,13 @@ func (b *builder) file(c string, f component.File) bool {
 func (b *builder) removeComponent(c string) {
 	st := b.in.State
 	b.noteLeftBehind(c)
-	unit := component.UnitName(c)
+	unit := catalog.UnitName(c)
 	if u, ok := st.Units[unit]; ok && u.LoadState == "loaded" {
 		b.add(Action{Op: OpStop, Kind: "unit", Target: unit, Component: c,
 			sh: []string{"systemctl disable --now --quiet " + unit + " || true"}})
 	}
-	prefixes := []string{component.BaseDir(c), component.ConfigDir(c), component.UnitPath(c),
-		path.Join(component.UnitDir, "multi-user.target.wants", unit)}
+	prefixes := []string{catalog.BaseDir(c), catalog.ConfigDir(c), catalog.UnitPath(c),
+		path.Join(catalog.UnitDir, "multi-user.target.wants", unit)}
 	under := func(p string) bool {
 		for _, pre := range prefixes {
 			if p == pre || strings.HasPrefix(p, pre+"/") {
@@ -560,7 +561,7 @@ func (b *builder) removeComponent(c string) {
 // services turns the wanted unit operations into actions, in component order.
 func (b *builder) services() {
 	for _, s := range b.in.Specs {
-		unit := component.UnitName(s.Component)
+		unit := catalog.UnitName(s.Component)
 		op := b.h.services[unit]
 		if op == "" {
 			continue
@@ -611,13 +612,13 @@ type rollout struct {
 
 func (b *builder) rollout(c, from, to string) {
 	b.h.rollouts[c] = rollout{from: from, to: to}
-	b.want(component.UnitName(c), OpRestart)
+	b.want(catalog.UnitName(c), OpRestart)
 }
 
 // runningVersion is the version folder the unit's main process was started
 // from, or "" when it is not running or not from a version folder.
 func runningVersion(c string, u hoststate.Unit) string {
-	rest, ok := strings.CutPrefix(u.Exe, component.BaseDir(c)+"/")
+	rest, ok := strings.CutPrefix(u.Exe, catalog.BaseDir(c)+"/")
 	if !ok {
 		return ""
 	}
@@ -628,17 +629,17 @@ func runningVersion(c string, u hoststate.Unit) string {
 // prune removes version folders other than the wanted one and the one kept
 // for rollback (what the link points at before this run, else the record's).
 func (b *builder) prune(c, want, linked, running string) {
-	keep := map[string]bool{component.VersionDir(c, want): true}
+	keep := map[string]bool{catalog.VersionDir(c, want): true}
 	if running != "" {
-		keep[component.VersionDir(c, running)] = true
+		keep[catalog.VersionDir(c, running)] = true
 	}
 	if linked != "" && linked != want {
-		keep[component.VersionDir(c, linked)] = true
+		keep[catalog.VersionDir(c, linked)] = true
 	} else if p := b.rec.Components[c].Previous; p != "" {
-		keep[component.VersionDir(c, p)] = true
+		keep[catalog.VersionDir(c, p)] = true
 	}
 	for _, t := range slices.Clone(b.rec.Trees) {
-		if !strings.HasPrefix(t, component.BaseDir(c)+"/") || keep[t] {
+		if !strings.HasPrefix(t, catalog.BaseDir(c)+"/") || keep[t] {
 			continue
 		}
 		if b.in.State.Path(t).Kind != hoststate.KindMissing {
@@ -656,7 +657,7 @@ type Rollout struct {
 // Rollouts lists the host's pending version switches in component order.
 func (h *Host) Rollouts() []Rollout {
 	var out []Rollout
-	for _, c := range []string{"node_exporter", "prometheus", "alertmanager", "grafana"} {
+	for _, c := range catalog.Names() {
 		if r, ok := h.rollouts[c]; ok {
 			out = append(out, Rollout{Component: c, From: r.from, To: r.to})
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/component"
 	"github.com/obsbox/obsbox/installer/hoststate"
 	"github.com/obsbox/obsbox/installer/inventory"
@@ -82,26 +83,26 @@ func converged(specs []*component.Spec, rec *hoststate.Record) *hoststate.State 
 		st.Paths[p] = hoststate.Path{Kind: hoststate.KindDir, Mode: mode, Owner: owner, Group: group}
 	}
 	for _, s := range specs {
-		c, user := s.Component, component.UserName(s.Component)
+		c, user := s.Component, catalog.UserName(s.Component)
 		st.Users[user], st.Groups[user] = true, true
-		dir(component.OptRoot, 0o755, "root", "root")
-		dir(component.BaseDir(c), 0o755, "root", "root")
-		dir(component.ConfigRoot, 0o755, "root", "root")
-		dir(component.ConfigDir(c), 0o750, "root", user)
-		dir(component.DataRoot, 0o755, "root", "root")
-		dir(component.DataDir(c), 0o750, user, user)
+		dir(catalog.OptRoot, 0o755, "root", "root")
+		dir(catalog.BaseDir(c), 0o755, "root", "root")
+		dir(catalog.ConfigRoot, 0o755, "root", "root")
+		dir(catalog.ConfigDir(c), 0o750, "root", user)
+		dir(catalog.DataRoot, 0o755, "root", "root")
+		dir(catalog.DataDir(c), 0o750, user, user)
 		for _, d := range s.Dirs {
 			dir(d.Path, d.Mode, d.Owner, d.Group)
 		}
-		vdir := component.VersionDir(c, s.Version)
+		vdir := catalog.VersionDir(c, s.Version)
 		dir(vdir, 0o755, "root", "root")
 		st.Paths[path.Join(vdir, ".obsbox-bundle")] = hoststate.Path{Kind: hoststate.KindFile, SHA256: sum([]byte(s.Bundle.SHA256 + "\n"))}
-		st.Paths[component.CurrentLink(c)] = hoststate.Path{Kind: hoststate.KindLink, Target: s.Version}
+		st.Paths[catalog.CurrentLink(c)] = hoststate.Path{Kind: hoststate.KindLink, Target: s.Version}
 		for _, f := range s.Files {
 			st.Paths[f.Path] = hoststate.Path{Kind: hoststate.KindFile, Mode: f.Mode, Owner: f.Owner, Group: f.Group, SHA256: sum(f.Content)}
 		}
-		st.Paths[component.UnitPath(c)] = hoststate.Path{Kind: hoststate.KindFile, Mode: 0o644, Owner: "root", Group: "root", SHA256: sum(s.Unit)}
-		st.Units[component.UnitName(c)] = hoststate.Unit{ActiveState: "active", UnitFileState: "enabled", LoadState: "loaded", MainPID: 42}
+		st.Paths[catalog.UnitPath(c)] = hoststate.Path{Kind: hoststate.KindFile, Mode: 0o644, Owner: "root", Group: "root", SHA256: sum(s.Unit)}
+		st.Units[catalog.UnitName(c)] = hoststate.Unit{ActiveState: "active", UnitFileState: "enabled", LoadState: "loaded", MainPID: 42}
 	}
 	return st
 }

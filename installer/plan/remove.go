@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/component"
 	"github.com/obsbox/obsbox/installer/hoststate"
 )
@@ -27,7 +28,7 @@ const KeptNoteName = "OBSBOX-KEPT-DATA.txt"
 
 // BeforeDir holds shadow's backup files as they were before obsbox's first
 // useradd or groupadd, so uninstall can put them back.
-var BeforeDir = path.Join(component.DataRoot, "before-obsbox")
+var BeforeDir = path.Join(catalog.DataRoot, "before-obsbox")
 
 // shadowBackups are the backup copies useradd, groupadd, userdel and
 // groupdel rewrite on every change, and the lock file they create.
@@ -133,7 +134,7 @@ func askedPaths(rec *hoststate.Record) []string {
 	var out []string
 	fixed := []string{hoststate.RecordPath, BeforeDir}
 	for _, c := range component.All() {
-		fixed = append(fixed, path.Join(component.DataDir(c.Name()), KeptNoteName))
+		fixed = append(fixed, path.Join(catalog.DataDir(c.Name()), KeptNoteName))
 	}
 	for _, list := range [][]string{rec.Trees, rec.Paths, fixed} {
 		for _, p := range list {
@@ -232,7 +233,7 @@ func clip(s string) string {
 
 // ourRoots are the folders in which a folder obsbox created is removed
 // whole: nothing but obsbox puts anything there.
-var ourRoots = []string{component.OptRoot, component.ConfigRoot, component.DataRoot}
+var ourRoots = []string{catalog.OptRoot, catalog.ConfigRoot, catalog.DataRoot}
 
 func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
 
@@ -251,16 +252,16 @@ func inOurRoots(p string) bool {
 // its own folders and the unit folder. A record naming anything else is
 // not trusted with it.
 func removable(p string) bool {
-	return inOurRoots(p) || strings.HasPrefix(p, component.UnitDir+"/")
+	return inOurRoots(p) || strings.HasPrefix(p, catalog.UnitDir+"/")
 }
 
 // componentOf names the component a path belongs to, if any.
 func componentOf(p string) string {
 	for _, c := range component.All() {
 		n := c.Name()
-		unit := component.UnitName(n)
-		if under(p, component.BaseDir(n)) || under(p, component.ConfigDir(n)) || under(p, component.DataDir(n)) ||
-			p == component.UnitPath(n) || path.Base(p) == unit {
+		unit := catalog.UnitName(n)
+		if under(p, catalog.BaseDir(n)) || under(p, catalog.ConfigDir(n)) || under(p, catalog.DataDir(n)) ||
+			p == catalog.UnitPath(n) || path.Base(p) == unit {
 			return n
 		}
 	}
@@ -270,7 +271,7 @@ func componentOf(p string) string {
 // dataOf returns the component whose data folder holds p.
 func dataOf(p string) string {
 	for _, c := range component.All() {
-		if under(p, component.DataDir(c.Name())) {
+		if under(p, catalog.DataDir(c.Name())) {
 			return c.Name()
 		}
 	}
@@ -498,7 +499,7 @@ func (m *remover) usersAndGroups() {
 
 func userComponent(name string) string {
 	for _, c := range component.All() {
-		if component.UserName(c.Name()) == name {
+		if catalog.UserName(c.Name()) == name {
 			return c.Name()
 		}
 	}
@@ -530,19 +531,11 @@ func (m *remover) restoreShadowBackups() {
 		Detail: "as before obsbox's first useradd"}, sh...)
 }
 
-// dataDescription says what a component keeps in its data folder.
-var dataDescription = map[string]string{
-	"prometheus":    "Prometheus's time series database (TSDB)",
-	"alertmanager":  "Alertmanager's silences and notification log",
-	"grafana":       "Grafana's database (users, dashboards saved in the UI, preferences)",
-	"node_exporter": "the input of node_exporter's textfile collector (*.prom files written on this host)",
-}
-
 // notes leaves a note in each kept data folder.
 func (m *remover) notes() {
 	for _, c := range component.All() {
 		n := c.Name()
-		d := component.DataDir(n)
+		d := catalog.DataDir(n)
 		if !m.kept[d] || m.kind(d) != hoststate.KindDir {
 			continue
 		}
@@ -559,7 +552,7 @@ Its files are owned by uid $(stat -c %%u %[4]s) and gid $(stat -c %%g %[4]s), th
 user %[3]s had then.
 The next "obsbox apply" that installs %[2]s here takes this folder over and
 deletes this note; "obsbox uninstall" without --keep-data deletes the folder.
-`, dataDescription[n], n, component.UserName(n), q(d))
+`, catalog.Get(n).DataDescription, n, catalog.UserName(n), q(d))
 		m.add(a,
 			fmt.Sprintf("cat > %s <<OBSBOX_NOTE", q(note+".obsbox-tmp")),
 			strings.TrimRight(text, "\n"),

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/obsbox/obsbox/installer/component"
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/hoststate"
 	"github.com/obsbox/obsbox/installer/plan"
 	"github.com/pmezard/go-difflib/difflib"
@@ -71,7 +71,7 @@ type removalCase struct {
 
 func removalCases() []removalCase {
 	wants := func(c string) string {
-		return path.Join(component.UnitDir, "multi-user.target.wants", component.UnitName(c))
+		return path.Join(catalog.UnitDir, "multi-user.target.wants", catalog.UnitName(c))
 	}
 	return []removalCase{
 		{
@@ -92,7 +92,7 @@ func removalCases() []removalCase {
 			setup: installedHost,
 			want: []string{
 				"stop unit obsbox-prometheus.service", "stop unit obsbox-node-exporter.service",
-				"remove file " + component.UnitPath("grafana"), "remove link " + wants("alertmanager"),
+				"remove file " + catalog.UnitPath("grafana"), "remove link " + wants("alertmanager"),
 				"remove binaries /opt/obsbox/prometheus/2.53.2",
 				"remove dir /opt/obsbox/prometheus", "remove dir /etc/obsbox/grafana", "remove dir /opt/obsbox", "remove dir /etc/obsbox",
 				"remove data /var/lib/obsbox/prometheus", "remove data /var/lib/obsbox/node_exporter",
@@ -110,11 +110,11 @@ func removalCases() []removalCase {
 				st, facts := installedHost(t)
 				// Only the record, the node_exporter group and user, and /opt/obsbox/node_exporter exist.
 				for p := range facts.Kinds {
-					if p != hoststate.RecordPath && p != plan.BeforeDir && p != component.OptRoot && p != component.BaseDir("node_exporter") {
+					if p != hoststate.RecordPath && p != plan.BeforeDir && p != catalog.OptRoot && p != catalog.BaseDir("node_exporter") {
 						delete(facts.Kinds, p)
 					}
 				}
-				facts.Kinds[component.DataRoot] = hoststate.KindDir
+				facts.Kinds[catalog.DataRoot] = hoststate.KindDir
 				facts.TmpFiles = []string{"/opt/obsbox/node_exporter/1.8.2.obsbox-tmp", "/etc/systemd/system/obsbox-node-exporter.service.obsbox-tmp"}
 				facts.ApplyDirs = []string{"/var/tmp/obsbox-apply.Ab12Cd"}
 				for u := range st.Users {
@@ -129,20 +129,20 @@ func removalCases() []removalCase {
 				"remove dir /var/tmp/obsbox-apply.Ab12Cd", "remove file " + hoststate.RecordPath, "remove dir /var/lib/obsbox"},
 			notWant: []string{"stop unit obsbox-prometheus.service", "remove user obsbox-prometheus",
 				"remove file /opt/obsbox/node_exporter/1.8.2.obsbox-tmp", // goes with its folder
-				"remove file " + component.UnitPath("prometheus"), "remove dir /etc/obsbox"},
+				"remove file " + catalog.UnitPath("prometheus"), "remove dir /etc/obsbox"},
 		},
 		{
 			name: "files deleted by hand, the unit still running",
 			setup: func(t *testing.T) (*hoststate.State, *plan.RemovalFacts) {
 				st, facts := installedHost(t)
-				delete(facts.Kinds, component.UnitPath("node_exporter"))
-				delete(facts.Kinds, component.VersionDir("node_exporter", "1.8.2"))
-				delete(facts.Kinds, component.ConfigDir("grafana"))
-				st.Units[component.UnitName("node_exporter")] = hoststate.Unit{LoadState: "not-found", ActiveState: "active"}
+				delete(facts.Kinds, catalog.UnitPath("node_exporter"))
+				delete(facts.Kinds, catalog.VersionDir("node_exporter", "1.8.2"))
+				delete(facts.Kinds, catalog.ConfigDir("grafana"))
+				st.Units[catalog.UnitName("node_exporter")] = hoststate.Unit{LoadState: "not-found", ActiveState: "active"}
 				return st, facts
 			},
 			want: []string{"stop unit obsbox-node-exporter.service", "remove dir /etc/obsbox"},
-			notWant: []string{"remove file " + component.UnitPath("node_exporter"), "remove binaries /opt/obsbox/node_exporter/1.8.2",
+			notWant: []string{"remove file " + catalog.UnitPath("node_exporter"), "remove binaries /opt/obsbox/node_exporter/1.8.2",
 				"remove dir /etc/obsbox/grafana"},
 		},
 		{
@@ -158,13 +158,13 @@ func removalCases() []removalCase {
 			name: "keep data again: the record lists only kept data, the notes are there",
 			setup: func(t *testing.T) (*hoststate.State, *plan.RemovalFacts) {
 				rec, _ := hoststate.ParseRecord(nil)
-				rec.Paths = []string{component.DataRoot, component.DataDir("prometheus")}
+				rec.Paths = []string{catalog.DataRoot, catalog.DataDir("prometheus")}
 				st := emptyState()
 				st.Record = rec
 				facts := &plan.RemovalFacts{Kinds: map[string]hoststate.Kind{
-					component.DataRoot: hoststate.KindDir, component.DataDir("prometheus"): hoststate.KindDir,
+					catalog.DataRoot: hoststate.KindDir, catalog.DataDir("prometheus"): hoststate.KindDir,
 					hoststate.RecordPath: hoststate.KindFile,
-					path.Join(component.DataDir("prometheus"), plan.KeptNoteName): hoststate.KindFile,
+					path.Join(catalog.DataDir("prometheus"), plan.KeptNoteName): hoststate.KindFile,
 				}}
 				return st, facts
 			},
@@ -177,11 +177,11 @@ func removalCases() []removalCase {
 			name: "kept data, then a full uninstall",
 			setup: func(t *testing.T) (*hoststate.State, *plan.RemovalFacts) {
 				rec, _ := hoststate.ParseRecord(nil)
-				rec.Paths = []string{component.DataRoot, component.DataDir("prometheus")}
+				rec.Paths = []string{catalog.DataRoot, catalog.DataDir("prometheus")}
 				st := emptyState()
 				st.Record = rec
 				facts := &plan.RemovalFacts{Kinds: map[string]hoststate.Kind{
-					component.DataRoot: hoststate.KindDir, component.DataDir("prometheus"): hoststate.KindDir,
+					catalog.DataRoot: hoststate.KindDir, catalog.DataDir("prometheus"): hoststate.KindDir,
 					hoststate.RecordPath: hoststate.KindFile,
 				}}
 				return st, facts
@@ -192,7 +192,7 @@ func removalCases() []removalCase {
 			name: "a user that existed before obsbox is not in the record",
 			setup: func(t *testing.T) (*hoststate.State, *plan.RemovalFacts) {
 				st, facts := installedHost(t)
-				u := component.UserName("node_exporter")
+				u := catalog.UserName("node_exporter")
 				st.Record.Users = slices.DeleteFunc(st.Record.Users, func(x string) bool { return x == u })
 				st.Record.Groups = slices.DeleteFunc(st.Record.Groups, func(x string) bool { return x == u })
 				return st, facts
@@ -273,7 +273,7 @@ func checkOrder(t *testing.T, got []string) {
 		}
 	}
 	// Folders in a root go before the root itself.
-	for _, root := range []string{component.OptRoot, component.ConfigRoot} {
+	for _, root := range []string{catalog.OptRoot, catalog.ConfigRoot} {
 		if r := slices.Index(got, "remove dir "+root); r >= 0 && idx("remove dir "+root+"/", true) > r {
 			t.Errorf("%s removed before the folders in it:\n%s", root, strings.Join(got, "\n"))
 		}
@@ -285,7 +285,7 @@ func checkOrder(t *testing.T, got []string) {
 	before("remove group", "restore file")
 	if i := idx("remove file "+hoststate.RecordPath, false); i >= 0 {
 		for _, g := range got[i+1:] {
-			if g != "remove dir "+component.DataRoot {
+			if g != "remove dir "+catalog.DataRoot {
 				t.Errorf("%q after the record", g)
 			}
 		}
@@ -295,7 +295,7 @@ func checkOrder(t *testing.T, got []string) {
 func TestRemovalKeepsItsOwnersGroup(t *testing.T) {
 	st, facts := installedHost(t)
 	// obsbox made the user, but its same-named group was there before.
-	u := component.UserName("grafana")
+	u := catalog.UserName("grafana")
 	st.Record.Groups = slices.DeleteFunc(st.Record.Groups, func(x string) bool { return x == u })
 	script := plan.BuildRemoval(plan.RemovalInput{Host: "mon-1", State: st, Facts: facts, StagingDir: staging}).Script()
 	move := "usermod -g 0 '" + u + "'"
@@ -400,7 +400,7 @@ func TestApplySavesShadowBackupsAndAdoptsKeptData(t *testing.T) {
 		t.Errorf("want record (%d) < shadow backups saved (%d) < first groupadd (%d)", rec, save, groupadd)
 	}
 	for _, c := range []string{"prometheus", "grafana"} {
-		note := "if [ -f '" + path.Join(component.DataDir(c), plan.KeptNoteName) + "' ]; then"
+		note := "if [ -f '" + path.Join(catalog.DataDir(c), plan.KeptNoteName) + "' ]; then"
 		i := strings.Index(script, note)
 		if i < 0 || i > groupadd {
 			t.Fatalf("%s: no adoption of kept data before the accounts are made", c)

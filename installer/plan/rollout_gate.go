@@ -3,7 +3,7 @@ package plan
 import (
 	"strings"
 
-	"github.com/obsbox/obsbox/installer/component"
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/hoststate"
 )
 
@@ -12,7 +12,7 @@ import (
 // gate alone, without a restart, and switches back to from if it fails.
 func (b *builder) gateOnly(c, from, to string) {
 	b.h.rollouts[c] = rollout{from: from, to: to, gateOnly: true}
-	b.add(Action{Op: OpChange, Kind: "rollout", Target: component.UnitName(c), Component: c, Rollout: true,
+	b.add(Action{Op: OpChange, Kind: "rollout", Target: catalog.UnitName(c), Component: c, Rollout: true,
 		Detail: to + " runs, but its health gate never passed: checked now, switched back to " + from + " if it fails"})
 }
 

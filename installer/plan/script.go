@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/obsbox/obsbox/installer/component"
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/hoststate"
 )
 
@@ -227,8 +227,8 @@ func (h *Host) switchScript(c, version string) string {
 	var b strings.Builder
 	b.WriteString(fmt.Sprintf(scriptHeader, q(h.staging), ""))
 	writeRecord(&b, h.Record)
-	link := component.CurrentLink(c)
-	unit := component.UnitName(c)
+	link := catalog.CurrentLink(c)
+	unit := catalog.UnitName(c)
 	fmt.Fprintf(&b, "switch_link %s %s\n", q(version), q(link))
 	fmt.Fprintf(&b, "systemctl reset-failed %s 2>/dev/null || true\n", q(unit))
 	if hook := h.hooks[unit]; hook != "" {

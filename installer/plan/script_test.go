@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/component"
 	"github.com/obsbox/obsbox/installer/hoststate"
 	"github.com/obsbox/obsbox/installer/plan"
@@ -155,7 +156,7 @@ func hostilePlan(t *testing.T, staging string, edit ...func(*component.Spec)) *p
 	sp := specs(t, inv, "mon-1")
 	first := build(t, plan.Input{Host: "mon-1", Specs: sp, State: emptyState()})
 	st := converged(sp, first.Record)
-	userDir := path.Join(component.ConfigDir("prometheus"), "rules", "user")
+	userDir := path.Join(catalog.ConfigDir("prometheus"), "rules", "user")
 	gone := path.Join(userDir, "old$(touch CANARY6)'x'.yml")
 	st.Record.Paths = append(st.Record.Paths, gone)
 	st.Paths[gone] = hoststate.Path{Kind: hoststate.KindFile, Mode: 0o640, Owner: "root", Group: "obsbox-prometheus"}
@@ -226,7 +227,7 @@ func TestFinding1_HostileFileNamesRunNothing(t *testing.T) {
 		dests[argv[len(argv)-1]] = true
 	}
 	for _, n := range hostileNames {
-		if want := path.Join(component.ConfigDir("prometheus"), "rules", "user", n) + ".obsbox-tmp"; !dests[want] {
+		if want := path.Join(catalog.ConfigDir("prometheus"), "rules", "user", n) + ".obsbox-tmp"; !dests[want] {
 			t.Errorf("install_file did not get %q as one word; cp calls: %q", want, h.calls("cp"))
 		}
 	}

@@ -1,0 +1,29 @@
+package catalog
+
+// Prometheus scrapes every host and evaluates the alert rules.
+const Prometheus = "prometheus"
+
+func init() {
+	Register(Component{
+		Name:     Prometheus,
+		Role:     Prometheus,
+		Ports:    []Port{{Name: "web", Default: 9090, Scope: ScopeAll}},
+		Health:   Health{Path: "/-/ready", ReloadMetric: "prometheus_config_last_reload_successful", BuildInfo: "prometheus_build_info"},
+		Reload:   true,
+		Binaries: []string{"prometheus", "promtool"},
+		Release:  GitHubPrometheus(),
+		// They stop at Prometheus 2, the major version obsbox renders
+		// configuration for: `upgrade` must not move to 3 on its own. Any
+		// other version can still be named in the inventory.
+		Versions: []string{
+			"2.42.0", "2.43.0", "2.44.0", "2.45.0", "2.46.0", "2.47.0", "2.47.1", "2.47.2",
+			"2.48.0", "2.48.1", "2.49.0", "2.49.1", "2.50.0", "2.50.1", "2.51.0", "2.51.1",
+			"2.51.2", "2.52.0", "2.53.0", "2.53.1", "2.53.2", "2.53.3", "2.54.0", "2.54.1",
+			"2.55.0", "2.55.1",
+		},
+		Default:         "2.53.2",
+		DataKind:        "metrics history (the TSDB)",
+		DataDescription: "Prometheus's time series database (TSDB)",
+		Secrets:         map[string][]string{"prometheus/remote_write": {"url", "password", "bearer_token"}},
+	})
+}

@@ -1,0 +1,142 @@
+package catalog_test
+
+import (
+	"go/build"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/obsbox/obsbox/bundles"
+	"github.com/obsbox/obsbox/installer/catalog"
+	"github.com/obsbox/obsbox/installer/component"
+	"github.com/obsbox/obsbox/systemd"
+)
+
+// TestFinding12_RegistryConsistent keeps a component from being half
+// registered: every catalog entry has its unit template, its implementation,
+// a default among its known versions, a place in the install order, and
+// ports, units and users no other component has.
+func TestFinding12_RegistryConsistent(t *testing.T) {
+	if got, want := catalog.Registered(), slices.Sorted(slices.Values(catalog.InstallOrder())); !slices.Equal(got, want) {
+		t.Errorf("registered components %v, install order %v: each must be in both, once", got, catalog.InstallOrder())
+	}
+	ports, units, users, roles := map[int]string{}, map[string]string{}, map[string]string{}, map[string]string{}
+	for _, name := range catalog.Registered() {
+		c := catalog.Get(name)
+		if !systemd.HasTemplate(c.Name) {
+			t.Errorf("%s: no unit template systemd/%s.tmpl", c.Name, c.Unit)
+		}
+		if !component.Implemented(c.Name) {
+			t.Errorf("%s: no implementation in installer/component", c.Name)
+		}
+		if len(c.Versions) == 0 || !slices.Contains(c.Versions, c.Default) {
+			t.Errorf("%s: default version %q is not among the known versions %v", c.Name, c.Default, c.Versions)
+		}
+		if !slices.IsSortedFunc(c.Versions, bundles.CompareVersions) {
+			t.Errorf("%s: known versions are not oldest first: %v", c.Name, c.Versions)
+		}
+		if len(c.Ports) == 0 {
+			t.Errorf("%s: no port (the first is the health endpoint's)", c.Name)
+		}
+		for _, p := range c.Ports {
+			if other, dup := ports[p.Default]; dup {
+				t.Errorf("%s: port %d is %s's too", c.Name, p.Default, other)
+			}
+			ports[p.Default] = c.Name + " " + p.Name
+		}
+		for _, m := range []struct {
+			what, v string
+			seen    map[string]string
+		}{{"unit", c.Unit, units}, {"user", c.User, users}, {"role", c.Role, roles}} {
+			if m.v == "" && m.what == "role" {
+				continue
+			}
+			if other, dup := m.seen[m.v]; dup {
+				t.Errorf("%s: %s %q is %s's too", c.Name, m.what, m.v, other)
+			}
+			m.seen[m.v] = c.Name
+		}
+		if c.Health.Path == "" || c.Health.BuildInfo == "" {
+			t.Errorf("%s: health path or build-info metric missing", c.Name)
+		}
+		if len(c.Binaries) == 0 || c.Release.Host == "" || c.Release.Tarball == "" || c.Release.Checksum == "" || len(c.Release.TopFolders) == 0 {
+			t.Errorf("%s: binaries or release naming missing", c.Name)
+		}
+		if c.DataDescription == "" {
+			t.Errorf("%s: what its data folder holds is not described", c.Name)
+		}
+		// The release naming must read back what it wrote, or `bundle import` cannot tell the file.
+		for _, arch := range bundles.Arches {
+			file := c.TarballName(c.Default, arch)
+			if name, v, a, err := bundles.ParseTarballName(file); err != nil || name != c.Name || v != c.Default || a != arch {
+				t.Errorf("%s: %s parses as %s %s %s, %v", c.Name, file, name, v, a, err)
+			}
+		}
+	}
+}
+
+// TestFinding12_CatalogIsALeaf: the catalog sits below every package that
+// needs a component fact, so it imports nothing of obsbox's.
+func TestFinding12_CatalogIsALeaf(t *testing.T) {
+	pkg, err := build.ImportDir(".", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, imp := range pkg.Imports {
+		if strings.Contains(imp, ".") {
+			t.Errorf("installer/catalog imports %s; it may use the standard library only", imp)
+		}
+	}
+}
+
+func TestFinding12_ReleaseNaming(t *testing.T) {
+	// A component with another naming scheme is data: VictoriaMetrics' layout.
+	vm := &catalog.Component{Name: "victoria-metrics", Release: catalog.Release{
+		Host: "https://github.com", Dir: "/VictoriaMetrics/VictoriaMetrics/releases/download/v{version}/",
+		Tarball: "victoria-metrics-linux-{arch}-v{version}.tar.gz", Checksum: "victoria-metrics-linux-{arch}-v{version}_checksums.txt",
+	}}
+	tb, sum := vm.ReleasePaths("1.151.0", "amd64")
+	if tb != "/VictoriaMetrics/VictoriaMetrics/releases/download/v1.151.0/victoria-metrics-linux-amd64-v1.151.0.tar.gz" ||
+		sum != "/VictoriaMetrics/VictoriaMetrics/releases/download/v1.151.0/victoria-metrics-linux-amd64-v1.151.0_checksums.txt" {
+		t.Errorf("paths %s %s", tb, sum)
+	}
+	if v, a, ok := vm.ParseTarballName("victoria-metrics-linux-arm64-v1.151.0.tar.gz"); !ok || v != "1.151.0" || a != "arm64" {
+		t.Errorf("parse = %q %q %v", v, a, ok)
+	}
+	if _, _, ok := vm.ParseTarballName("victoria-metrics-linux-arm64-1.151.0.tar.gz"); ok {
+		t.Error("a name without the v parsed")
+	}
+}
+
+func TestFinding12_Layout(t *testing.T) {
+	want := map[string][2]string{
+		catalog.Prometheus:   {"/etc/systemd/system/obsbox-prometheus.service", "obsbox-prometheus"},
+		catalog.Alertmanager: {"/etc/systemd/system/obsbox-alertmanager.service", "obsbox-alertmanager"},
+		catalog.Grafana:      {"/etc/systemd/system/obsbox-grafana.service", "obsbox-grafana"},
+		catalog.NodeExporter: {"/etc/systemd/system/obsbox-node-exporter.service", "obsbox-node-exporter"},
+	}
+	for _, c := range catalog.All() {
+		if got := [2]string{catalog.UnitPath(c.Name), c.User}; got != want[c.Name] || c.Unit != catalog.UnitName(c.Name) {
+			t.Errorf("%s: unit path and user %v, want %v", c.Name, got, want[c.Name])
+		}
+	}
+	if got := catalog.Names(); !slices.Equal(got, []string{"node_exporter", "prometheus", "alertmanager", "grafana"}) {
+		t.Errorf("install order %v", got)
+	}
+	if got := catalog.Roles(); !slices.Equal(got, []string{"prometheus", "alertmanager", "grafana"}) {
+		t.Errorf("roles %v", got)
+	}
+	if catalog.VersionDir("grafana", "11.2.2") != "/opt/obsbox/grafana/11.2.2" || catalog.CurrentLink("grafana") != "/opt/obsbox/grafana/current" ||
+		catalog.ConfigDir("grafana") != "/etc/obsbox/grafana" || catalog.DataDir("grafana") != "/var/lib/obsbox/grafana" {
+		t.Error("host layout moved")
+	}
+	ne := catalog.Get(catalog.NodeExporter)
+	for n, want := range map[int]int{1: 1, 4: 1, 8: 2, 10: 2} {
+		if got := ne.Batch(n); got != want {
+			t.Errorf("node_exporter batch of %d hosts = %d, want %d", n, got, want)
+		}
+	}
+	if got := catalog.Get(catalog.Prometheus).Batch(10); got != 1 {
+		t.Errorf("prometheus batch = %d, want 1", got)
+	}
+}
