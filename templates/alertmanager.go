@@ -4,8 +4,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"strconv"
 	"strings"
 )
@@ -85,8 +83,75 @@ var amSlackText string
 // amPagerDutySeverity maps our severities onto PagerDuty's.
 const amPagerDutySeverity = `{{ if eq .CommonLabels.severity "page" }}critical{{ else }}warning{{ end }}`
 
-// RenderAlertmanagerConfig renders alertmanager.yml.
+// alertmanager.yml, as far as obsbox writes it.
+type amFile struct {
+	Route        amRoute     `yaml:"route"`
+	InhibitRules []amInhibit `yaml:"inhibit_rules"`
+	Receivers    []amReceive `yaml:"receivers"`
+}
+
+// amRoute is the top route (with group_by and routes) or one of its routes
+// (with matchers and continue).
+type amRoute struct {
+	Receiver       yStr      `yaml:"receiver"`
+	GroupBy        []yStr    `yaml:"group_by,omitempty"`
+	Matchers       []yStr    `yaml:"matchers,omitempty"`
+	GroupWait      yStr      `yaml:"group_wait,omitempty"`
+	GroupInterval  yStr      `yaml:"group_interval,omitempty"`
+	RepeatInterval yStr      `yaml:"repeat_interval,omitempty"`
+	Routes         []amRoute `yaml:"routes,omitempty"`
+	Continue       *bool     `yaml:"continue,omitempty"`
+}
+
+type amInhibit struct {
+	SourceMatchers []yStr `yaml:"source_matchers"`
+	TargetMatchers []yStr `yaml:"target_matchers"`
+	Equal          []yStr `yaml:"equal"`
+}
+
+type amReceive struct {
+	Name             yStr          `yaml:"name"`
+	WebhookConfigs   []amWebhookC  `yaml:"webhook_configs,omitempty"`
+	SlackConfigs     []amSlackC    `yaml:"slack_configs,omitempty"`
+	PagerdutyConfigs []amPagerDutC `yaml:"pagerduty_configs,omitempty"`
+	EmailConfigs     []amEmailC    `yaml:"email_configs,omitempty"`
+}
+
+type amWebhookC struct {
+	URL          yStr `yaml:"url"`
+	SendResolved bool `yaml:"send_resolved"`
+}
+
+type amSlackC struct {
+	APIURL       yStr  `yaml:"api_url"`
+	Channel      yStr  `yaml:"channel,omitempty"`
+	SendResolved bool  `yaml:"send_resolved"`
+	Title        yStr  `yaml:"title"`
+	Text         yText `yaml:"text"`
+}
+
+type amPagerDutC struct {
+	RoutingKey   yStr `yaml:"routing_key"`
+	Severity     yStr `yaml:"severity"`
+	SendResolved bool `yaml:"send_resolved"`
+}
+
+type amEmailC struct {
+	To           yStr `yaml:"to"`
+	From         yStr `yaml:"from"`
+	Smarthost    yStr `yaml:"smarthost"`
+	AuthUsername yStr `yaml:"auth_username,omitempty"`
+	AuthPassword yStr `yaml:"auth_password,omitempty"`
+	RequireTLS   bool `yaml:"require_tls"`
+	SendResolved bool `yaml:"send_resolved"`
+}
+
+// RenderAlertmanagerConfig renders alertmanager.yml. c comes from a validated
+// inventory (installer/inventory checks receiver names and kinds, URLs, keys,
+// addresses, severities and which receiver a route names); only what the
+// inventory cannot see is checked here.
 func RenderAlertmanagerConfig(c AlertmanagerConfig) ([]byte, error) {
+	// The timings are not in the inventory: nothing else checks them.
 	timing := []struct {
 		name  string
 		value *string
@@ -101,26 +166,29 @@ func RenderAlertmanagerConfig(c AlertmanagerConfig) ([]byte, error) {
 		if *t.value == "" {
 			*t.value = t.def
 		}
-		if _, err := promPositiveDuration(*t.value); err != nil {
+		if d, err := promParseDuration(*t.value); err != nil {
 			return nil, fmt.Errorf("alertmanager %s: %w", t.name, err)
+		} else if d <= 0 {
+			return nil, fmt.Errorf("alertmanager %s: %q: must be longer than zero", t.name, *t.value)
 		}
 	}
 
 	names := map[string]bool{}
-	receivers := promYListNode()
+	var receivers []amReceive
 	for _, r := range c.Receivers {
+		// A receiver's name is an HCL block label, which may be "".
 		if r.Name == "" {
 			return nil, errors.New("alertmanager receiver: empty name")
 		}
-		if names[r.Name] {
-			return nil, fmt.Errorf("alertmanager receiver %q: defined twice", r.Name)
-		}
 		names[r.Name] = true
-		node, err := amReceiver(r)
+		out, err := amReceiver(r)
 		if err != nil {
 			return nil, fmt.Errorf("alertmanager receiver %q: %w", r.Name, err)
 		}
-		receivers.items = append(receivers.items, node)
+		receivers = append(receivers, out)
+	}
+	if !names[AlertmanagerNullReceiver] {
+		receivers = append(receivers, amReceive{Name: AlertmanagerNullReceiver})
 	}
 
 	def := c.DefaultReceiver
@@ -134,128 +202,95 @@ func RenderAlertmanagerConfig(c AlertmanagerConfig) ([]byte, error) {
 	if watchdog == "" {
 		watchdog = AlertmanagerNullReceiver
 	}
-	known := func(name string) bool { return names[name] || name == AlertmanagerNullReceiver }
-	if !known(def) {
-		return nil, fmt.Errorf("alertmanager default receiver %q: no receiver has that name", def)
-	}
-	if !known(watchdog) {
+	// The Watchdog receiver is not in the inventory: nothing else checks it.
+	if !names[watchdog] && watchdog != AlertmanagerNullReceiver {
 		return nil, fmt.Errorf("alertmanager Watchdog receiver %q: no receiver has that name", watchdog)
 	}
 
-	watchdogRoute := promYMapNode().
-		add("receiver", promYStr(watchdog)).
-		add("matchers", promYStrings([]string{amMatcher("alertname", "=", "Watchdog")}))
+	no := false
+	watchdogRoute := amRoute{
+		Receiver: yStr(watchdog),
+		Matchers: []yStr{yStr(amMatcher("alertname", "=", "Watchdog"))},
+		Continue: &no,
+	}
 	if watchdog != AlertmanagerNullReceiver {
 		// A dead man's switch expects a steady heartbeat, not one message per 4h.
-		watchdogRoute.
-			add("group_wait", promYStr("0s")).
-			add("group_interval", promYStr(c.WatchdogInterval)).
-			add("repeat_interval", promYStr(c.WatchdogInterval))
+		watchdogRoute.GroupWait = "0s"
+		watchdogRoute.GroupInterval = yStr(c.WatchdogInterval)
+		watchdogRoute.RepeatInterval = yStr(c.WatchdogInterval)
 	}
-	routes := promYListNode(watchdogRoute.add("continue", promYBool(false)))
-	for i, r := range c.Routes {
-		if r.Severity == "" {
-			return nil, fmt.Errorf("alertmanager route #%d: empty severity", i+1)
-		}
-		if !known(r.Receiver) {
-			return nil, fmt.Errorf("alertmanager route #%d (severity %q): receiver %q: no receiver has that name", i+1, r.Severity, r.Receiver)
-		}
-		routes.items = append(routes.items, promYMapNode().
-			add("receiver", promYStr(r.Receiver)).
-			add("matchers", promYStrings([]string{amMatcher("severity", "=", r.Severity)})).
-			add("continue", promYBool(r.Continue)))
+	routes := []amRoute{watchdogRoute}
+	for _, r := range c.Routes {
+		cont := r.Continue
+		routes = append(routes, amRoute{
+			Receiver: yStr(r.Receiver),
+			Matchers: []yStr{yStr(amMatcher("severity", "=", r.Severity))},
+			Continue: &cont,
+		})
 	}
 
-	if !names[AlertmanagerNullReceiver] {
-		receivers.items = append(receivers.items, promYMapNode().add("name", promYStr(AlertmanagerNullReceiver)))
-	}
-
-	root := promYMapNode().
-		add("route", promYMapNode().
-			add("receiver", promYStr(def)).
-			add("group_by", promYStrings([]string{"alertname", "instance"})).
-			add("group_wait", promYStr(c.GroupWait)).
-			add("group_interval", promYStr(c.GroupInterval)).
-			add("repeat_interval", promYStr(c.RepeatInterval)).
-			add("routes", routes)).
+	doc := amFile{
+		Route: amRoute{
+			Receiver:       yStr(def),
+			GroupBy:        []yStr{"alertname", "instance"},
+			GroupWait:      yStr(c.GroupWait),
+			GroupInterval:  yStr(c.GroupInterval),
+			RepeatInterval: yStr(c.RepeatInterval),
+			Routes:         routes,
+		},
 		// A host that is down explains every other alert about it; only HostDown is sent.
-		add("inhibit_rules", promYListNode(promYMapNode().
-			add("source_matchers", promYStrings([]string{amMatcher("alertname", "=", "HostDown")})).
-			add("target_matchers", promYStrings([]string{amMatcher("alertname", "!=", "HostDown")})).
-			add("equal", promYStrings([]string{"instance"})))).
-		add("receivers", receivers)
-	return promYMarshal(root)
+		InhibitRules: []amInhibit{{
+			SourceMatchers: []yStr{yStr(amMatcher("alertname", "=", "HostDown"))},
+			TargetMatchers: []yStr{yStr(amMatcher("alertname", "!=", "HostDown"))},
+			Equal:          []yStr{"instance"},
+		}},
+		Receivers: receivers,
+	}
+	b, err := yMarshal(yamlHeader, doc)
+	if err != nil {
+		return nil, fmt.Errorf("alertmanager.yml: %w", err)
+	}
+	return b, nil
 }
 
-func amReceiver(r AlertmanagerReceiver) (*promYNode, error) {
-	if r.Name == AlertmanagerNullReceiver && (r.Webhook != nil || r.Slack != nil || r.PagerDuty != nil || r.Email != nil) {
-		return nil, fmt.Errorf("the name %q is reserved for the receiver that notifies no one", AlertmanagerNullReceiver)
-	}
-	node := promYMapNode().add("name", promYStr(r.Name))
+func amReceiver(r AlertmanagerReceiver) (amReceive, error) {
+	out := amReceive{Name: yStr(r.Name)}
 	if w := r.Webhook; w != nil {
-		if err := amCheckURL(w.URL); err != nil {
-			return nil, fmt.Errorf("webhook url: %w", err)
-		}
-		node.add("webhook_configs", promYListNode(promYMapNode().
-			add("url", promYStr(w.URL)).
-			add("send_resolved", promYBool(w.SendResolved))))
+		out.WebhookConfigs = []amWebhookC{{URL: yStr(w.URL), SendResolved: w.SendResolved}}
 	}
 	if s := r.Slack; s != nil {
-		if err := amCheckURL(s.APIURL); err != nil {
-			return nil, fmt.Errorf("slack api_url: %w", err)
-		}
-		cfg := promYMapNode().add("api_url", promYStr(s.APIURL))
-		if s.Channel != "" {
-			cfg.add("channel", promYStr(amLiteral(s.Channel)))
-		}
-		node.add("slack_configs", promYListNode(cfg.
-			add("send_resolved", promYBool(s.SendResolved)).
-			add("title", promYStr(strings.TrimSpace(amSlackTitle))).
-			add("text", promYBlock(strings.TrimRight(amSlackText, "\n")))))
+		out.SlackConfigs = []amSlackC{{
+			APIURL:       yStr(s.APIURL),
+			Channel:      yStr(amLiteral(s.Channel)),
+			SendResolved: s.SendResolved,
+			Title:        yStr(strings.TrimSpace(amSlackTitle)),
+			Text:         yText(strings.TrimRight(amSlackText, "\n")),
+		}}
 	}
 	if p := r.PagerDuty; p != nil {
-		if p.RoutingKey == "" {
-			return nil, errors.New("pagerduty: empty routing_key")
-		}
-		node.add("pagerduty_configs", promYListNode(promYMapNode().
-			add("routing_key", promYStr(amLiteral(p.RoutingKey))).
-			add("severity", promYStr(amPagerDutySeverity)).
-			add("send_resolved", promYBool(p.SendResolved))))
+		out.PagerdutyConfigs = []amPagerDutC{{
+			RoutingKey:   yStr(amLiteral(p.RoutingKey)),
+			Severity:     amPagerDutySeverity,
+			SendResolved: p.SendResolved,
+		}}
 	}
 	if e := r.Email; e != nil {
-		if e.To == "" || e.From == "" {
-			return nil, errors.New("email: to and from are both required")
-		}
-		if host, port, err := net.SplitHostPort(e.Smarthost); err != nil || host == "" || port == "" {
-			return nil, fmt.Errorf("email smarthost %q: must be host:port", e.Smarthost)
-		}
+		// The inventory does not pair these: Alertmanager would send the
+		// password with an empty user name.
 		if e.AuthPassword != "" && e.AuthUsername == "" {
-			return nil, errors.New("email: auth_password set without auth_username")
+			return amReceive{}, errors.New("email: auth_password set without auth_username")
 		}
-		cfg := promYMapNode().
-			add("to", promYStr(amLiteral(e.To))).
-			add("from", promYStr(amLiteral(e.From))).
-			add("smarthost", promYStr(e.Smarthost))
-		if e.AuthUsername != "" {
-			cfg.add("auth_username", promYStr(e.AuthUsername))
-		}
-		if e.AuthPassword != "" {
-			cfg.add("auth_password", promYStr(e.AuthPassword))
-		}
-		node.add("email_configs", promYListNode(cfg.
-			add("require_tls", promYBool(e.RequireTLS)).
-			add("send_resolved", promYBool(e.SendResolved))))
+		out.EmailConfigs = []amEmailC{{
+			To:           yStr(amLiteral(e.To)),
+			From:         yStr(amLiteral(e.From)),
+			Smarthost:    yStr(e.Smarthost),
+			AuthUsername: yStr(e.AuthUsername),
+			AuthPassword: yStr(e.AuthPassword),
+			RequireTLS:   e.RequireTLS,
+			SendResolved: e.SendResolved,
+		}}
 	}
-	return node, nil
-}
-
-// amCheckURL checks a notification URL without quoting it: it is a secret.
-func amCheckURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("not an absolute http or https URL")
-	}
-	return nil
+	return out, nil
 }
 
 // amLiteral keeps a value Alertmanager expands as a template (channel, to,

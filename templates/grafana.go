@@ -3,7 +3,6 @@ package templates
 import (
 	"bytes"
 	"embed"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net"
@@ -186,56 +185,100 @@ type GrafanaDatasource struct {
 	PrometheusVersion string // e.g. "2.53.2", lets Grafana use newer APIs; "" omits it
 }
 
-var (
-	grafanaDuration = regexp.MustCompile(`^([0-9]+(ms|s|m|h|d|w|y))+$`)
-	grafanaVersion  = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
-)
+// grafanaProvisioningHeader heads Grafana's provisioning files.
+const grafanaProvisioningHeader = "# Managed by obsbox: local edits are overwritten by the next apply.\n"
+
+type grafanaDatasourceFile struct {
+	APIVersion  int                     `yaml:"apiVersion"`
+	Datasources []grafanaDatasourceYAML `yaml:"datasources"`
+}
+
+type grafanaDatasourceYAML struct {
+	Name      yDQ    `yaml:"name"`
+	Type      string `yaml:"type"`
+	UID       yDQ    `yaml:"uid"`
+	OrgID     int    `yaml:"orgId"`
+	Access    string `yaml:"access"`
+	URL       yDQ    `yaml:"url"`
+	IsDefault bool   `yaml:"isDefault"`
+	Editable  bool   `yaml:"editable"`
+	JSONData  struct {
+		HTTPMethod        string `yaml:"httpMethod"`
+		PrometheusType    string `yaml:"prometheusType"`
+		PrometheusVersion yDQ    `yaml:"prometheusVersion,omitempty"`
+		TimeInterval      yDQ    `yaml:"timeInterval,omitempty"`
+	} `yaml:"jsonData"`
+}
+
+type grafanaProviderFile struct {
+	APIVersion int               `yaml:"apiVersion"`
+	Providers  []grafanaProvider `yaml:"providers"`
+}
+
+type grafanaProvider struct {
+	Name                  string `yaml:"name"`
+	OrgID                 int    `yaml:"orgId"`
+	Type                  string `yaml:"type"`
+	Folder                string `yaml:"folder"`
+	FolderUID             string `yaml:"folderUid"`
+	DisableDeletion       bool   `yaml:"disableDeletion"`
+	AllowUIUpdates        bool   `yaml:"allowUiUpdates"`
+	UpdateIntervalSeconds int    `yaml:"updateIntervalSeconds"`
+	Options               struct {
+		Path                      yDQ  `yaml:"path"`
+		FoldersFromFilesStructure bool `yaml:"foldersFromFilesStructure"`
+	} `yaml:"options"`
+}
+
+// grafanaValue doubles "$", which Grafana's provisioning would otherwise read
+// as an environment variable (pkg/services/provisioning/values).
+func grafanaValue(s string) yDQ { return yDQ(strings.ReplaceAll(s, "$", "$$")) }
 
 // RenderGrafanaDatasource renders the datasource provisioning file for
 // GrafanaDatasourcePath: one Prometheus datasource with uid GrafanaDatasourceUID.
+// d comes from a validated inventory (addresses, durations, versions).
 func RenderGrafanaDatasource(d GrafanaDatasource) ([]byte, error) {
 	if d.Name == "" {
 		d.Name = GrafanaDatasourceName
 	}
-	if err := grafanaCheckURL(d.URL); err != nil {
-		return nil, fmt.Errorf("grafana datasource %q: url: %w", d.Name, err)
+	ds := grafanaDatasourceYAML{
+		Name:      grafanaValue(d.Name),
+		Type:      "prometheus",
+		UID:       grafanaValue(GrafanaDatasourceUID),
+		OrgID:     1,
+		Access:    "proxy",
+		URL:       grafanaValue(d.URL),
+		IsDefault: d.IsDefault,
 	}
-	if d.ScrapeInterval != "" && !grafanaDuration.MatchString(d.ScrapeInterval) {
-		return nil, fmt.Errorf("grafana datasource %q: scrape interval %q is not a Prometheus duration like 15s", d.Name, d.ScrapeInterval)
+	ds.JSONData.HTTPMethod = "POST"
+	ds.JSONData.PrometheusType = "Prometheus"
+	ds.JSONData.PrometheusVersion = grafanaValue(d.PrometheusVersion)
+	ds.JSONData.TimeInterval = grafanaValue(d.ScrapeInterval)
+	b, err := yMarshal(grafanaProvisioningHeader, grafanaDatasourceFile{APIVersion: 1, Datasources: []grafanaDatasourceYAML{ds}})
+	if err != nil {
+		return nil, fmt.Errorf("grafana datasource: %w", err)
 	}
-	if d.PrometheusVersion != "" && !grafanaVersion.MatchString(d.PrometheusVersion) {
-		return nil, fmt.Errorf("grafana datasource %q: Prometheus version %q is not like 2.53.2", d.Name, d.PrometheusVersion)
-	}
-	data := map[string]string{"IsDefault": strconv.FormatBool(d.IsDefault)}
-	for k, v := range map[string]string{
-		"Name": d.Name, "UID": GrafanaDatasourceUID, "URL": d.URL,
-		"ScrapeInterval": d.ScrapeInterval, "PrometheusVersion": d.PrometheusVersion,
-	} {
-		if v == "" {
-			data[k] = ""
-			continue
-		}
-		q, err := grafanaYAMLString(v)
-		if err != nil {
-			return nil, fmt.Errorf("grafana datasource %q: %s: %w", d.Name, k, err)
-		}
-		data[k] = q
-	}
-	return grafanaRender("datasource.yaml.tmpl", data)
+	return b, nil
 }
 
 // RenderGrafanaDashboardProvider renders the dashboard provisioning file for
 // GrafanaDashboardProviderPath, loading the JSON files in dir (normally
 // GrafanaDashboardsDir) into the read-only folder "obsbox".
 func RenderGrafanaDashboardProvider(dir string) ([]byte, error) {
+	// The folder is obsbox's, not the inventory's: nothing else checks it.
 	if !path.IsAbs(dir) || path.Clean(dir) != dir {
 		return nil, fmt.Errorf("grafana dashboard provider: folder %q is not a clean absolute path", dir)
 	}
-	q, err := grafanaYAMLString(dir)
-	if err != nil {
-		return nil, fmt.Errorf("grafana dashboard provider: folder %q: %w", dir, err)
+	p := grafanaProvider{
+		Name: "obsbox", OrgID: 1, Type: "file", Folder: "obsbox", FolderUID: "obsbox",
+		DisableDeletion: true, UpdateIntervalSeconds: 30,
 	}
-	return grafanaRender("dashboard-provider.yaml.tmpl", map[string]string{"Dir": q})
+	p.Options.Path = grafanaValue(dir)
+	b, err := yMarshal(grafanaProvisioningHeader, grafanaProviderFile{APIVersion: 1, Providers: []grafanaProvider{p}})
+	if err != nil {
+		return nil, fmt.Errorf("grafana dashboard provider: %w", err)
+	}
+	return b, nil
 }
 
 // GrafanaDashboards returns the built-in dashboards, file name to JSON, for
@@ -310,22 +353,6 @@ func grafanaCheckURL(s string) error {
 		return fmt.Errorf("%q has no host", s)
 	}
 	return nil
-}
-
-// grafanaYAMLString quotes s as a YAML double-quoted scalar (a JSON string is
-// one) after doubling "$", which Grafana's provisioning would otherwise read
-// as an environment variable (pkg/services/provisioning/values).
-func grafanaYAMLString(s string) (string, error) {
-	if !utf8.ValidString(s) {
-		return "", fmt.Errorf("%q is not valid UTF-8", s)
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(strings.ReplaceAll(s, "$", "$$")); err != nil {
-		return "", err
-	}
-	return strings.TrimSuffix(buf.String(), "\n"), nil
 }
 
 func grafanaRender(name string, data any) ([]byte, error) {

@@ -252,46 +252,6 @@ func TestGrafanaDatasourceGolden(t *testing.T) {
 	}
 }
 
-// TestGrafanaYAMLString checks that a quoted scalar reads back, after
-// Grafana's "$$" -> "$" step, as the original string.
-func TestGrafanaYAMLString(t *testing.T) {
-	for _, s := range []string{"plain", `with "quotes"`, "$HOME", "${X}", `back\slash`, "a: b # c", "ünï", "<&>"} {
-		q, err := grafanaYAMLString(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var back string
-		if err := json.Unmarshal([]byte(q), &back); err != nil {
-			t.Fatalf("%q quoted as %s, which is not a double-quoted scalar: %v", s, q, err)
-		}
-		if got := strings.ReplaceAll(back, "$$", "$"); got != s {
-			t.Errorf("%q quoted as %s reads back as %q", s, q, got)
-		}
-	}
-}
-
-func TestGrafanaDatasourceRejects(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      GrafanaDatasource
-		wantErr string
-	}{
-		{"no url", GrafanaDatasource{}, "url"},
-		{"no scheme", GrafanaDatasource{URL: "10.0.0.5:9090"}, "url"},
-		{"ftp", GrafanaDatasource{URL: "ftp://10.0.0.5/"}, "not an http"},
-		{"bad interval", GrafanaDatasource{URL: "http://p:9090", ScrapeInterval: "15"}, `scrape interval "15"`},
-		{"bad version", GrafanaDatasource{URL: "http://p:9090", PrometheusVersion: "v2.53"}, `version "v2.53"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := RenderGrafanaDatasource(tt.in)
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("error %v, want one containing %q", err, tt.wantErr)
-			}
-		})
-	}
-}
-
 func TestGrafanaDashboardProvider(t *testing.T) {
 	got, err := RenderGrafanaDashboardProvider(GrafanaDashboardsDir)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -286,100 +285,106 @@ func rulesFailurePercent(t float64) error {
 
 func rulesNumber(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
-// RenderAlertRules renders the built-in rules file (PromBuiltinRulesFile).
-func RenderAlertRules(s RuleSettings) ([]byte, error) {
-	known := func(name string) bool {
-		return slices.ContainsFunc(rulesBuiltin, func(r rulesDef) bool { return r.name == name })
-	}
-	for _, name := range s.Disabled {
-		if !known(name) {
-			return nil, fmt.Errorf("rules: disable %q: no built-in rule has that name", name)
-		}
-	}
-	for name := range s.Overrides {
-		if !known(name) {
-			return nil, fmt.Errorf("rules: rule %q: no built-in rule has that name", name)
-		}
-	}
+// The rules file, as far as obsbox writes it.
+type rulesFile struct {
+	Groups []rulesGroup `yaml:"groups"`
+}
 
+type rulesGroup struct {
+	Name  yStr        `yaml:"name"`
+	Rules []rulesRule `yaml:"rules"`
+}
+
+type rulesRule struct {
+	Alert  yStr  `yaml:"alert"`
+	Expr   yText `yaml:"expr"`
+	For    yStr  `yaml:"for,omitempty"`
+	Labels struct {
+		Severity yStr `yaml:"severity"`
+	} `yaml:"labels"`
+	Annotations struct {
+		Summary     yStr `yaml:"summary"`
+		Description yStr `yaml:"description"`
+		RunbookURL  yStr `yaml:"runbook_url"`
+	} `yaml:"annotations"`
+}
+
+// RenderAlertRules renders the built-in rules file (PromBuiltinRulesFile).
+// s comes from a validated inventory (installer/inventory checks rule names,
+// durations, severities and the runbook URL); what only the rule itself
+// knows (whether it takes a threshold, a for, another severity) is checked here.
+func RenderAlertRules(s RuleSettings) ([]byte, error) {
 	base := s.RunbookBaseURL
 	if base == "" {
 		base = DefaultRunbookBaseURL
-	}
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("rules: runbook base URL %q is not an absolute http or https URL", base)
 	}
 	if !strings.HasSuffix(base, "/") {
 		base += "/"
 	}
 
-	rules := promYListNode()
+	doc := rulesFile{Groups: []rulesGroup{}}
+	var rules []rulesRule
 	for _, r := range rulesBuiltin {
 		if slices.Contains(s.Disabled, r.name) {
 			continue
 		}
-		node, err := r.render(s.Overrides[r.name], base)
+		rule, err := r.render(s.Overrides[r.name], base)
 		if err != nil {
 			return nil, fmt.Errorf("rules: rule %q: %w", r.name, err)
 		}
-		rules.items = append(rules.items, node)
+		rules = append(rules, rule)
 	}
-	groups := promYListNode()
-	if len(rules.items) > 0 {
-		groups.items = append(groups.items, promYMapNode().
-			add("name", promYStr("obsbox-builtin")).
-			add("rules", rules))
+	if len(rules) > 0 {
+		doc.Groups = append(doc.Groups, rulesGroup{Name: "obsbox-builtin", Rules: rules})
 	}
-	return promYMarshal(promYMapNode().add("groups", groups))
+	b, err := yMarshal(yamlHeader, doc)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	return b, nil
 }
 
-func (r rulesDef) render(o RuleOverride, runbookBase string) (*promYNode, error) {
+func (r rulesDef) render(o RuleOverride, runbookBase string) (rulesRule, error) {
+	var out rulesRule
 	severity, forDur, threshold := r.severity, r.forDur, r.threshold
 	if o.Severity != "" {
 		if r.severity == "none" {
-			return nil, errors.New("severity cannot be changed: this rule always fires and must never notify by itself")
+			return out, errors.New("severity cannot be changed: this rule always fires and must never notify by itself")
 		}
+		// The inventory also accepts none, which only Watchdog may have.
 		if o.Severity != "page" && o.Severity != "ticket" {
-			return nil, fmt.Errorf("severity %q: must be page or ticket", o.Severity)
+			return out, fmt.Errorf("severity %q: must be page or ticket", o.Severity)
 		}
 		severity = o.Severity
 	}
 	if o.For != "" {
 		if r.forDur == "" {
-			return nil, errors.New("for cannot be set: this rule fires at once by design")
-		}
-		if _, err := promParseDuration(o.For); err != nil {
-			return nil, fmt.Errorf("for: %w", err)
+			return out, errors.New("for cannot be set: this rule fires at once by design")
 		}
 		forDur = o.For
 	}
 	if o.Threshold != nil {
 		if r.thresholdMeaning == "" {
-			return nil, errors.New("threshold cannot be set: this rule has none")
+			return out, errors.New("threshold cannot be set: this rule has none")
 		}
 		t := *o.Threshold
 		if math.IsNaN(t) || math.IsInf(t, 0) {
-			return nil, errors.New("threshold must be a finite number")
+			return out, errors.New("threshold must be a finite number")
 		}
 		if err := r.checkThreshold(t); err != nil {
-			return nil, fmt.Errorf("threshold %s (%s): %w", rulesNumber(t), r.thresholdMeaning, err)
+			return out, fmt.Errorf("threshold %s (%s): %w", rulesNumber(t), r.thresholdMeaning, err)
 		}
 		threshold = t
 	}
 
 	ts := rulesNumber(threshold)
 	text := strings.NewReplacer("<T>", ts, "<FOR>", forDur)
-	expr := r.expr(ts)
-	node := promYMapNode().
-		add("alert", promYStr(r.name)).
-		add("expr", promYBlock(expr))
-	if forDur != "" {
-		node.add("for", promYStr(forDur))
-	}
-	return node.
-		add("labels", promYMapNode().add("severity", promYStr(severity))).
-		add("annotations", promYMapNode().
-			add("summary", promYStr(text.Replace(r.summary))).
-			add("description", promYStr(text.Replace(r.description))).
-			add("runbook_url", promYStr(runbookBase+r.name+".md"))), nil
+	out.Alert = yStr(r.name)
+	out.Expr = yText(r.expr(ts))
+	out.For = yStr(forDur)
+	out.Labels.Severity = yStr(severity)
+	out.Annotations.Summary = yStr(text.Replace(r.summary))
+	out.Annotations.Description = yStr(text.Replace(r.description))
+	out.Annotations.RunbookURL = yStr(runbookBase + r.name + ".md")
+	return out, nil
 }

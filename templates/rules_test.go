@@ -130,17 +130,25 @@ func TestPromYRoundTrip(t *testing.T) {
 	for i, v := range values {
 		labels[string(rune('a'+i%26))+strings.Repeat("x", i/26)] = v
 	}
-	ann := promYMapNode().
-		add("block", promYBlock("first line\n  indented: yes\n\n# hash\n- dash\nlast")).
-		add("notblock", promYBlock(" leading space\nx"))
-	doc := promYMapNode().add("groups", promYListNode(promYMapNode().
-		add("name", promYStr("roundtrip")).
-		add("rules", promYListNode(promYMapNode().
-			add("alert", promYStr("RoundTrip")).
-			add("expr", promYStr("vector(1)")).
-			add("labels", promYLabels(labels)).
-			add("annotations", ann)))))
-	rendered, err := promYMarshal(doc)
+	type rtRule struct {
+		Alert       yStr    `yaml:"alert"`
+		Expr        yStr    `yaml:"expr"`
+		Labels      yLabels `yaml:"labels"`
+		Annotations struct {
+			Block    yText `yaml:"block"`
+			NotBlock yText `yaml:"notblock"`
+		} `yaml:"annotations"`
+	}
+	type rtGroup struct {
+		Name  yStr     `yaml:"name"`
+		Rules []rtRule `yaml:"rules"`
+	}
+	rule := rtRule{Alert: "RoundTrip", Expr: "vector(1)", Labels: labels}
+	rule.Annotations.Block = "first line\n  indented: yes\n\n# hash\n- dash\nlast"
+	rule.Annotations.NotBlock = " leading space\nx"
+	rendered, err := yMarshal(yamlHeader, struct {
+		Groups []rtGroup `yaml:"groups"`
+	}{[]rtGroup{{Name: "roundtrip", Rules: []rtRule{rule}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,9 +320,6 @@ func TestRulesErrors(t *testing.T) {
 		s    RuleSettings
 		want string
 	}{
-		{"unknown disabled", RuleSettings{Disabled: []string{"HostDwn"}}, `disable "HostDwn": no built-in rule`},
-		{"unknown override", RuleSettings{Overrides: map[string]RuleOverride{"DiskFull": {For: "1m"}}}, `rule "DiskFull": no built-in rule`},
-		{"bad for", RuleSettings{Overrides: map[string]RuleOverride{"HostDown": {For: "1 minute"}}}, `rule "HostDown": for: "1 minute" is not a duration`},
 		{"bad severity", RuleSettings{Overrides: map[string]RuleOverride{"HostDown": {Severity: "critical"}}}, `rule "HostDown": severity "critical": must be page or ticket`},
 		{"watchdog severity", RuleSettings{Overrides: map[string]RuleOverride{"Watchdog": {Severity: "page"}}}, `rule "Watchdog": severity cannot be changed`},
 		{"watchdog for", RuleSettings{Overrides: map[string]RuleOverride{"Watchdog": {For: "5m"}}}, `rule "Watchdog": for cannot be set`},
@@ -325,7 +330,6 @@ func TestRulesErrors(t *testing.T) {
 		{"negative failures", RuleSettings{Overrides: map[string]RuleOverride{"PrometheusRuleEvaluationFailures": {Threshold: rulesFloat(-1)}}}, "must be at least 0"},
 		{"hundred percent failing", RuleSettings{Overrides: map[string]RuleOverride{"AlertmanagerNotificationsFailing": {Threshold: rulesFloat(100)}}}, "from 0 to below 100"},
 		{"NaN", RuleSettings{Overrides: map[string]RuleOverride{"ClockSkew": {Threshold: rulesFloat(math.NaN())}}}, "finite number"},
-		{"runbook URL", RuleSettings{RunbookBaseURL: "wiki/runbooks"}, `runbook base URL "wiki/runbooks" is not an absolute http or https URL`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
