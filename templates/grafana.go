@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"net/url"
 	"path"
 	"regexp"
 	"strconv"
 	"strings"
 	"text/template"
 	"unicode/utf8"
+
+	"github.com/obsbox/obsbox/installer/duration"
 )
 
 // Where Grafana's files live on a host (SPEC "What lands on a host").
@@ -74,11 +75,6 @@ func RenderGrafanaINI(c GrafanaINI) ([]byte, error) {
 	}
 	if c.HTTPAddr != "" && net.ParseIP(c.HTTPAddr) == nil {
 		return nil, fmt.Errorf("grafana.ini: http_addr %q is not an IP address", c.HTTPAddr)
-	}
-	if c.RootURL != "" {
-		if err := grafanaCheckURL(c.RootURL); err != nil {
-			return nil, fmt.Errorf("grafana.ini: root_url: %w", err)
-		}
 	}
 	if c.AdminUser == "" {
 		c.AdminUser = GrafanaDefaultAdminUser
@@ -182,25 +178,14 @@ type GrafanaDatasource struct {
 	PrometheusVersion string // e.g. "2.53.2", lets Grafana use newer APIs; "" omits it
 }
 
-var (
-	grafanaDuration = regexp.MustCompile(`^([0-9]+(ms|s|m|h|d|w|y))+$`)
-	grafanaVersion  = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
-)
-
 // RenderGrafanaDatasource renders the datasource provisioning file for
 // GrafanaDatasourcePath: one Prometheus datasource with uid GrafanaDatasourceUID.
 func RenderGrafanaDatasource(d GrafanaDatasource) ([]byte, error) {
 	if d.Name == "" {
 		d.Name = GrafanaDatasourceName
 	}
-	if err := grafanaCheckURL(d.URL); err != nil {
-		return nil, fmt.Errorf("grafana datasource %q: url: %w", d.Name, err)
-	}
-	if d.ScrapeInterval != "" && !grafanaDuration.MatchString(d.ScrapeInterval) {
+	if _, err := duration.Parse(d.ScrapeInterval); d.ScrapeInterval != "" && err != nil {
 		return nil, fmt.Errorf("grafana datasource %q: scrape interval %q is not a Prometheus duration like 15s", d.Name, d.ScrapeInterval)
-	}
-	if d.PrometheusVersion != "" && !grafanaVersion.MatchString(d.PrometheusVersion) {
-		return nil, fmt.Errorf("grafana datasource %q: Prometheus version %q is not like 2.53.2", d.Name, d.PrometheusVersion)
 	}
 	data := map[string]string{"IsDefault": strconv.FormatBool(d.IsDefault)}
 	for k, v := range map[string]string{
@@ -292,20 +277,6 @@ func GrafanaResetAdminPassword(homeDir, password string) (GrafanaCommand, error)
 		},
 		Stdin: []byte(password + "\n"),
 	}, nil
-}
-
-func grafanaCheckURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("%q is not a URL: %w", s, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("%q is not an http:// or https:// URL", s)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("%q has no host", s)
-	}
-	return nil
 }
 
 // grafanaYAMLString quotes s as a YAML double-quoted scalar (a JSON string is

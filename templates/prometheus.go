@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"path"
 	"regexp"
 	"slices"
@@ -14,6 +13,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/obsbox/obsbox/installer/duration"
 )
 
 // Paths inside Prometheus's configuration folder. prometheus.yml names them
@@ -96,7 +97,7 @@ func RenderPrometheusConfig(c PrometheusConfig) ([]byte, error) {
 	if scrapeInterval == "" {
 		scrapeInterval = "15s"
 	}
-	globalInterval, err := promPositiveDuration(scrapeInterval)
+	globalInterval, err := duration.Positive(scrapeInterval)
 	if err != nil {
 		return nil, fmt.Errorf("prometheus scrape_interval: %w", err)
 	}
@@ -104,7 +105,7 @@ func RenderPrometheusConfig(c PrometheusConfig) ([]byte, error) {
 	if evalInterval == "" {
 		evalInterval = scrapeInterval
 	}
-	if _, err := promPositiveDuration(evalInterval); err != nil {
+	if _, err := duration.Positive(evalInterval); err != nil {
 		return nil, fmt.Errorf("prometheus evaluation_interval: %w", err)
 	}
 	// Prometheus shortens its default scrape timeout to a shorter global interval.
@@ -255,7 +256,7 @@ func promComponentJob(name string, targets []PrometheusStaticTarget) (*promYNode
 func promUserJob(j PrometheusScrapeJob, globalTimeout time.Duration) (*promYNode, error) {
 	job := promYMapNode().add("job_name", promYStr(j.Name))
 	if j.ScrapeInterval != "" {
-		interval, err := promPositiveDuration(j.ScrapeInterval)
+		interval, err := duration.Positive(j.ScrapeInterval)
 		if err != nil {
 			return nil, fmt.Errorf("scrape_interval: %w", err)
 		}
@@ -300,10 +301,6 @@ func promUserJob(j PrometheusScrapeJob, globalTimeout time.Duration) (*promYNode
 // promRemoteWrite builds one remote_write entry. Errors never quote the URL or
 // credentials: they are secrets.
 func promRemoteWrite(rw PrometheusRemoteWrite) (*promYNode, error) {
-	u, err := url.Parse(rw.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, errors.New("url is not an absolute http or https URL")
-	}
 	basic := rw.Username != "" || rw.Password != ""
 	if basic && rw.BearerToken != "" {
 		return nil, errors.New("set either username/password or a bearer token, not both")
@@ -412,47 +409,6 @@ func promCheckRelativePath(p string) error {
 		return errors.New("contains control characters")
 	}
 	return nil
-}
-
-// promDurationRE is Prometheus's (and Alertmanager's) duration syntax.
-var promDurationRE = regexp.MustCompile(`^(?:([0-9]+)y)?(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?(?:([0-9]+)ms)?$`)
-
-// promParseDuration parses a Prometheus duration such as "1h30m" or "2d".
-func promParseDuration(s string) (time.Duration, error) {
-	if s == "0" {
-		return 0, nil
-	}
-	m := promDurationRE.FindStringSubmatch(s)
-	if s == "" || m == nil {
-		return 0, fmt.Errorf("%q is not a duration (like 30s, 5m, 1h30m, 2d)", s)
-	}
-	units := []time.Duration{365 * 24 * time.Hour, 7 * 24 * time.Hour, 24 * time.Hour, time.Hour, time.Minute, time.Second, time.Millisecond}
-	var d time.Duration
-	for i, u := range units {
-		if m[i+1] == "" {
-			continue
-		}
-		n, err := strconv.ParseInt(m[i+1], 10, 64)
-		if err != nil || n > int64((1<<63-1)/u) {
-			return 0, fmt.Errorf("%q is too long a duration", s)
-		}
-		d += time.Duration(n) * u
-		if d < 0 {
-			return 0, fmt.Errorf("%q is too long a duration", s)
-		}
-	}
-	return d, nil
-}
-
-func promPositiveDuration(s string) (time.Duration, error) {
-	d, err := promParseDuration(s)
-	if err != nil {
-		return 0, err
-	}
-	if d <= 0 {
-		return 0, fmt.Errorf("%q: must be longer than zero", s)
-	}
-	return d, nil
 }
 
 // The promY* helpers build YAML documents in code and print them in block style

@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/obsbox/obsbox/installer/duration"
 )
 
 // DefaultRunbookBaseURL is where templates/runbooks is published; a rule's
@@ -306,9 +307,6 @@ func RenderAlertRules(s RuleSettings) ([]byte, error) {
 	if base == "" {
 		base = DefaultRunbookBaseURL
 	}
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("rules: runbook base URL %q is not an absolute http or https URL", base)
-	}
 	if !strings.HasSuffix(base, "/") {
 		base += "/"
 	}
@@ -348,7 +346,7 @@ func (r rulesDef) render(o RuleOverride, runbookBase string) (*promYNode, error)
 		if r.forDur == "" {
 			return nil, errors.New("for cannot be set: this rule fires at once by design")
 		}
-		if _, err := promParseDuration(o.For); err != nil {
+		if _, err := duration.Parse(o.For); err != nil {
 			return nil, fmt.Errorf("for: %w", err)
 		}
 		forDur = o.For
