@@ -6,9 +6,7 @@ package bundles
 import (
 	"fmt"
 
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/obsbox/obsbox/installer/catalog"
@@ -43,51 +41,6 @@ func ArchFromUname(m string) (string, error) {
 		return "", fmt.Errorf("uname -m printed nothing: cannot tell the host's architecture")
 	}
 	return "", fmt.Errorf("architecture %q (uname -m) is not supported: obsbox has bundles for x86_64 (amd64) and aarch64 (arm64) only", strings.TrimSpace(m))
-}
-
-// versionRE accepts upstream release versions such as 2.53.2 or 3.0.0-rc.1.
-// It also keeps versions safe to use in file names and URLs.
-var versionRE = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z][0-9A-Za-z.]*)?$`)
-
-// CheckVersion returns an error unless v looks like a release version (MAJOR.MINOR.PATCH).
-func CheckVersion(v string) error {
-	if !versionRE.MatchString(v) {
-		return fmt.Errorf("version %q is not a release version like 2.53.2 (no leading v)", v)
-	}
-	return nil
-}
-
-// CompareVersions orders release versions numerically; a pre-release sorts
-// before its release. Versions that do not parse sort before those that do.
-func CompareVersions(a, b string) int {
-	ma, mb := versionRE.FindStringSubmatch(a), versionRE.FindStringSubmatch(b)
-	switch {
-	case ma == nil && mb == nil:
-		return strings.Compare(a, b)
-	case ma == nil:
-		return -1
-	case mb == nil:
-		return 1
-	}
-	for i := 1; i <= 3; i++ {
-		x, _ := strconv.Atoi(ma[i])
-		y, _ := strconv.Atoi(mb[i])
-		if x != y {
-			if x < y {
-				return -1
-			}
-			return 1
-		}
-	}
-	switch {
-	case ma[4] == mb[4]:
-		return 0
-	case ma[4] == "":
-		return 1
-	case mb[4] == "":
-		return -1
-	}
-	return strings.Compare(ma[4], mb[4])
 }
 
 // checkKey validates a component, version and architecture triple.
@@ -144,7 +97,7 @@ func SourceFor(mirror, component, version, arch string) (Source, error) {
 	host := c.Release.Host
 	tarball, checksum := c.ReleasePaths(version, arch)
 	if mirror != "" {
-		base, err := checkMirror(mirror)
+		base, err := CheckMirror(mirror)
 		if err != nil {
 			return Source{}, err
 		}

@@ -47,8 +47,8 @@ func NewHTTPClient() *http.Client {
 	}
 }
 
-// checkMirror validates a mirror base URL and returns it without a trailing slash.
-func checkMirror(mirror string) (string, error) {
+// CheckMirror validates a mirror base URL (the one check; the inventory calls it) and returns it without a trailing slash.
+func CheckMirror(mirror string) (string, error) {
 	u, err := url.Parse(mirror)
 	if err != nil {
 		return "", fmt.Errorf("bundles.mirror %q is not a URL: %w", redactURL(mirror), err)

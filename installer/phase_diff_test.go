@@ -270,8 +270,10 @@ func TestFinding2_RouteAndChannelChangesVisible(t *testing.T) {
 
 	// grafana.ini: a port change shows, the admin password does not.
 	gOld := specFile(t, secretInventory, "grafana", templates.GrafanaINIPath)
-	gNew := specFile(t, strings.Replace(secretInventory, `admin_password = "ADMINPASS99"`, `admin_password = "ADMINPASS99"
-  port = 3001`, 1), "grafana", templates.GrafanaINIPath)
+	gNew := specFile(t, strings.Replace(secretInventory, `grafana { admin_password = "ADMINPASS99" }`, `grafana {
+  admin_password = "ADMINPASS99"
+  port           = 3001
+}`, 1), "grafana", templates.GrafanaINIPath)
 	gd := fileDiff(templates.GrafanaINIPath, string(gOld.Content), gNew)
 	if !strings.Contains(gd, "+http_port = 3001") {
 		t.Errorf("grafana.ini diff:\n%s", gd)

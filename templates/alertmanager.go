@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/obsbox/obsbox/installer/duration"
 )
 
 // AlertmanagerNullReceiver is the receiver without integrations: alerts routed
@@ -166,10 +168,8 @@ func RenderAlertmanagerConfig(c AlertmanagerConfig) ([]byte, error) {
 		if *t.value == "" {
 			*t.value = t.def
 		}
-		if d, err := promParseDuration(*t.value); err != nil {
+		if _, err := duration.Positive(*t.value); err != nil {
 			return nil, fmt.Errorf("alertmanager %s: %w", t.name, err)
-		} else if d <= 0 {
-			return nil, fmt.Errorf("alertmanager %s: %q: must be longer than zero", t.name, *t.value)
 		}
 	}
 

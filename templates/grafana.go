@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"net/url"
 	"path"
 	"regexp"
 	"strconv"
@@ -77,11 +76,6 @@ func RenderGrafanaINI(c GrafanaINI) ([]byte, error) {
 	}
 	if c.HTTPAddr != "" && net.ParseIP(c.HTTPAddr) == nil {
 		return nil, fmt.Errorf("grafana.ini: http_addr %q is not an IP address", c.HTTPAddr)
-	}
-	if c.RootURL != "" {
-		if err := grafanaCheckURL(c.RootURL); err != nil {
-			return nil, fmt.Errorf("grafana.ini: root_url: %w", err)
-		}
 	}
 	if c.AdminUser == "" {
 		c.AdminUser = GrafanaDefaultAdminUser
@@ -339,20 +333,6 @@ func GrafanaResetAdminPassword(homeDir, password string) (GrafanaCommand, error)
 		},
 		Stdin: []byte(password + "\n"),
 	}, nil
-}
-
-func grafanaCheckURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("%q is not a URL: %w", s, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("%q is not an http:// or https:// URL", s)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("%q has no host", s)
-	}
-	return nil
 }
 
 func grafanaRender(name string, data any) ([]byte, error) {

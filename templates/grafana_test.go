@@ -207,7 +207,6 @@ func TestGrafanaINIRejects(t *testing.T) {
 		{"bad utf8", GrafanaINI{AdminPassword: "abcde\xff"}, "UTF-8"},
 		{"bad port", GrafanaINI{AdminPassword: "abcdef", HTTPPort: 70000}, "http_port 70000"},
 		{"bad addr", GrafanaINI{AdminPassword: "abcdef", HTTPAddr: "any"}, `http_addr "any"`},
-		{"bad root url", GrafanaINI{AdminPassword: "abcdef", RootURL: "grafana.example.com"}, "root_url"},
 		{"bad log level", GrafanaINI{AdminPassword: "abcdef", LogLevel: "trace"}, `log level "trace"`},
 		{"bad secret key", GrafanaINI{AdminPassword: "abcdef", SecretKey: "a\nb"}, "secret_key"},
 		{"bad admin user", GrafanaINI{AdminPassword: "abcdef", AdminUser: "${USER}"}, "admin_user"},

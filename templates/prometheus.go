@@ -8,12 +8,12 @@ import (
 	"maps"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/obsbox/obsbox/installer/catalog"
+	"github.com/obsbox/obsbox/installer/duration"
 )
 
 // Paths inside Prometheus's configuration folder. prometheus.yml names them
@@ -158,7 +158,7 @@ func RenderPrometheusConfig(c PrometheusConfig) ([]byte, error) {
 	if scrapeInterval == "" {
 		scrapeInterval = "15s"
 	}
-	globalInterval, err := promParseDuration(scrapeInterval)
+	globalInterval, err := duration.Positive(scrapeInterval)
 	if err != nil {
 		return nil, fmt.Errorf("prometheus scrape_interval: %w", err)
 	}
@@ -230,7 +230,7 @@ func RenderPrometheusConfig(c PrometheusConfig) ([]byte, error) {
 			StaticConfigs:  []promStaticConfig{{Targets: yStrs(j.Targets), Labels: yLabels(j.Labels)}},
 		}
 		if j.ScrapeInterval != "" {
-			interval, err := promParseDuration(j.ScrapeInterval)
+			interval, err := duration.Positive(j.ScrapeInterval)
 			if err != nil {
 				return nil, fmt.Errorf("prometheus scrape job %q: scrape_interval: %w", j.Name, err)
 			}
@@ -308,37 +308,6 @@ func promCheckLabelName(name string) error {
 		return errors.New("label names starting with __ are reserved for Prometheus")
 	}
 	return nil
-}
-
-// promDurationRE is Prometheus's (and Alertmanager's) duration syntax.
-var promDurationRE = regexp.MustCompile(`^(?:([0-9]+)y)?(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?(?:([0-9]+)ms)?$`)
-
-// promParseDuration parses a Prometheus duration such as "1h30m" or "2d"; the
-// renderers need the length (a scrape timeout), the inventory has checked it.
-func promParseDuration(s string) (time.Duration, error) {
-	if s == "0" {
-		return 0, nil
-	}
-	m := promDurationRE.FindStringSubmatch(s)
-	if s == "" || m == nil {
-		return 0, fmt.Errorf("%q is not a duration (like 30s, 5m, 1h30m, 2d)", s)
-	}
-	units := []time.Duration{365 * 24 * time.Hour, 7 * 24 * time.Hour, 24 * time.Hour, time.Hour, time.Minute, time.Second, time.Millisecond}
-	var d time.Duration
-	for i, u := range units {
-		if m[i+1] == "" {
-			continue
-		}
-		n, err := strconv.ParseInt(m[i+1], 10, 64)
-		if err != nil || n > int64((1<<63-1)/u) {
-			return 0, fmt.Errorf("%q is too long a duration", s)
-		}
-		d += time.Duration(n) * u
-		if d < 0 {
-			return 0, fmt.Errorf("%q is too long a duration", s)
-		}
-	}
-	return d, nil
 }
 
 // PrometheusSecretKeys are the keys of prometheus.yml whose values are

@@ -380,37 +380,6 @@ func TestFileSDErrors(t *testing.T) {
 	}
 }
 
-func TestPromParseDuration(t *testing.T) {
-	cases := []struct {
-		in   string
-		want time.Duration
-		ok   bool
-	}{
-		{"0", 0, true},
-		{"0s", 0, true},
-		{"15s", 15 * time.Second, true},
-		{"1h30m", 90 * time.Minute, true},
-		{"2d", 48 * time.Hour, true},
-		{"1w", 7 * 24 * time.Hour, true},
-		{"1y", 365 * 24 * time.Hour, true},
-		{"500ms", 500 * time.Millisecond, true},
-		{"1m30s250ms", 90*time.Second + 250*time.Millisecond, true},
-		{"", 0, false},
-		{"15", 0, false},
-		{"1.5h", 0, false},
-		{"30m1h", 0, false},
-		{"-5m", 0, false},
-		{"5 m", 0, false},
-		{"99999999999999999999y", 0, false},
-	}
-	for _, tc := range cases {
-		got, err := promParseDuration(tc.in)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("promParseDuration(%q) = %v, %v; want %v, ok=%v", tc.in, got, err, tc.want, tc.ok)
-		}
-	}
-}
-
 func TestYQuoted(t *testing.T) {
 	cases := []struct {
 		in    string

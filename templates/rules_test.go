@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/obsbox/obsbox/installer/duration"
 )
 
 // init registers -update unless another test file of the package already did
@@ -223,7 +225,7 @@ func TestBuiltinAlertRules(t *testing.T) {
 		if (r.Threshold == nil) != (r.ThresholdMeaning == "") {
 			t.Errorf("%s: a threshold needs a meaning and only then exists", r.Name)
 		}
-		if _, err := promParseDuration(r.For); r.For != "" && err != nil {
+		if _, err := duration.Parse(r.For); r.For != "" && err != nil {
 			t.Errorf("%s: for: %v", r.Name, err)
 		}
 	}

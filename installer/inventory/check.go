@@ -2,13 +2,11 @@ package inventory
 
 import (
 	"fmt"
-	"math"
 	"net"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -19,20 +17,15 @@ import (
 // Small checks on single values, shared by validate and the editing functions.
 
 var (
-	versionRe   = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`)
 	hostNameRe  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	labelNameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 	// hostFileNameRe is what a user file's name may be on a host: it reaches
 	// root's shell and other tools there, so no quoting can be forgotten.
 	hostFileNameRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]*$`)
-	durationRe     = regexp.MustCompile(`^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$`)
 )
 
 // Severities a rule or route may name.
 var Severities = []string{"page", "ticket", "none"}
-
-// ValidVersion reports whether v is MAJOR.MINOR.PATCH with an optional -prerelease.
-func ValidVersion(v string) bool { return versionRe.MatchString(v) }
 
 // ValidHostName reports whether name looks like a DNS label: lowercase letters,
 // digits and hyphens, 1 to 63 characters, not starting or ending with a hyphen.
@@ -81,36 +74,6 @@ func HostFileNameProblem(name string) string {
 		return allowed
 	}
 	return ""
-}
-
-// parseDuration parses Prometheus's duration syntax (1y2w3d4h5m6s7ms, units in
-// that order, each at most once; "0" alone is zero). Prometheus's own rules,
-// so what validate accepts Prometheus accepts too.
-func parseDuration(s string) (time.Duration, error) {
-	if s == "0" {
-		return 0, nil
-	}
-	if s == "" {
-		return 0, fmt.Errorf("empty duration")
-	}
-	m := durationRe.FindStringSubmatch(s)
-	if m == nil {
-		return 0, fmt.Errorf("%q is not a duration: write a number and a unit (ms, s, m, h, d, w, y), largest unit first, for example 30s, 1h30m or 15d", s)
-	}
-	units := []time.Duration{365 * 24 * time.Hour, 7 * 24 * time.Hour, 24 * time.Hour, time.Hour, time.Minute, time.Second, time.Millisecond}
-	var total time.Duration
-	for i, unit := range units {
-		n := m[2*i+2]
-		if n == "" {
-			continue
-		}
-		v, err := strconv.ParseInt(n, 10, 64)
-		if err != nil || v > int64(math.MaxInt64/unit) || total > math.MaxInt64-time.Duration(v)*unit {
-			return 0, fmt.Errorf("%q is too long a duration", s)
-		}
-		total += time.Duration(v) * unit
-	}
-	return total, nil
 }
 
 // validHostPort reports whether s is host:port with a port in 1-65535.

@@ -45,7 +45,7 @@ func DefaultBundlesDir() string {
 
 // build turns decoded raw structs into the public types, every default applied.
 // It tolerates a partially decoded file (validation reports what is missing).
-func build(raw *rawFile, path, dir string, src []byte, pm *posMap) *Inventory {
+func build(raw *rawFile, path, dir string, src []byte) *Inventory {
 	inv := &Inventory{Path: path, Dir: dir, Source: src}
 	inv.SSH = buildSSH(dir, raw.SSH)
 
@@ -79,13 +79,14 @@ func build(raw *rawFile, path, dir string, src []byte, pm *posMap) *Inventory {
 			Labels:       copyMap(rh.Labels),
 			NodeExporter: deref(rh.NodeExporter, true),
 			SSH:          buildSSH(dir, raw.SSH, rh.SSH),
-			DeclRange:    pm.rng(rh.DefRange),
+			DeclRange:    rh.DefRange,
 		}
 		inv.Hosts = append(inv.Hosts, h)
 	}
 
 	inv.Prometheus = buildPrometheus(dir, raw.Prometheus)
 	inv.Alertmanager = buildAlertmanager(raw.Alertmanager)
+	inv.Probes = buildProbes(raw.Probes, inv.Prometheus.ScrapeInterval)
 
 	inv.Grafana = Grafana{Port: DefaultGrafanaPort, AdminUser: DefaultGrafanaAdminUser}
 	if g := raw.Grafana; g != nil {

@@ -156,10 +156,10 @@ var secretLineRe = regexp.MustCompile(`\b(sudo_password|admin_password|url|passw
 // name in env("NAME") and the path in file("path") are not secret and stay.
 func secretSpans(src []byte) []span {
 	var spans, seen []span // seen: secret attributes the parser found
-	f, pm, _ := parse(src, "")
+	f, _ := parse(src, "")
 	if f != nil {
 		if body, ok := f.Body.(*hclsyntax.Body); ok {
-			toSpan := func(r hcl.Range) span { return span{pm.offset(r.Start.Byte), pm.offset(r.End.Byte)} }
+			toSpan := func(r hcl.Range) span { return span{r.Start.Byte, r.End.Byte} }
 			walkSecrets(body, "", func(a *hclsyntax.Attribute) { seen = append(seen, toSpan(a.Range())) },
 				func(e hclsyntax.Expression) { spans = append(spans, toSpan(e.Range())) })
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/obsbox/obsbox/bundles"
 	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -106,7 +107,7 @@ func RemoveHost(src []byte, name string) ([]byte, error) {
 			out = doc.bytes()
 		} else {
 			// The block shares a line with something else: cut the block alone.
-			start, end := doc.pm.offset(b.Range().Start.Byte), doc.pm.offset(b.Range().End.Byte)
+			start, end := b.Range().Start.Byte, b.Range().End.Byte
 			out = []byte(doc.src[:start] + doc.src[end:])
 		}
 		if err := checkHosts(out, len(hosts)-1, name, false); err != nil {
@@ -126,8 +127,8 @@ func SetVersions(src []byte, versions map[string]string) ([]byte, error) {
 		if !slices.Contains(catalog.Names(), c) {
 			return nil, fmt.Errorf("unknown component %q; components: %s", c, strings.Join(catalog.Names(), ", "))
 		}
-		if !ValidVersion(v) {
-			return nil, fmt.Errorf("%s version %q is not of the form MAJOR.MINOR.PATCH", c, v)
+		if err := bundles.CheckVersion(v); err != nil {
+			return nil, fmt.Errorf("%s %w", c, err)
 		}
 		comps = append(comps, c)
 	}
@@ -161,7 +162,7 @@ func SetVersions(src []byte, versions map[string]string) ([]byte, error) {
 
 	// Work on the block's bytes alone; the rest of the file is not touched.
 	vb := blocks[0]
-	start, end := doc.pm.offset(vb.Range().Start.Byte), doc.pm.offset(vb.Range().End.Byte)
+	start, end := vb.Range().Start.Byte, vb.Range().End.Byte
 	type edit struct {
 		from, to int
 		text     string
@@ -172,7 +173,7 @@ func SetVersions(src []byte, versions map[string]string) ([]byte, error) {
 		val := string(hclwrite.TokensForValue(cty.StringVal(versions[c])).Bytes())
 		if a, ok := vb.Body.Attributes[c]; ok {
 			r := a.Expr.Range()
-			edits = append(edits, edit{doc.pm.offset(r.Start.Byte), doc.pm.offset(r.End.Byte), val})
+			edits = append(edits, edit{r.Start.Byte, r.End.Byte, val})
 		} else {
 			missing = append(missing, fmt.Sprintf("%s = %s", c, val))
 		}
@@ -274,13 +275,12 @@ func renderHost(h NewHost) ([]byte, error) {
 type editDoc struct {
 	src   string
 	file  *hclsyntax.Body
-	pm    *posMap
 	lines []string // src split at "\n"; a final "" means a trailing newline
 	crlf  bool
 }
 
 func parseForEdit(src []byte) (*editDoc, error) {
-	f, pm, diags := parse(src, "inventory")
+	f, diags := parse(src, "inventory")
 	if diags.HasErrors() {
 		return nil, fmt.Errorf("the inventory does not parse, so it is left alone: %s", diags.Error())
 	}
@@ -289,20 +289,18 @@ func parseForEdit(src []byte) (*editDoc, error) {
 		return nil, fmt.Errorf("the inventory is not in HCL native syntax")
 	}
 	s := string(src)
-	return &editDoc{src: s, file: body, pm: pm, lines: strings.Split(s, "\n"), crlf: strings.Contains(s, "\r\n")}, nil
+	return &editDoc{src: s, file: body, lines: strings.Split(s, "\n"), crlf: strings.Contains(s, "\r\n")}, nil
 }
 
 // startsLine reports whether only white space precedes a parsed offset on its line.
-func (d *editDoc) startsLine(parsedOffset int) bool {
-	o := d.pm.offset(parsedOffset)
+func (d *editDoc) startsLine(o int) bool {
 	ls := strings.LastIndexByte(d.src[:o], '\n') + 1
 	return strings.TrimSpace(d.src[ls:o]) == ""
 }
 
 // endsLine reports whether only white space or a line comment follows a
 // parsed offset on its line.
-func (d *editDoc) endsLine(parsedOffset int) bool {
-	o := d.pm.offset(parsedOffset)
+func (d *editDoc) endsLine(o int) bool {
 	rest := d.src[o:]
 	if i := strings.IndexByte(rest, '\n'); i >= 0 {
 		rest = rest[:i]
@@ -322,8 +320,8 @@ func (d *editDoc) blocks(typ string) []*hclsyntax.Block {
 }
 
 // lineOf gives the 0-based line, in the file as written, of a parsed offset.
-func (d *editDoc) lineOf(parsedOffset int) int {
-	return strings.Count(d.src[:d.pm.offset(parsedOffset)], "\n")
+func (d *editDoc) lineOf(o int) int {
+	return strings.Count(d.src[:o], "\n")
 }
 
 // eol ends a new line the way the file ends its lines.

@@ -55,7 +55,7 @@ func TestEditGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			golden(t, tc.golden, got)
-			if _, _, diags := parse(got, "edited"); diags.HasErrors() {
+			if _, diags := parse(got, "edited"); diags.HasErrors() {
 				t.Errorf("edited file does not parse: %s", diags.Error())
 			}
 		})
@@ -67,7 +67,7 @@ func TestAddThenRemoveHost(t *testing.T) {
 	inputs := map[string][]byte{
 		"commented":          readTestdata(t, "edit/commented.hcl"),
 		"no hosts":           readTestdata(t, "edit/nohosts.hcl"),
-		"spec, compact":      readTestdata(t, "spec.hcl"),
+		"spec":               readTestdata(t, "spec.hcl"),
 		"example":            ExampleInventory(),
 		"empty":              nil,
 		"one newline":        []byte("\n"),

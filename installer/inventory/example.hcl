@@ -109,6 +109,16 @@ grafana {
   admin_password = env("GRAFANA_ADMIN_PASSWORD", "") # empty: generated and kept in .obsbox-grafana-admin-password (0600)
 }
 
+# Probes, run from every Prometheus host: each target becomes the series
+# probe_success{probe="<name>", instance="<target>"}. Modules: http_2xx (the
+# default when every target is an http(s) URL), tcp_connect (host:port),
+# icmp (host), dns (the resolver to ask: host or host:port).
+# probe "shop" {
+#   targets  = ["https://shop.example.com/health"]
+#   interval = "30s"            # default: the prometheus scrape_interval
+#   labels   = { team = "web" }
+# }
+
 # The built-in alert rules: HostDown, FilesystemFillingUp, FilesystemAlmostFull,
 # InodesAlmostExhausted, MemoryPressure, ClockSkew, SystemdUnitFailed,
 # PrometheusConfigReloadFailed, PrometheusRuleEvaluationFailures,

@@ -38,7 +38,7 @@ func LoadSource(path string, src []byte) (*Inventory, hcl.Diagnostics) {
 	}
 	dir := filepath.Dir(abs)
 
-	file, pm, diags := parse(src, path)
+	file, diags := parse(src, path)
 	if diags.HasErrors() {
 		// After a syntax error the tree is partial; decoding it would only
 		// add confusing follow-on errors.
@@ -51,13 +51,10 @@ func LoadSource(path string, src []byte) (*Inventory, hcl.Diagnostics) {
 	decodeDiags = append(decodeDiags, decodeVersions(raw.Versions, ctx)...)
 	nameValueErrors(file.Body, decodeDiags)
 
-	inv := build(&raw, abs, dir, src, pm)
-	v := &validator{filename: path, dir: dir, prior: decodeDiags, pm: pm}
+	inv := build(&raw, abs, dir, src)
+	v := &validator{filename: path, dir: dir, prior: decodeDiags}
 	v.check(&raw, inv)
 	v.duplicateKeys(file.Body)
-	for _, d := range decodeDiags {
-		pm.mapDiag(d)
-	}
 	diags = append(diags, decodeDiags...)
 	diags = append(diags, v.diags...)
 
@@ -96,8 +93,9 @@ func independentSyntaxErrors(src []byte, filename string, diags hcl.Diagnostics)
 	kept := hcl.Diagnostics{errs[0]}
 	for range maxSyntaxReparses {
 		last := kept[len(kept)-1]
-		blankLine(text, last.Subject.Start.Byte)
-		_, _, again := parse(text, filename)
+		balanced := blankLine(text, last.Subject.Start.Byte)
+		_, again := parse(text, filename)
+		sortByPos(again)
 		still := map[string]bool{}
 		for _, d := range again {
 			if d.Severity == hcl.DiagError && d.Subject != nil {
@@ -107,11 +105,23 @@ func independentSyntaxErrors(src []byte, filename string, diags hcl.Diagnostics)
 		var next *hcl.Diagnostic
 		for _, d := range errs {
 			// The next error of the original file after the last kept line
-			// that the blanked text still has; artefacts of blanking are not
-			// the file's own and are never reported.
+			// that the blanked text still has.
 			if d.Subject.Start.Line > last.Subject.Start.Line && still[key(d)] {
 				next = d
 				break
+			}
+		}
+		if balanced {
+			// HCL stops reporting inside a body after its first error, so
+			// an error the blanked text reveals is the file's own too, unless
+			// blanking unbalanced a brace (then it may be an artefact).
+			for _, d := range again {
+				if d.Severity == hcl.DiagError && d.Subject != nil && d.Subject.Start.Line > last.Subject.Start.Line {
+					if next == nil || d.Subject.Start.Byte < next.Subject.Start.Byte {
+						next = d
+					}
+					break
+				}
 			}
 		}
 		if next == nil {
@@ -160,18 +170,27 @@ func explainUnclosedQuote(src []byte, filename string, d *hcl.Diagnostic) *hcl.D
 	return &c
 }
 
-// blankLine replaces the line holding byte off with spaces, keeping its length.
-func blankLine(b []byte, off int) {
+// blankLine replaces the line holding byte off with spaces, keeping its
+// length, and reports whether the line opened as many braces as it closed.
+func blankLine(b []byte, off int) bool {
 	if off < 0 || off > len(b) {
-		return
+		return false
 	}
 	start := off
 	for start > 0 && b[start-1] != '\n' {
 		start--
 	}
+	depth := 0
 	for i := start; i < len(b) && b[i] != '\n'; i++ {
+		switch b[i] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+		}
 		b[i] = ' '
 	}
+	return depth == 0
 }
 
 func sortByPos(diags hcl.Diagnostics) {

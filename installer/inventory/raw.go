@@ -17,6 +17,7 @@ type rawFile struct {
 	Grafana      *rawGrafana      `hcl:"grafana,block"`
 	NodeExporter *rawNodeExporter `hcl:"node_exporter,block"`
 	Rules        *rawRules        `hcl:"rules,block"`
+	Probes       []rawProbe       `hcl:"probe,block"`
 }
 
 type rawSSH struct {

@@ -22,6 +22,7 @@ type Inventory struct {
 	Grafana      Grafana
 	NodeExporter NodeExporter
 	Rules        Rules
+	Probes       []Probe // in file order
 }
 
 // Secret is a string that prints as (sensitive) everywhere.

@@ -2,7 +2,6 @@ package inventory
 
 import (
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,7 +11,9 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/obsbox/obsbox/bundles"
 	"github.com/obsbox/obsbox/installer/catalog"
+	"github.com/obsbox/obsbox/installer/duration"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -21,7 +22,6 @@ type validator struct {
 	filename string
 	dir      string
 	prior    hcl.Diagnostics // decoding errors, to skip checks that would only repeat them
-	pm       *posMap         // maps positions back when the file was written in compact style
 	diags    hcl.Diagnostics
 }
 
@@ -35,8 +35,7 @@ func (v *validator) add(sev hcl.DiagnosticSeverity, rng hcl.Range, summary, deta
 	if !isSet(rng) {
 		rng = v.fileStart()
 	}
-	r := v.pm.rng(rng)
-	v.diags = append(v.diags, &hcl.Diagnostic{Severity: sev, Summary: summary, Detail: detail, Subject: &r})
+	v.diags = append(v.diags, &hcl.Diagnostic{Severity: sev, Summary: summary, Detail: detail, Subject: &rng})
 }
 
 func (v *validator) errorf(rng hcl.Range, summary, detail string, args ...any) {
@@ -84,9 +83,8 @@ func (v *validator) rel(path string) string {
 	return path
 }
 
-// at names where r is, as file:line:col of the file as written.
+// at names where r is, as file:line:col.
 func (v *validator) at(r hcl.Range) string {
-	r = v.pm.rng(r)
 	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }
 
@@ -107,6 +105,7 @@ func (v *validator) check(raw *rawFile, inv *Inventory) {
 		v.port(n.Port, n.PortRange, "node_exporter port")
 	}
 	v.rules(raw.Rules)
+	v.probes(raw.Probes)
 	v.portConflicts(raw, inv)
 }
 
@@ -158,9 +157,9 @@ func (v *validator) versions(rv *rawVersions) {
 		if !ok {
 			continue
 		}
-		if !ValidVersion(ver) {
+		if !bundles.ValidVersion(ver) {
 			hint := ""
-			if strings.HasPrefix(ver, "v") && ValidVersion(ver[1:]) {
+			if strings.HasPrefix(ver, "v") && bundles.ValidVersion(ver[1:]) {
 				hint = ` Drop the leading "v".`
 			}
 			v.errorf(rv.Ranges[name], "Invalid version",
@@ -210,9 +209,8 @@ func (v *validator) bundles(b *rawBundles) {
 	if b == nil || b.Mirror == nil || *b.Mirror == "" {
 		return
 	}
-	u, err := url.Parse(*b.Mirror)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file") {
-		v.errorf(b.MirrorRange, "Invalid bundles mirror", "bundles.mirror %q must be an http://, https:// or file:// URL", *b.Mirror)
+	if _, err := bundles.CheckMirror(*b.Mirror); err != nil {
+		v.errorf(b.MirrorRange, "Invalid bundles mirror", "%v", err)
 	}
 }
 
@@ -227,7 +225,7 @@ func (v *validator) duration(s *string, rng hcl.Range, what string, allowZero bo
 	if s == nil {
 		return
 	}
-	d, err := parseDuration(*s)
+	d, err := duration.Parse(*s)
 	switch {
 	case err != nil:
 		v.errorf(rng, "Invalid duration", "%s: %v", what, err)

@@ -113,7 +113,7 @@ func TestValidationMistakes(t *testing.T) {
 		{name: "webhook url not http", src: "alertmanager {\n  receiver \"hook\" {\n    webhook {\n      url = \"10.0.0.9:5001\"\n    }\n  }\n}\n", want: "it must be a URL starting with http:// or https://", pos: "8:13"},
 		{name: "empty routing key", src: "alertmanager {\n  receiver \"pd\" {\n    pagerduty {\n      routing_key = env(\"OBSBOX_TEST_UNSET\", \"\")\n    }\n  }\n}\n", want: "routing_key is empty", pos: "8:21"},
 		{name: "bad bastion", src: "ssh {\n  bastion = \"jump.example.com:99999\"\n}\n", want: "bastion", pos: "6:13"},
-		{name: "syntax error in compact style", noBase: true, src: "grafana { port = 1 admin_user = }\n", want: "Invalid expression", pos: "1:33"},
+		{name: "several attributes on one line", noBase: true, src: "grafana { port = 1 admin_user = }\n", want: "write one attribute per line", pos: "1:20"},
 		{name: "syntax error", src: "host \"web-1\" {\n  address = \"10.0.0.2\n}\n", want: "Unclosed quote; This string is not closed on its line", pos: "6:13"},
 	}
 	for _, tc := range tests {

@@ -3,10 +3,11 @@ package plan
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 
 	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/hoststate"
+
+	"github.com/obsbox/obsbox/installer/duration"
 )
 
 // Note is something a plan must say beyond its actions: what a change does
@@ -78,8 +79,8 @@ func UnitChangeNotes(c string, oldUnit, newUnit []byte) []Note {
 		return nil
 	}
 	from, to := string(o[1]), string(n[1])
-	od, err1 := promDuration(from)
-	nd, err2 := promDuration(to)
+	od, err1 := duration.Parse(from)
+	nd, err2 := duration.Parse(to)
 	switch {
 	case err1 != nil || err2 != nil || nd < od:
 		return []Note{{Level: NoteWarning, Component: c, Text: fmt.Sprintf(
@@ -88,28 +89,4 @@ func UnitChangeNotes(c string, oldUnit, newUnit []byte) []Note {
 		return []Note{{Level: NoteInfo, Component: c, Text: fmt.Sprintf(
 			"retention changes from %s to %s: data already deleted does not come back", from, to)}}
 	}
-}
-
-var promDurationPart = regexp.MustCompile(`^([0-9]+)(ms|y|w|d|h|m|s)`)
-
-// promDuration parses a Prometheus duration (e.g. 1y, 30d, 1d12h) in milliseconds.
-func promDuration(s string) (int64, error) {
-	unit := map[string]int64{"ms": 1, "s": 1000, "m": 60 * 1000, "h": 3600 * 1000, "d": 24 * 3600 * 1000, "w": 7 * 24 * 3600 * 1000, "y": 365 * 24 * 3600 * 1000}
-	if s == "" || s == "0" {
-		return 0, fmt.Errorf("empty duration")
-	}
-	var total int64
-	for rest := s; rest != ""; {
-		m := promDurationPart.FindStringSubmatch(rest)
-		if m == nil {
-			return 0, fmt.Errorf("not a duration: %q", s)
-		}
-		n, err := strconv.ParseInt(m[1], 10, 64)
-		if err != nil {
-			return 0, err
-		}
-		total += n * unit[m[2]]
-		rest = rest[len(m[0]):]
-	}
-	return total, nil
 }

@@ -38,12 +38,30 @@ prometheus {
 }
 
 alertmanager {
-  receiver "oncall" { pagerduty { routing_key = env("PD_KEY") } }
-  receiver "team"   { slack { api_url = env("SLACK_URL") channel = "#alerts" } }
-  receiver "hook"   { webhook { url = "http://10.0.0.9:5001/" } }
-  route { severity = "page"   receiver = "oncall" }
-  route { severity = "ticket" receiver = "team" }
-  default_receiver = "team"
+  receiver "oncall" {
+    pagerduty { routing_key = env("PD_KEY") }
+  }
+  receiver "team" {
+    slack {
+      api_url = env("SLACK_URL")
+      channel = "#alerts"
+    }
+  }
+  receiver "hook" {
+    webhook { url = "http://10.0.0.9:5001/" }
+  }
+  receiver "deadman" {
+    webhook { url = env("DEADMAN_URL") }   # e.g. a dead man's switch service
+  }
+  route {
+    severity = "page"
+    receiver = "oncall"
+  }
+  route {
+    severity = "ticket"
+    receiver = "team"
+  }
+  default_receiver  = "team"
 }
 
 grafana { admin_password = env("GRAFANA_ADMIN_PASSWORD") }  # else generated, kept 0600 beside the inventory
@@ -52,3 +70,13 @@ rules {                                  # the built-in alert rules
   disable = ["ClockSkew"]                # switched off by name
   rule "HostDown" { for = "1m" }         # per rule: for, severity, threshold
 }
+
+probe "shop" {                   # probes, run from every Prometheus host
+  module   = "http_2xx"          # http_2xx (default for URLs), tcp_connect, icmp, dns
+  targets  = ["https://shop.example.com/health", "10.0.1.10:5432"]
+  interval = "30s"
+  labels   = { team = "web" }
+}
+
+# SPEC.md's first inventory example as written there, and its probe block;
+# left out: alertmanager.watchdog_receiver (not implemented yet).
