@@ -2,7 +2,6 @@ package templates
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -11,15 +10,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-)
 
-// init registers -update unless another test file of the package already did
-// (inits run after every package-level flag variable is set up).
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files under testdata/")
-	}
-}
+	"github.com/obsbox/obsbox/internal/golden"
+)
 
 // rulesSpecNames are the built-in rule names SPEC.md fixes.
 var rulesSpecNames = []string{
@@ -64,7 +57,7 @@ func TestRulesGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			promGolden(t, filepath.Join("testdata", "rules", tc.name+".yml"), got)
+			golden.Check(t, filepath.Join("testdata", "rules", tc.name+".yml"), got)
 			for _, name := range tc.settings.Disabled {
 				if strings.Contains(string(got), "alert: '"+name+"'") {
 					t.Errorf("disabled rule %s is rendered", name)

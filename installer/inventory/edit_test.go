@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/obsbox/obsbox/internal/golden"
 )
 
 func readTestdata(t *testing.T, name string) []byte {
@@ -52,7 +54,7 @@ func TestEditGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.golden, got)
+			golden.Check(t, filepath.Join("testdata", tc.golden), got)
 			if _, _, diags := parse(got, "edited"); diags.HasErrors() {
 				t.Errorf("edited file does not parse: %s", diags.Error())
 			}
