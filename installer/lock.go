@@ -73,7 +73,7 @@ func (r *Run) settleLocks(ctx context.Context) {
 	slices.SortFunc(hosts, func(a, b *HostRun) int { return strings.Compare(a.Host.Name, b.Host.Name) })
 	deadline := time.Now().Add(r.Opts.LockTimeout)
 	for _, h := range hosts {
-		if err := r.lockHost(ctx, h, max(0, time.Until(deadline))); err != nil {
+		if err := r.timed(h, func() error { return r.lockHost(ctx, h, max(0, time.Until(deadline))) }); err != nil {
 			if interrupted(ctx) {
 				h.interrupt("lock")
 			} else {

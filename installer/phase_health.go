@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/obsbox/obsbox/installer/shell"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/obsbox/obsbox/installer/shell"
 
 	"github.com/obsbox/obsbox/installer/component"
 )

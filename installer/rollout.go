@@ -5,13 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/obsbox/obsbox/installer/shell"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/obsbox/obsbox/installer/shell"
 
 	"github.com/obsbox/obsbox/bundles"
 	"github.com/obsbox/obsbox/installer/component"
@@ -53,7 +54,7 @@ func (r *Run) rollout(ctx context.Context) {
 					defer wg.Done()
 					hctx, cancel := h.hostContext(ctx)
 					defer cancel()
-					err := r.rolloutHost(hctx, h, comp)
+					err := r.timed(h, func() error { return r.rolloutHost(hctx, h, comp) })
 					var cut *gateCutShort
 					switch {
 					case errors.As(err, &cut) || (err != nil && interrupted(ctx)):
