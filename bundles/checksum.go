@@ -77,4 +77,3 @@ func upstreamSum(kind ChecksumKind, content []byte, name string) (string, error)
 	}
 	return sum, nil
 }
-

@@ -69,7 +69,7 @@ func TestFinding6_CountsAgreeEverywhere(t *testing.T) {
 	if row == nil {
 		t.Fatalf("no row for h1:\n%s", b.String())
 	}
-	if got := numbers(row[1]+" x "+row[2]+" x "+row[3]+" x"); got != lines {
+	if got := numbers(row[1] + " x " + row[2] + " x " + row[3] + " x"); got != lines {
 		t.Errorf("the table counts %d, above it are %d lines:\n%s", got, lines, b.String())
 	}
 }

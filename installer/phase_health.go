@@ -4,13 +4,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/obsbox/obsbox/installer/shell"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/obsbox/obsbox/installer/shell"
 
 	"github.com/obsbox/obsbox/installer/component"
 )

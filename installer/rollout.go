@@ -5,14 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/obsbox/obsbox/installer/shell"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/obsbox/obsbox/installer/shell"
 
 	"github.com/obsbox/obsbox/bundles"
 	"github.com/obsbox/obsbox/installer/component"
