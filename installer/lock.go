@@ -104,7 +104,7 @@ func (h *HostRun) hostContext(ctx context.Context) (context.Context, context.Can
 	go func() {
 		select {
 		case <-h.lock.Lost():
-			cancel(fmt.Errorf("%s: the session holding the host's lock ended", h.Host.Name))
+			cancel(errors.New("the session holding the host's lock ended"))
 		case <-hctx.Done():
 		}
 	}()

@@ -2,8 +2,11 @@ package installer
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -124,6 +127,46 @@ func TestFinding6_StatusJSONNull(t *testing.T) {
 		if row["component"] == "prometheus" {
 			if v, ok := row["scraped"]; !ok || v != nil {
 				t.Errorf("prometheus is not scraped: want scraped null, got %v", row)
+			}
+		}
+	}
+}
+
+// Errors said "h3: h3: ssh …": the transport named the host and so did
+// every line that shows a host's error. Only the run names it now.
+func TestFinding6_HostNamedOnce(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "not-a-key")
+	if err := os.WriteFile(key, []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv := loadInv(t, dir, `ssh {
+  user        = "root"
+  private_key = "`+key+`"
+  known_hosts = "`+filepath.Join(dir, "known_hosts")+`"
+}
+host "h3" {
+  address = "127.0.0.1"
+  roles   = ["prometheus"]
+}
+`)
+	var progress bytes.Buffer
+	rep, err := Status(context.Background(), Options{Inventory: inv, Out: &progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table bytes.Buffer
+	rep.WriteTable(&table)
+	run := &Report{Hosts: []*HostResult{{Host: "h3", Phase: "connect", Error: rep.Rows[0].Error}}}
+	var summary bytes.Buffer
+	run.WriteSummary(&summary)
+	for what, out := range map[string]string{"progress": progress.String(), "status": table.String(), "summary": summary.String()} {
+		if !strings.Contains(out, "private key") {
+			t.Errorf("%s does not say why:\n%s", what, out)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Count(line, "h3") > 1 {
+				t.Errorf("%s names the host twice: %q", what, line)
 			}
 		}
 	}
