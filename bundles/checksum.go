@@ -6,8 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 
 	"github.com/obsbox/obsbox/installer/catalog"
@@ -80,19 +78,4 @@ func upstreamSum(kind catalog.ChecksumKind, content []byte, name string) (string
 		return "", fmt.Errorf("no line for %s", name)
 	}
 	return sum, nil
-}
-
-// hashFile returns the SHA-256 and size of a file.
-func hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return "", 0, fmt.Errorf("reading %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
 }

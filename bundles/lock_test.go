@@ -1,16 +1,14 @@
 package bundles
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/obsbox/obsbox/installer/catalog"
+	"github.com/obsbox/obsbox/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 func TestWriteLockGolden(t *testing.T) {
 	entries := []LockEntry{
@@ -28,19 +26,7 @@ func TestWriteLockGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "obsbox.lock.hcl.golden")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("lock file differs from %s (run with -update if intended):\n%s", golden, got)
-	}
+	golden.Check(t, filepath.Join("testdata", "obsbox.lock.hcl.golden"), got)
 
 	// Order of the input does not matter; reading it back gives the same entries.
 	back, err := ReadLock(path)

@@ -53,7 +53,7 @@ func TestStall(t *testing.T) {
 	if !regexpMatch(`(?m)^h2\s+FAILED`, r.stdout) || !strings.Contains(out, "h2: upload failed") {
 		t.Errorf("the summary should name h2 and the upload: %s", r)
 	}
-	if !regexpMatch(`h2: upload of [0-9a-f]+ stalled while writing: no progress for 30s`, out) ||
+	if !regexpMatch(`h2: upload failed: .*upload of [0-9a-f]+ stalled while writing: no progress for 30s`, out) ||
 		!strings.Contains(out, "node_exporter-1.8.2.linux-amd64.tar.gz") {
 		t.Errorf("the reason should name the file, say the upload stalled and for how long: %s", r)
 	}

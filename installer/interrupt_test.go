@@ -80,7 +80,7 @@ func TestFinding12_SummaryCountsWhatWasDone(t *testing.T) {
 	})})
 	r.finish()
 	rep := r.report()
-	if c := rep.Hosts[0].Counts; c != (plan.Counts{}) || len(rep.Hosts[0].Actions) != 0 {
+	if c := rep.Hosts[0].Counts; c != (Counts{}) || len(rep.Hosts[0].Actions) != 0 {
 		t.Errorf("a host whose check failed shows changes: %+v", c)
 	}
 	if c := rep.Hosts[1].Counts; c.Create != 1 || c.Restart != 1 {

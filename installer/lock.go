@@ -73,7 +73,7 @@ func (r *Run) settleLocks(ctx context.Context) {
 	slices.SortFunc(hosts, func(a, b *HostRun) int { return strings.Compare(a.Host.Name, b.Host.Name) })
 	deadline := time.Now().Add(r.Opts.LockTimeout)
 	for _, h := range hosts {
-		if err := r.lockHost(ctx, h, max(0, time.Until(deadline))); err != nil {
+		if err := r.timed(h, func() error { return r.lockHost(ctx, h, max(0, time.Until(deadline))) }); err != nil {
 			if interrupted(ctx) {
 				h.interrupt("lock")
 			} else {
@@ -104,7 +104,7 @@ func (h *HostRun) hostContext(ctx context.Context) (context.Context, context.Can
 	go func() {
 		select {
 		case <-h.lock.Lost():
-			cancel(fmt.Errorf("%s: the session holding the host's lock ended", h.Host.Name))
+			cancel(errors.New("the session holding the host's lock ended"))
 		case <-hctx.Done():
 		}
 	}()

@@ -39,7 +39,11 @@ func (planPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		if err != nil {
 			return fmt.Errorf("bundle %s %s for %s: %w", name, version, arch, err)
 		}
-		spec, err := c.Spec(&component.Context{Inv: inv, Host: h.Host, Version: version, Bundle: b, GrafanaAdminPassword: r.grafana, GrafanaSecretKey: r.grafanaKey})
+		cc, err := r.contexts.context(name, h.Host, version, b)
+		if err != nil {
+			return err
+		}
+		spec, err := c.Spec(cc)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}

@@ -30,7 +30,7 @@ func (p removalPlanPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		in.LockFile = transport.LockPath
 	}
 	rm := plan.BuildRemoval(in)
-	p.u.set(h, rm)
+	h.removal = rm
 	h.Plan = &plan.Host{Host: h.Host.Name, Actions: rm.Actions}
 	return nil
 }
@@ -43,7 +43,7 @@ type removePhase struct{ u *uninstallRun }
 func (removePhase) Title() string { return "remove" }
 
 func (p removePhase) Run(ctx context.Context, r *Run, h *HostRun) error {
-	rm := p.u.get(h)
+	rm := h.removal
 	if rm == nil || rm.Empty() {
 		// Nothing of obsbox's but the lock this run made: delete it too.
 		_, err := h.Conn.Run(ctx, "rm -f "+shell.Quote(transport.LockPath))

@@ -41,9 +41,7 @@ func (rep *Report) WritePlan(w io.Writer) {
 			}
 		}
 		writeNotes(w, h.Notes)
-		c := h.Counts
-		fmt.Fprintf(w, "  %s: %d to create, %d to change, %d to remove, %d to restart, %d to reload.\n\n",
-			h.Host, c.Create, c.Change, c.Remove, c.Restart, c.Reload)
+		fmt.Fprintf(w, "  %s: %s.\n\n", h.Host, countActions(h.Actions).changes())
 	}
 	if !rep.Changes() && len(rep.Failed()) == 0 {
 		fmt.Fprintln(w, "No changes.")
@@ -74,12 +72,7 @@ func (rep *Report) WriteSummary(w io.Writer) {
 		case !h.OK:
 			result = "FAILED"
 		}
-		changes := "none"
-		if n := len(h.Actions); n > 0 {
-			c := h.Counts
-			changes = fmt.Sprintf("%d created, %d changed, %d removed, %d restarted, %d reloaded",
-				c.Create, c.Change, c.Remove, c.Restart, c.Reload)
-		}
+		changes := countActions(h.Actions).phrase(true)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1fs\n", h.Host, result, changes, humanBytes(h.Uploaded), h.Seconds)
 	}
 	tw.Flush()

@@ -38,22 +38,20 @@ func (rep *Report) WriteRemoval(w io.Writer, dryRun bool) {
 		verb = "TO REMOVE"
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "HOST\tRESULT\t%s\tKEPT\tTIME\n", verb)
+	restored := "RESTORED"
+	if dryRun {
+		restored = "TO RESTORE"
+	}
+	// The columns add up to the lines listed above: every action is in one.
+	fmt.Fprintf(tw, "HOST\tRESULT\t%s\t%s\tKEPT\tTIME\n", verb, restored)
 	for _, h := range rep.Hosts {
 		result := "ok"
 		if !h.OK {
 			result = "FAILED"
 		}
-		removed, kept := 0, 0
-		for _, a := range h.Actions {
-			switch a.Op {
-			case plan.OpKeep:
-				kept++
-			case plan.OpRemove, plan.OpStop:
-				removed++
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1fs\n", h.Host, result, removed, kept, h.Seconds)
+		c := countActions(h.Actions)
+		removed := c.Total - c.Keep - c.Restore
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.1fs\n", h.Host, result, removed, c.Restore, c.Keep, h.Seconds)
 	}
 	tw.Flush()
 	for _, h := range rep.Failed() {

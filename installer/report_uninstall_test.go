@@ -30,12 +30,12 @@ func TestWriteRemoval(t *testing.T) {
 			"  = restore file     /etc/passwd-",
 			"h2 (10.0.0.2)\n  Nothing from obsbox here.",
 			"  ! remove failed: removal stopped after 1 of 3 steps",
-			"HOST  RESULT  REMOVED  KEPT  TIME",
-			"h1    ok      2        1     1.2s",
-			"h3    FAILED  1        0",
+			"HOST  RESULT  REMOVED  RESTORED  KEPT  TIME",
+			"h1    ok      2        1         1     1.2s",
+			"h3    FAILED  1        0         0",
 			"h3 failed during remove: removal stopped",
 		}},
-		{true, []string{"HOST  RESULT  TO REMOVE  KEPT  TIME"}},
+		{true, []string{"HOST  RESULT  TO REMOVE  TO RESTORE  KEPT  TIME"}},
 	}
 	for _, tc := range tests {
 		var b bytes.Buffer

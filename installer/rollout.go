@@ -51,7 +51,7 @@ func (r *Run) rollout(ctx context.Context) {
 					defer wg.Done()
 					hctx, cancel := h.hostContext(ctx)
 					defer cancel()
-					err := r.rolloutHost(hctx, h, comp)
+					err := r.timed(h, func() error { return r.rolloutHost(hctx, h, comp) })
 					var cut *gateCutShort
 					switch {
 					case errors.As(err, &cut) || (err != nil && interrupted(ctx)):

@@ -71,6 +71,15 @@ type HostRun struct {
 	Plan   *plan.Host
 	Result *HostResult
 
+	// What the run learns about the host lives here, beside its state and
+	// plan, each written only by the host's own phases.
+	removal *plan.Removal // uninstall: what leaves the host
+	status  []StatusRow   // status: one row per component
+	scrape  *scrapeResult // status, on the Prometheus host asked: its targets' health
+
+	// started and ended bound the host's own work, for its TIME.
+	started, ended time.Time
+
 	lock     *transport.Lock // the host's run lock, for runs that change hosts
 	lockBusy string          // holder of the lock this run must wait for
 	// done are the actions carried out, for the summary of an apply.
@@ -91,11 +100,14 @@ type HostResult struct {
 	Note        string        `json:"note,omitempty"`
 	Actions     []plan.Action `json:"actions"`
 	Notes       []plan.Note   `json:"notes,omitempty"`
-	Counts      plan.Counts   `json:"counts"`
+	Counts      Counts        `json:"counts"`
 	Uploaded    int64         `json:"uploaded_bytes"`
 	RoundTrips  int64         `json:"round_trips"`
-	Seconds     float64       `json:"seconds"`
-	err         error
+	// Seconds is the host's own time, from its first phase to its last.
+	Seconds float64 `json:"seconds"`
+	// pending: the host has changes the run did not make (plan: any).
+	pending bool
+	err     error
 }
 
 // Err returns the host's failure, if any.
@@ -105,34 +117,19 @@ func (r *HostResult) Err() error { return r.err }
 type Run struct {
 	Opts    Options
 	Hosts   []*HostRun
-	grafana inventory.Secret
 	started time.Time
-	elapsed time.Duration
+	now     func() time.Time // the clock hosts are timed with
 
-	grafanaKey inventory.Secret // Grafana's secret_key, kept beside the inventory
-	locking    bool             // take each host's lock beside the state probe
-	lockHolder string           // what this run writes into the locks
-	applying   bool             // results list what was done, not what is planned
+	contexts   contextBuilder // what each component's Spec is built from
+	locking    bool           // take each host's lock beside the state probe
+	lockHolder string         // what this run writes into the locks
+	applying   bool           // results list what was done, not what is planned
 }
 
 func newRun(opts Options) (*Run, error) {
 	// Prometheus hosts always take part: their targets follow the inventory.
 	withPrometheus := !opts.OnlyConnect
-	r, err := newRunOver(opts, withPrometheus)
-	if err != nil {
-		return nil, err
-	}
-	if inv := opts.Inventory; len(inv.HostsWithRole(catalog.Grafana)) > 0 {
-		pw, err := inv.GrafanaAdminPassword()
-		if err != nil {
-			return nil, err
-		}
-		r.grafana = pw
-		if r.grafanaKey, err = inv.GrafanaSecretKey(); err != nil {
-			return nil, err
-		}
-	}
-	return r, nil
+	return newRunOver(opts, withPrometheus)
 }
 
 // newRunOver applies the defaults and picks the hosts: those --hosts names
@@ -159,7 +156,7 @@ func newRunOver(opts Options, withPrometheus bool) (*Run, error) {
 		selected[n] = true
 	}
 	all := len(selected) == 0 && !opts.OnlyTargets
-	r := &Run{Opts: opts}
+	r := &Run{Opts: opts, now: time.Now, contexts: contextBuilder{inv: inv}}
 	for _, h := range inv.Hosts {
 		if all || selected[h.Name] || (withPrometheus && h.HasRole(catalog.Prometheus)) {
 			r.Hosts = append(r.Hosts, &HostRun{Host: h, Result: &HostResult{Host: h.Name, Address: h.Address}})
@@ -171,9 +168,11 @@ func newRunOver(opts Options, withPrometheus bool) (*Run, error) {
 // runPhases runs each phase over the hosts still in the run, at most
 // Concurrency at once; a host whose phase fails leaves the run.
 func (r *Run) runPhases(ctx context.Context, phases []Phase) {
-	start := time.Now()
+	if r.now == nil {
+		r.now = time.Now
+	}
 	if r.started.IsZero() {
-		r.started = start
+		r.started = r.now()
 	}
 	if r.locking && r.lockHolder == "" {
 		r.lockHolder = r.holder()
@@ -205,7 +204,7 @@ func (r *Run) runPhases(ctx context.Context, phases []Phase) {
 				}
 				defer func() { <-sem }()
 				hctx, cancel := h.hostContext(ctx)
-				err := p.Run(hctx, r, h)
+				err := r.timed(h, func() error { return p.Run(hctx, r, h) })
 				cancel()
 				switch {
 				case err != nil && interrupted(ctx):
@@ -221,7 +220,19 @@ func (r *Run) runPhases(ctx context.Context, phases []Phase) {
 		}
 		wg.Wait()
 	}
-	r.elapsed = time.Since(start)
+}
+
+// timed runs one step of h's work and stretches h's time over it.
+func (r *Run) timed(h *HostRun, step func() error) error {
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if h.started.IsZero() {
+		h.started = r.now()
+	}
+	err := step()
+	h.ended = r.now()
+	return err
 }
 
 // interruptAll marks every host still in the run as stopped.
@@ -264,20 +275,28 @@ func (r *Run) finish() {
 			h.Conn.Close()
 		}
 		h.Result.OK = h.Result.err == nil
-		h.Result.Seconds = time.Since(r.started).Seconds()
+		if !h.started.IsZero() {
+			h.Result.Seconds = h.ended.Sub(h.started).Seconds()
+		}
 		switch {
 		case r.applying:
 			// What was done, not what was planned: a check that failed
 			// changed nothing, a rollout cut short did only its first hosts.
 			h.Result.Actions = h.done
-			h.Result.Counts = (&plan.Host{Actions: h.done}).Counts()
 		case h.Plan != nil && h.Result.Note == "":
 			h.Result.Actions = h.Plan.Actions
-			h.Result.Counts = h.Plan.Counts()
 			h.Result.Notes = h.Plan.Notes
 		}
 		if h.Result.Actions == nil {
 			h.Result.Actions = []plan.Action{}
+		}
+		h.Result.Counts = countActions(h.Result.Actions)
+		if r.locking {
+			// A run that changes hosts leaves changes pending where it
+			// failed before its plan was known or done.
+			h.Result.pending = !h.Result.OK && (h.Plan == nil || !h.Plan.Empty())
+		} else {
+			h.Result.pending = len(h.Result.Actions) > 0
 		}
 	}
 }
@@ -290,7 +309,10 @@ func (h *HostRun) fail(step string, err error) {
 
 // Report is the outcome of a run.
 type Report struct {
-	Hosts []*HostResult `json:"hosts"`
+	// ChangesPending: plan found changes to make, or a run that changes
+	// hosts left some unmade (a host failed or was stopped).
+	ChangesPending bool          `json:"changes_pending"`
+	Hosts          []*HostResult `json:"hosts"`
 }
 
 // Failed lists the hosts that failed (not those the interrupt stopped).
@@ -326,9 +348,10 @@ func (rep *Report) Changes() bool {
 }
 
 func (r *Run) report() *Report {
-	rep := &Report{}
+	rep := &Report{Hosts: []*HostResult{}}
 	for _, h := range r.Hosts {
 		rep.Hosts = append(rep.Hosts, h.Result)
+		rep.ChangesPending = rep.ChangesPending || h.Result.pending
 	}
 	return rep
 }
@@ -350,7 +373,8 @@ func Apply(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	phases := []Phase{connectPhase{}, probePhase{}, planPhase{}, uploadPhase{}, applyPhase{}, healthPhase{}}
+	// The diff phase reads old contents only with Opts.Diffs (--json).
+	phases := []Phase{connectPhase{}, probePhase{}, planPhase{}, diffPhase{}, uploadPhase{}, applyPhase{}, healthPhase{}}
 	if opts.OnlyConnect {
 		phases = phases[:1]
 	} else {
@@ -377,7 +401,7 @@ func (r *Run) announceUploads() {
 			n := h.Plan.UploadBytes()
 			total += n
 			if !h.Plan.Empty() {
-				fmt.Fprintf(r.Opts.Out, "%s: %d changes, %s to upload\n", h.Host.Name, len(h.Plan.Actions), humanBytes(n))
+				fmt.Fprintf(r.Opts.Out, "%s: %s, %s to upload\n", h.Host.Name, countActions(h.Plan.Actions).changes(), humanBytes(n))
 			}
 		}
 	}

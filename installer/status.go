@@ -6,26 +6,48 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/component"
+	"github.com/obsbox/obsbox/installer/inventory"
 )
 
-// StatusRow is one component on one host.
+// StatusRow is one component on one host. In JSON what is not known (no
+// version installed, no scrape for a component Prometheus does not scrape)
+// is null.
 type StatusRow struct {
 	Host      string `json:"host"`
-	Component string `json:"component"`
-	Version   string `json:"version"`
-	Unit      string `json:"unit_state"`        // active, inactive, failed, … or "missing"
-	Health    string `json:"health"`            // ok, or what is wrong
-	Scraped   string `json:"scraped,omitempty"` // node_exporter only: up, down, or unknown
+	Component string `json:"component"`  // "" (null) for a host with no component
+	Version   string `json:"version"`    // "" (null) when none is installed
+	Unit      string `json:"unit_state"` // active, inactive, failed, … "missing", or "unknown" (host unreachable)
+	Health    string `json:"health"`     // ok, or what is wrong
+	Scraped   string `json:"scraped"`    // node_exporter only: up, down, pending, no target, unknown; else "" (null)
 	Problem   bool   `json:"problem"`
 	Error     string `json:"error,omitempty"` // the host could not be read
+}
+
+// MarshalJSON writes what is not known as null rather than "" or "-".
+func (r StatusRow) MarshalJSON() ([]byte, error) {
+	null := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	return json.Marshal(struct {
+		Host      string  `json:"host"`
+		Component *string `json:"component"`
+		Version   *string `json:"version"`
+		Unit      string  `json:"unit_state"`
+		Health    string  `json:"health"`
+		Scraped   *string `json:"scraped"`
+		Problem   bool    `json:"problem"`
+		Error     string  `json:"error,omitempty"`
+	}{r.Host, null(r.Component), null(r.Version), r.Unit, r.Health, null(r.Scraped), r.Problem, r.Error})
 }
 
 // StatusReport is what `obsbox status` prints.
@@ -34,33 +56,53 @@ type StatusReport struct {
 }
 
 // Unhealthy reports whether any row shows a problem.
-func (s *StatusReport) Unhealthy() bool {
+func (s *StatusReport) Unhealthy() bool { return len(s.Problems()) > 0 }
+
+// Problems names each unhealthy component and what is wrong with it:
+// "h2 node_exporter: unit inactive, not running, scraped down".
+func (s *StatusReport) Problems() []string {
+	var out []string
 	for _, r := range s.Rows {
-		if r.Problem {
-			return true
+		if !r.Problem {
+			continue
 		}
+		what := r.Host
+		if r.Component != "" {
+			what += " " + r.Component
+		}
+		var why []string
+		if r.Unit != "active" {
+			why = append(why, "unit "+r.Unit)
+		}
+		if r.Health != "ok" {
+			why = append(why, r.Health)
+		}
+		if r.Scraped != "" && r.Scraped != "up" && r.Scraped != "pending" {
+			why = append(why, "scraped "+r.Scraped)
+		}
+		out = append(out, what+": "+strings.Join(why, ", "))
 	}
-	return false
+	return out
 }
 
-// statusPhase asks each component the host should run how it is.
-type statusPhase struct {
-	mu   *sync.Mutex
-	rows *[]StatusRow
-}
+// statusPhase asks each component the host should run how it is. Its rows
+// stay on the host's HostRun until the report is put together.
+type statusPhase struct{}
 
 func (statusPhase) Title() string { return "status" }
 
-func (p statusPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
+func (statusPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
+	if !r.selected(h) {
+		return nil // here only for its Prometheus's view of the targets
+	}
 	inv := r.Opts.Inventory
-	var rows []StatusRow
 	for _, c := range component.All() {
 		name := c.Name()
 		_, recorded := h.State.Record.Components[name]
 		if !c.Runs(inv, h.Host) && !recorded {
 			continue
 		}
-		row := StatusRow{Host: h.Host.Name, Component: name, Version: "-"}
+		row := StatusRow{Host: h.Host.Name, Component: name}
 		if l := h.State.Path(catalog.CurrentLink(name)); l.Target != "" {
 			row.Version = l.Target
 		}
@@ -72,9 +114,8 @@ func (p statusPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 			row.Unit = u.ActiveState
 		}
 		if row.Unit == "active" {
-			port, path := c.Port(inv), catalog.Get(name).Health.Path
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			msg := probeOnce(ctx, h.httpClient(), fmt.Sprintf("http://127.0.0.1:%d%s", port, path), "")
+			msg := probeOnce(ctx, h.httpClient(), healthURL(inv, c), "")
 			cancel()
 			row.Health = "ok"
 			if msg != "" {
@@ -90,77 +131,112 @@ func (p statusPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 			row.Health += fmt.Sprintf(" (inventory wants %s)", inv.Versions[name])
 		}
 		row.Problem = row.Unit != "active" || !strings.HasPrefix(row.Health, "ok")
-		rows = append(rows, row)
+		h.status = append(h.status, row)
 	}
-	p.mu.Lock()
-	*p.rows = append(*p.rows, rows...)
-	p.mu.Unlock()
 	return nil
 }
 
-// Status reads every host and asks Prometheus whether it scrapes each node.
+// healthURL is where status asks a component whether it is ready.
+func healthURL(inv *inventory.Inventory, c component.Component) string {
+	return fmt.Sprintf("http://127.0.0.1:%d%s", c.Port(inv), catalog.Get(c.Name()).Health.Path)
+}
+
+// selected reports whether --hosts named h (or named none).
+func (r *Run) selected(h *HostRun) bool {
+	return len(r.Opts.Hosts) == 0 || slices.Contains(r.Opts.Hosts, h.Host.Name)
+}
+
+// Status reads every selected host and asks Prometheus whether it scrapes
+// each node. Only the hosts --hosts names are shown; the first Prometheus
+// host is read anyway, for its targets.
 func Status(ctx context.Context, opts Options) (*StatusReport, error) {
 	r, err := newRun(opts)
 	if err != nil {
 		return nil, err
 	}
-	var mu sync.Mutex
-	var rows []StatusRow
-	r.runPhases(ctx, []Phase{connectPhase{}, probePhase{}, statusPhase{mu: &mu, rows: &rows}, scrapePhase{mu: &mu, rows: &rows}})
+	r.runPhases(ctx, []Phase{connectPhase{}, probePhase{}, statusPhase{}, scrapePhase{}})
 	r.finish()
-	for _, h := range r.Hosts {
-		if h.Result.err != nil {
-			rows = append(rows, StatusRow{Host: h.Host.Name, Component: "-", Version: "-", Unit: "unknown", Health: "unreachable", Problem: true, Error: h.Result.Error})
-		}
-	}
-	order := map[string]int{}
-	for i, h := range opts.Inventory.Hosts {
-		order[h.Name] = i
-	}
-	sort.SliceStable(rows, func(i, j int) bool {
-		if rows[i].Host != rows[j].Host {
-			return order[rows[i].Host] < order[rows[j].Host]
-		}
-		return catalog.Index(rows[i].Component) < catalog.Index(rows[j].Component)
-	})
-	return &StatusReport{Rows: rows}, nil
+	return r.statusReport(), nil
 }
 
-// scrapePhase runs on the first Prometheus host and fills in, for every
-// node_exporter row, the health of Prometheus's last scrape of it.
-type scrapePhase struct {
-	mu   *sync.Mutex
-	rows *[]StatusRow
+// statusReport puts the hosts' rows together, in inventory order, with the
+// scrape health Prometheus reported for each node_exporter.
+func (r *Run) statusReport() *StatusReport {
+	inv := r.Opts.Inventory
+	var scrape *scrapeResult
+	for _, h := range r.Hosts {
+		if h.scrape != nil {
+			scrape = h.scrape
+		}
+	}
+	rows := []StatusRow{}
+	for _, h := range r.Hosts {
+		if !r.selected(h) {
+			continue
+		}
+		hostRows := h.status
+		if h.Result.err != nil {
+			// Unreachable: one row per component it should run, so what
+			// Prometheus sees of it (down, for a host powered off) shows.
+			hostRows = nil
+			for _, c := range component.All() {
+				if c.Runs(inv, h.Host) {
+					hostRows = append(hostRows, StatusRow{Host: h.Host.Name, Component: c.Name(), Unit: "unknown", Health: "unreachable", Problem: true, Error: h.Result.Error})
+				}
+			}
+			if len(hostRows) == 0 {
+				hostRows = []StatusRow{{Host: h.Host.Name, Unit: "unknown", Health: "unreachable", Problem: true, Error: h.Result.Error}}
+			}
+		}
+		for _, row := range hostRows {
+			if row.Component == catalog.NodeExporter {
+				row.Scraped = scrape.health(h.Host.Name)
+				if row.Scraped != "up" && row.Scraped != "pending" {
+					row.Problem = true
+				}
+			}
+			rows = append(rows, row)
+		}
+	}
+	return &StatusReport{Rows: rows}
 }
+
+// scrapeResult is what the first Prometheus host said of its node targets.
+type scrapeResult struct {
+	targets map[string]string // instance -> health
+	err     error
+}
+
+// health is one node's scrape health as status shows it: up or down as
+// Prometheus says, pending when it knows the target but has not scraped it
+// yet, no target when it does not know it, unknown when it could not be asked.
+func (s *scrapeResult) health(host string) string {
+	if s == nil || s.err != nil {
+		return "unknown"
+	}
+	switch h, ok := s.targets[host]; {
+	case !ok:
+		return "no target"
+	case h == "unknown":
+		return "pending"
+	default:
+		return h
+	}
+}
+
+// scrapePhase runs on the first Prometheus host and keeps on it the health
+// of Prometheus's last scrape of every node.
+type scrapePhase struct{}
 
 func (scrapePhase) Title() string { return "scrape status" }
 
-func (p scrapePhase) Run(ctx context.Context, r *Run, h *HostRun) error {
+func (scrapePhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	proms := r.Opts.Inventory.HostsWithRole(catalog.Prometheus)
 	if len(proms) == 0 || proms[0].Name != h.Host.Name {
 		return nil
 	}
-	health, err := scrapeHealth(ctx, h, r.Opts.Inventory.Prometheus.Port)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i := range *p.rows {
-		row := &(*p.rows)[i]
-		if row.Component != catalog.NodeExporter {
-			continue
-		}
-		switch {
-		case err != nil:
-			row.Scraped = "unknown"
-		case health[row.Host] == "":
-			row.Scraped = "no target"
-			row.Problem = true
-		default:
-			row.Scraped = health[row.Host]
-			if row.Scraped != "up" {
-				row.Problem = true
-			}
-		}
-	}
+	targets, err := scrapeHealth(ctx, h, r.Opts.Inventory.Prometheus.Port)
+	h.scrape = &scrapeResult{targets: targets, err: err}
 	return nil
 }
 
@@ -194,23 +270,29 @@ func scrapeHealth(ctx context.Context, h *HostRun, port int) (map[string]string,
 	return out, nil
 }
 
-// WriteTable prints the report in at most 100 columns.
+// WriteTable prints the report; every column but HEALTH is cut to keep a
+// healthy fleet within 100 columns. HEALTH is never cut: it says what is wrong.
 func (s *StatusReport) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tCOMPONENT\tVERSION\tUNIT\tHEALTH\tSCRAPED")
 	for _, r := range s.Rows {
-		scraped := r.Scraped
-		if scraped == "" {
-			scraped = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", trunc(r.Host, 20), r.Component, trunc(r.Version, 12), r.Unit, trunc(r.Health, 30), scraped)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", trunc(r.Host, 20), dash(r.Component), trunc(dash(r.Version), 12), r.Unit, r.Health, dash(r.Scraped))
 	}
 	tw.Flush()
+	said := map[string]bool{}
 	for _, r := range s.Rows {
-		if r.Error != "" {
+		if r.Error != "" && !said[r.Host] {
+			said[r.Host] = true
 			fmt.Fprintf(w, "\n%s: %s\n", r.Host, r.Error)
 		}
 	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func trunc(s string, n int) string {

@@ -2,9 +2,6 @@ package installer
 
 import (
 	"context"
-	"sync"
-
-	"github.com/obsbox/obsbox/installer/plan"
 )
 
 // UninstallOptions say what uninstall keeps and whether it only shows.
@@ -22,7 +19,7 @@ func Uninstall(ctx context.Context, opts Options, u UninstallOptions) (*Report, 
 		return nil, err
 	}
 	r.locking = !u.DryRun
-	un := &uninstallRun{opts: u, removals: map[*HostRun]*plan.Removal{}}
+	un := &uninstallRun{opts: u}
 	phases := []Phase{connectPhase{}, probePhase{}, removalPlanPhase{un}}
 	if !u.DryRun {
 		phases = append(phases, removePhase{un})
@@ -39,21 +36,8 @@ func newUninstallRun(opts Options) (*Run, error) {
 	return newRunOver(opts, false)
 }
 
-// uninstallRun holds each host's removal between the phases.
+// uninstallRun is what uninstall's phases share: its options. Each host's
+// removal lives on its HostRun.
 type uninstallRun struct {
-	opts     UninstallOptions
-	mu       sync.Mutex
-	removals map[*HostRun]*plan.Removal
-}
-
-func (u *uninstallRun) set(h *HostRun, r *plan.Removal) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.removals[h] = r
-}
-
-func (u *uninstallRun) get(h *HostRun) *plan.Removal {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.removals[h]
+	opts UninstallOptions
 }

@@ -3,7 +3,6 @@ package systemd
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,10 +12,8 @@ import (
 	"testing"
 
 	"github.com/obsbox/obsbox/installer/catalog"
-	"github.com/pmezard/go-difflib/difflib"
+	"github.com/obsbox/obsbox/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // sampleUnits are the units as the installer fills them in on a host.
 func sampleUnits() map[string]Unit {
@@ -85,29 +82,8 @@ func TestRenderGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			unit := catalog.UnitName(name)
-			checkGolden(t, filepath.Join("testdata", unit), got)
+			golden.Check(t, filepath.Join("testdata", unit), got)
 		})
-	}
-}
-
-func checkGolden(t *testing.T, file string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(file, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A: difflib.SplitLines(string(want)), B: difflib.SplitLines(string(got)),
-			FromFile: file, ToFile: "rendered", Context: 3,
-		})
-		t.Errorf("%s differs from the rendered unit (go test -update refreshes it):\n%s", file, diff)
 	}
 }
 

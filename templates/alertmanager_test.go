@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/obsbox/obsbox/internal/golden"
 )
 
 func amCases() []struct {
@@ -70,7 +72,7 @@ func TestAlertmanagerConfigGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			promGolden(t, filepath.Join("testdata", "alertmanager", tc.name+".yml"), got)
+			golden.Check(t, filepath.Join("testdata", "alertmanager", tc.name+".yml"), got)
 		})
 	}
 }

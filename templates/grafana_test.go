@@ -3,8 +3,6 @@ package templates
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -12,46 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pmezard/go-difflib/difflib"
+	"github.com/obsbox/obsbox/internal/golden"
 )
-
-// The -update flag may be registered by another test file of this package as
-// well; register it here only when nobody has, and read it by name.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite the golden files under testdata/")
-	}
-}
-
-func grafanaUpdating() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
-
-func grafanaCheckGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	file := filepath.Join("testdata", "grafana", name)
-	if grafanaUpdating() {
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A: difflib.SplitLines(string(want)), B: difflib.SplitLines(string(got)),
-			FromFile: file, ToFile: "rendered", Context: 3,
-		})
-		t.Errorf("%s differs from the rendered file (go test -update refreshes it):\n%s", file, diff)
-	}
-}
 
 func TestGrafanaINIGolden(t *testing.T) {
 	tests := []struct {
@@ -75,7 +35,7 @@ func TestGrafanaINIGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			grafanaCheckGolden(t, tt.golden, got)
+			golden.Check(t, filepath.Join("testdata", "grafana", tt.golden), got)
 		})
 	}
 }
@@ -243,7 +203,7 @@ func TestGrafanaDatasourceGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			grafanaCheckGolden(t, tt.golden, got)
+			golden.Check(t, filepath.Join("testdata", "grafana", tt.golden), got)
 			if !bytes.Contains(got, []byte("uid: \""+GrafanaDatasourceUID+"\"\n")) {
 				t.Errorf("datasource lacks uid %q:\n%s", GrafanaDatasourceUID, got)
 			}
@@ -256,7 +216,7 @@ func TestGrafanaDashboardProvider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	grafanaCheckGolden(t, "dashboard-provider.yaml", got)
+	golden.Check(t, filepath.Join("testdata", "grafana", "dashboard-provider.yaml"), got)
 	for _, bad := range []string{"", "dashboards", "/etc/obsbox/../x", "/etc/obsbox/grafana/dashboards/"} {
 		if _, err := RenderGrafanaDashboardProvider(bad); err == nil {
 			t.Errorf("RenderGrafanaDashboardProvider(%q) succeeded, want an error", bad)

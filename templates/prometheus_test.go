@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,40 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pmezard/go-difflib/difflib"
+	"github.com/obsbox/obsbox/internal/golden"
 	"go.yaml.in/yaml/v3"
 )
-
-// promUpdating reports whether -update was given (the flag is registered in rules_test.go).
-func promUpdating() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
-
-// promGolden compares got with the golden file, or rewrites it under -update.
-func promGolden(t *testing.T, file string, got []byte) {
-	t.Helper()
-	if promUpdating() {
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("reading golden file (run with -update to create it): %v", err)
-	}
-	if !bytes.Equal(want, got) {
-		diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A: difflib.SplitLines(string(want)), B: difflib.SplitLines(string(got)),
-			FromFile: file, ToFile: "rendered", Context: 3,
-		})
-		t.Errorf("rendered output differs from %s (run with -update if intended):\n%s", file, diff)
-	}
-}
 
 // promTools returns the real binaries to test with: $env, else every
 // /var/cache/obsbox-e2e/bin/<name>-* (one per version). Without any the test is
@@ -157,7 +125,7 @@ func TestPrometheusConfigGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			promGolden(t, filepath.Join("testdata", "prometheus", tc.name+".yml"), got)
+			golden.Check(t, filepath.Join("testdata", "prometheus", tc.name+".yml"), got)
 		})
 	}
 }
@@ -305,7 +273,7 @@ func TestFileSDGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			promGolden(t, filepath.Join("testdata", "prometheus", "file_sd_"+tc.name+".json"), got)
+			golden.Check(t, filepath.Join("testdata", "prometheus", "file_sd_"+tc.name+".json"), got)
 
 			// Every target and label reads back exactly.
 			var groups []struct {

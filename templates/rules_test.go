@@ -2,7 +2,6 @@ package templates
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -13,15 +12,8 @@ import (
 	"testing"
 
 	"github.com/obsbox/obsbox/installer/duration"
+	"github.com/obsbox/obsbox/internal/golden"
 )
-
-// init registers -update unless another test file of the package already did
-// (inits run after every package-level flag variable is set up).
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files under testdata/")
-	}
-}
 
 // rulesSpecNames are the built-in rule names SPEC.md fixes.
 var rulesSpecNames = []string{
@@ -66,7 +58,7 @@ func TestRulesGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			promGolden(t, filepath.Join("testdata", "rules", tc.name+".yml"), got)
+			golden.Check(t, filepath.Join("testdata", "rules", tc.name+".yml"), got)
 			for _, name := range tc.settings.Disabled {
 				if strings.Contains(string(got), "alert: '"+name+"'") {
 					t.Errorf("disabled rule %s is rendered", name)

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/obsbox/obsbox/bundles"
 	"github.com/obsbox/obsbox/installer"
 	"github.com/obsbox/obsbox/installer/inventory"
@@ -37,15 +38,28 @@ func (f *runFlags) register(cmd *cobra.Command, hostsFlag bool) {
 func loadInventory(g *globalOptions) (*inventory.Inventory, error) {
 	inv, diags := inventory.Load(g.inventory)
 	if diags.HasErrors() {
-		src, _ := os.ReadFile(g.inventory)
-		inventory.WriteDiagnostics(g.stderr, diags, map[string][]byte{g.inventory: src})
+		writeDiagnostics(g, diags)
 		return nil, silentExit(2)
 	}
 	if len(diags) > 0 {
-		src, _ := os.ReadFile(g.inventory)
-		inventory.WriteDiagnostics(g.stderr, diags, map[string][]byte{g.inventory: src})
+		writeDiagnostics(g, diags)
 	}
 	return inv, nil
+}
+
+// writeDiagnostics prints the inventory's problems: with --json as the JSON
+// array validate --json prints (file, line, column, severity, summary,
+// detail) on stdout, where a script reads the command's answer; else with
+// the source lines on stderr.
+func writeDiagnostics(g *globalOptions, diags hcl.Diagnostics) {
+	if g.json {
+		if b, err := inventory.DiagnosticsJSON(diags); err == nil && diags.HasErrors() {
+			fmt.Fprintf(g.stdout, "%s\n", b)
+			return
+		}
+	}
+	src, _ := os.ReadFile(g.inventory)
+	inventory.WriteDiagnostics(g.stderr, diags, map[string][]byte{g.inventory: src})
 }
 
 // newStore opens the bundle cache the inventory names.
@@ -166,6 +180,8 @@ func newApplyCmd(g *globalOptions) *cobra.Command {
 func runApply(g *globalOptions, inv *inventory.Inventory, opts installer.Options) error {
 	ctx, cancel := signalContext()
 	defer cancel()
+	// --json carries each action's diff, secrets masked, as plan's does.
+	opts.Diffs = opts.Diffs || g.json
 	rep, err := installer.Apply(ctx, opts)
 	if err != nil {
 		return usageError(err)

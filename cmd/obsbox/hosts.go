@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/obsbox/obsbox/installer"
-	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/inventory"
 	"github.com/spf13/cobra"
 )
@@ -72,13 +71,14 @@ func newAddHostCmd(g *globalOptions) *cobra.Command {
 			}
 			fmt.Fprintf(g.human(), "Added host %q to %s.\n", nh.Name, inv.Path)
 			opts := g.runOptions(next, &f)
-			opts.Hosts = []string{nh.Name}
-			if len(nh.Roles) > 0 {
-				// A new Prometheus, Alertmanager or Grafana changes the others' configuration.
-				for _, h := range next.HostsWithRole(catalog.Prometheus) {
-					opts.Hosts = append(opts.Hosts, h.Name)
-				}
+			// The new host, and every host whose files depend on the host
+			// set (Alertmanager peers, say); the Prometheus hosts come for
+			// the targets anyway.
+			affected, err := installer.HostsAffected(inv, next)
+			if err != nil {
+				return failure(err)
 			}
+			opts.Hosts = append([]string{nh.Name}, affected...)
 			return runApply(g, next, opts)
 		},
 	}
@@ -188,16 +188,15 @@ func newRemoveHostCmd(g *globalOptions) *cobra.Command {
 				return failure(err)
 			}
 			fmt.Fprintf(g.human(), "Removed host %q from %s.\n", name, inv.Path)
-			// The Prometheus hosts drop its targets; when it carried a role,
-			// their configuration changes too.
+			// The Prometheus hosts drop its targets; the hosts whose files
+			// depend on the host set (its Alertmanager peers, say) change too.
 			opts = g.runOptions(next, &f)
-			if len(host.Roles) > 0 {
-				for _, h := range next.HostsWithRole(catalog.Prometheus) {
-					opts.Hosts = append(opts.Hosts, h.Name)
-				}
-			} else {
-				opts.OnlyTargets = true
+			affected, err := installer.HostsAffected(inv, next)
+			if err != nil {
+				return failure(err)
 			}
+			opts.Hosts = affected
+			opts.OnlyTargets = len(affected) == 0
 			return runApply(g, next, opts)
 		},
 	}

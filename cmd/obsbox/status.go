@@ -2,7 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/obsbox/obsbox/installer"
 	"github.com/spf13/cobra"
@@ -36,11 +37,15 @@ func newStatusCmd(g *globalOptions) *cobra.Command {
 			} else {
 				rep.WriteTable(g.stdout)
 			}
-			if rep.Unhealthy() {
+			if problems := rep.Problems(); len(problems) > 0 {
 				if g.json {
 					return silentExit(1)
 				}
-				return failure(errors.New("some components are not healthy"))
+				what := "1 component is"
+				if len(problems) > 1 {
+					what = fmt.Sprintf("%d components are", len(problems))
+				}
+				return failure(fmt.Errorf("%s not healthy:\n  %s", what, strings.Join(problems, "\n  ")))
 			}
 			return nil
 		},

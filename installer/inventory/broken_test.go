@@ -2,33 +2,13 @@ package inventory
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/obsbox/obsbox/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it)\n--- got:\n%s\n--- want:\n%s", name, got, want)
-	}
-}
 
 func TestBrokenInventoryReportsEverything(t *testing.T) {
 	const path = "testdata/broken.hcl"
@@ -80,5 +60,5 @@ func TestBrokenInventoryReportsEverything(t *testing.T) {
 	if n := strings.Count(text, ": error: "); n < len(want)-1 {
 		t.Errorf("want at least %d errors, got %d", len(want)-1, n)
 	}
-	golden(t, "broken.golden", out.Bytes())
+	golden.Check(t, filepath.Join("testdata", "broken.golden"), out.Bytes())
 }

@@ -31,10 +31,6 @@ var Severities = []string{"page", "ticket", "none"}
 // digits and hyphens, 1 to 63 characters, not starting or ending with a hyphen.
 func ValidHostName(name string) bool { return hostNameRe.MatchString(name) }
 
-// ValidLabelName reports whether name is a Prometheus label name a user may set:
-// well formed, not reserved (instance, job, and anything starting with __).
-func ValidLabelName(name string) bool { return labelProblem(name) == "" }
-
 // labelProblem says what is wrong with a label name, or "" when nothing is.
 func labelProblem(name string) string {
 	switch {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/obsbox/obsbox/installer/catalog"
+	"github.com/obsbox/obsbox/internal/golden"
 )
 
 func readTestdata(t *testing.T, name string) []byte {
@@ -54,7 +55,7 @@ func TestEditGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.golden, got)
+			golden.Check(t, filepath.Join("testdata", tc.golden), got)
 			if _, diags := parse(got, "edited"); diags.HasErrors() {
 				t.Errorf("edited file does not parse: %s", diags.Error())
 			}

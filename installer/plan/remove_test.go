@@ -1,9 +1,7 @@
 package plan_test
 
 import (
-	"flag"
 	"fmt"
-	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
@@ -15,20 +13,8 @@ import (
 	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/hoststate"
 	"github.com/obsbox/obsbox/installer/plan"
-	"github.com/pmezard/go-difflib/difflib"
+	"github.com/obsbox/obsbox/internal/golden"
 )
-
-// The -update flag may be registered by another test file of this package.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite the golden files under testdata/")
-	}
-}
-
-func updating() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 const staging = "/var/tmp/obsbox-staging-deploy"
 
@@ -244,8 +230,8 @@ func TestBuildRemoval(t *testing.T) {
 			checkOrder(t, got)
 			script := r.Script()
 			shellSyntax(t, script)
-			golden(t, filepath.Join("testdata", "removal", fileName(tc.name)+".golden"),
-				strings.Join(got, "\n")+"\n\n"+script)
+			golden.Check(t, filepath.Join("testdata", "removal", fileName(tc.name)+".golden"),
+				[]byte(strings.Join(got, "\n")+"\n\n"+script))
 		})
 	}
 }
@@ -433,26 +419,4 @@ func shellSyntax(t *testing.T, script string) {
 // fileName turns a case name into a portable file name.
 func fileName(name string) string {
 	return strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(name), "_"), "_")
-}
-
-func golden(t *testing.T, file, got string) {
-	t.Helper()
-	if updating() {
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{A: difflib.SplitLines(string(want)), B: difflib.SplitLines(got),
-			FromFile: file, ToFile: "got", Context: 3})
-		t.Errorf("differs from %s (go test -update to accept):\n%s", file, diff)
-	}
 }

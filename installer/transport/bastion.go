@@ -69,7 +69,7 @@ func acquireBastion(ctx context.Context, cfg Config, auth *authMethods) (*bastio
 		case <-e.ready:
 		case <-ctx.Done():
 			releaseBastion(e)
-			return nil, fmt.Errorf("%s: waiting for bastion %s: %w", cfg.Host, key.address, ctx.Err())
+			return nil, fmt.Errorf("waiting for bastion %s: %w", key.address, ctx.Err())
 		}
 	} else {
 		e = &bastionEntry{key: key, ready: make(chan struct{}), refs: 1,
@@ -164,5 +164,5 @@ func withHost(err error, host string) error {
 		cp.Host = host
 		return &cp
 	}
-	return fmt.Errorf("%s: bastion %w", host, err)
+	return fmt.Errorf("bastion %w", err)
 }

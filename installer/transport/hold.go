@@ -66,9 +66,9 @@ func (e *LockBusyError) Error() string {
 		who = "another obsbox run (it has not written its name yet)"
 	}
 	if e.Waited > 0 {
-		return fmt.Sprintf("%s: still locked after waiting %s, by %s; nothing on this host was changed", e.Host, e.Waited, who)
+		return fmt.Sprintf("still locked after waiting %s, by %s; nothing on this host was changed", e.Waited, who)
 	}
-	return fmt.Sprintf("%s: locked by %s; nothing on this host was changed (wait for it with --lock-timeout)", e.Host, who)
+	return fmt.Sprintf("locked by %s; nothing on this host was changed (wait for it with --lock-timeout)", who)
 }
 
 // Lock is a host's run lock, held by a root session open for the run's life.
@@ -168,7 +168,7 @@ func (c *Conn) Lock(ctx context.Context, holder string, wait time.Duration, onWa
 			}
 		case <-ctx.Done():
 			l.Release()
-			return nil, fmt.Errorf("%s: taking the lock: %w", c.cfg.Host, context.Cause(ctx))
+			return nil, fmt.Errorf("taking the lock: %w", context.Cause(ctx))
 		}
 	}
 }
@@ -179,13 +179,13 @@ func (c *Conn) lockFailure(err error, stderr *stderrFilter) error {
 	}
 	var exit *ssh.ExitError
 	if !stderr.sawStart() && c.cfg.User != "root" && errors.As(err, &exit) {
-		return sudoFailure(c.cfg.Host, c.cfg.User, c.cfg.SudoPassword != "", exit.ExitStatus(), stderr.String())
+		return sudoFailure(c.cfg.User, c.cfg.SudoPassword != "", exit.ExitStatus(), stderr.String())
 	}
 	msg := lastLines(stderr.String(), 3)
 	if msg == "" && err != nil {
 		msg = err.Error()
 	}
-	return fmt.Errorf("%s: taking the lock %s failed: %s", c.cfg.Host, LockPath, msg)
+	return fmt.Errorf("taking the lock %s failed: %s", LockPath, msg)
 }
 
 // Lost is closed when the lock's session ends: after Release, or when the

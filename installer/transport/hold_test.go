@@ -36,7 +36,7 @@ func TestFinding11_LockHeldFailsSecondRunNamingHolder(t *testing.T) {
 	if !errors.As(err, &busy) {
 		t.Fatalf("second lock: got %v, want a LockBusyError", err)
 	}
-	if !strings.Contains(err.Error(), "h1: locked by alice@ctl (pid 42, obsbox apply) since 2025-01-02T03:04:05Z") {
+	if !strings.Contains(err.Error(), "locked by alice@ctl (pid 42, obsbox apply) since 2025-01-02T03:04:05Z") {
 		t.Fatalf("error does not name the holder: %v", err)
 	}
 }

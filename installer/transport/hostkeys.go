@@ -38,9 +38,9 @@ type HostKeyUnknownError struct {
 func (e *HostKeyUnknownError) hostKeyError() {}
 
 func (e *HostKeyUnknownError) Error() string {
-	return fmt.Sprintf("%s: %s %s has an unknown host key %s %s (not in %s); "+
+	return fmt.Sprintf("%s %s has an unknown host key %s %s (not in %s); "+
 		"compare the fingerprint with the host's (ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub), then %s",
-		e.Host, e.what(), e.Address, e.KeyType, e.Fingerprint, e.KnownHosts, keyFileName(e.KeyType), acceptHint)
+		e.what(), e.Address, e.KeyType, e.Fingerprint, e.KnownHosts, keyFileName(e.KeyType), acceptHint)
 }
 
 func (e *HostKeyUnknownError) what() string {
@@ -86,9 +86,9 @@ func (e *HostKeyChangedError) Error() string {
 		fix = fmt.Sprintf("; if the host was reinstalled, remove the old entry (ssh-keygen -R '%s' -f %s) and connect again",
 			e.Address, e.Known[0].File)
 	}
-	return fmt.Sprintf("%s: HOST KEY CHANGED for %s %s: it now presents %s %s but %s; "+
+	return fmt.Sprintf("HOST KEY CHANGED for %s %s: it now presents %s %s but %s; "+
 		"someone may be intercepting the connection, so nothing was sent%s",
-		e.Host, what, e.Address, e.KeyType, e.Fingerprint, strings.Join(known, ", "), fix)
+		what, e.Address, e.KeyType, e.Fingerprint, strings.Join(known, ", "), fix)
 }
 
 func keyFileName(keyType string) string {

@@ -32,9 +32,9 @@ type ExitError struct {
 }
 
 func (e *ExitError) Error() string {
-	msg := fmt.Sprintf("%s: script failed with exit code %d", e.Host, e.Code)
+	msg := fmt.Sprintf("script failed with exit code %d", e.Code)
 	if e.Signal != "" {
-		msg = fmt.Sprintf("%s: script killed by signal %s", e.Host, e.Signal)
+		msg = fmt.Sprintf("script killed by signal %s", e.Signal)
 	}
 	if tail := lastLines(e.Stderr, 5); tail != "" {
 		return msg + ": " + tail
@@ -148,7 +148,7 @@ func (c *Conn) Run(ctx context.Context, script string) ([]byte, error) {
 	case c.sessions <- struct{}{}:
 		defer func() { <-c.sessions }()
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%s: script not started: %w", c.cfg.Host, context.Cause(ctx))
+		return nil, fmt.Errorf("script not started: %w", context.Cause(ctx))
 	case <-c.done:
 		return nil, c.alive()
 	}
@@ -198,7 +198,7 @@ func (c *Conn) Run(ctx context.Context, script string) ([]byte, error) {
 		case <-time.After(abandonWait):
 		}
 		c.log.Debug("script abandoned", "host", c.cfg.Host, "script", firstLine(script), "err", context.Cause(ctx))
-		return nil, fmt.Errorf("%s: script %q: %w", c.cfg.Host, firstLine(script), context.Cause(ctx))
+		return nil, fmt.Errorf("script %q: %w", firstLine(script), context.Cause(ctx))
 	}
 	c.log.Debug("ran script", "host", c.cfg.Host, "script", firstLine(script), "bytes", len(script),
 		"duration", time.Since(start), "err", err)
@@ -210,7 +210,7 @@ func (c *Conn) Run(ctx context.Context, script string) ([]byte, error) {
 		return stdout.Bytes(), nil
 	case errors.As(err, &exit):
 		if !stderr.sawStart() && c.cfg.User != "root" {
-			return nil, sudoFailure(c.cfg.Host, c.cfg.User, c.cfg.SudoPassword != "", exit.ExitStatus(), stderr.String())
+			return nil, sudoFailure(c.cfg.User, c.cfg.SudoPassword != "", exit.ExitStatus(), stderr.String())
 		}
 		return stdout.Bytes(), &ExitError{Host: c.cfg.Host, Code: exit.ExitStatus(), Signal: exit.Signal(),
 			Stderr: stderr.String()}
@@ -311,13 +311,13 @@ func (c *Conn) CheckPrivilege(ctx context.Context) error {
 		if c.cfg.User != "root" {
 			how = "sudo as user " + c.cfg.User
 		}
-		return fmt.Errorf("%s: scripts run through %s have uid %q, not 0 (root)", c.cfg.Host, how, uid)
+		return fmt.Errorf("scripts run through %s have uid %q, not 0 (root)", how, uid)
 	}
 	return nil
 }
 
 // sudoFailure turns sudo's complaint into an error that says what to do.
-func sudoFailure(host, user string, passwordGiven bool, code int, stderr string) error {
+func sudoFailure(user string, passwordGiven bool, code int, stderr string) error {
 	s := strings.ToLower(stderr)
 	has := func(subs ...string) bool {
 		for _, sub := range subs {
@@ -329,19 +329,19 @@ func sudoFailure(host, user string, passwordGiven bool, code int, stderr string)
 	}
 	switch {
 	case passwordGiven && has("incorrect password", "sorry, try again"):
-		return fmt.Errorf("%s: sudo refused the password for user %s; check ssh.sudo_password", host, user)
+		return fmt.Errorf("sudo refused the password for user %s; check ssh.sudo_password", user)
 	case !passwordGiven && has("a password is required", "a terminal is required", "no password was provided", "askpass"):
-		return fmt.Errorf("%s: user %s needs a password for sudo; set ssh.sudo_password", host, user)
+		return fmt.Errorf("user %s needs a password for sudo; set ssh.sudo_password", user)
 	case has("not in the sudoers", "is not allowed to", "may not run sudo"):
-		return fmt.Errorf("%s: user %s may not run commands as root with sudo; add it to the sudoers (or log in as root)", host, user)
+		return fmt.Errorf("user %s may not run commands as root with sudo; add it to the sudoers (or log in as root)", user)
 	case has("must have a tty"):
-		return fmt.Errorf("%s: sudo for user %s requires a terminal (Defaults requiretty); remove requiretty for this user", host, user)
+		return fmt.Errorf("sudo for user %s requires a terminal (Defaults requiretty); remove requiretty for this user", user)
 	case code == 127 && has("sudo"):
-		return fmt.Errorf("%s: sudo is not installed, and user %s is not root; install sudo or log in as root", host, user)
+		return fmt.Errorf("sudo is not installed, and user %s is not root; install sudo or log in as root", user)
 	}
 	detail := lastLines(stderr, 3)
 	if detail == "" {
 		detail = fmt.Sprintf("exit code %d", code)
 	}
-	return fmt.Errorf("%s: cannot become root with sudo as user %s: %s", host, user, detail)
+	return fmt.Errorf("cannot become root with sudo as user %s: %s", user, detail)
 }

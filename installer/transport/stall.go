@@ -27,7 +27,7 @@ type StallError struct {
 }
 
 func (e *StallError) Error() string {
-	msg := e.Host + ": " + e.Op + " stalled"
+	msg := e.Op + " stalled"
 	if e.Step != "" {
 		msg += " while " + e.Step
 	}
@@ -151,7 +151,7 @@ func (c *Conn) watch(ctx context.Context, s *sftpSession, what string, op func(*
 			grace = time.After(removeTimeout)
 		case <-grace:
 			s.abort(nil)
-			return fmt.Errorf("%s: %s cancelled: %w", c.cfg.Host, what, context.Cause(ctx))
+			return fmt.Errorf("%s cancelled: %w", what, context.Cause(ctx))
 		case <-tick.C:
 			if n := s.heard.Load(); n != last {
 				last, quiet = n, 0
@@ -185,7 +185,7 @@ func (c *Conn) await(ctx context.Context, what string, req func() error) error {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		return fmt.Errorf("%s: %s: %w", c.cfg.Host, what, context.Cause(ctx))
+		return fmt.Errorf("%s: %w", what, context.Cause(ctx))
 	case <-timer.C:
 		if aerr := c.alive(); aerr != nil {
 			return aerr

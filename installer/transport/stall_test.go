@@ -48,7 +48,7 @@ func TestFinding7_StalledSFTPFailsTheHost(t *testing.T) {
 		if !errors.As(err, &stall) {
 			t.Fatalf("want a *StallError, got %v", err)
 		}
-		if want := "h1: upload of big.bin stalled while writing: no progress for 100ms"; err.Error() != want {
+		if want := "upload of big.bin stalled while writing: no progress for 100ms"; err.Error() != want {
 			t.Errorf("error %q, want %q", err, want)
 		}
 		if s := c.Stats(); s.BytesSent >= size {
@@ -76,7 +76,7 @@ func TestFinding7_StalledSFTPFailsTheHost(t *testing.T) {
 		err := within(t, "upload", func() error {
 			return c.Upload(context.Background(), strings.NewReader("x"), 1, "x", nil)
 		})
-		want := "h1: opening SFTP stalled while waiting for the SFTP server's first answer: no progress for 100ms"
+		want := "opening SFTP stalled while waiting for the SFTP server's first answer: no progress for 100ms"
 		if err == nil || err.Error() != want {
 			t.Fatalf("error %v, want %q", err, want)
 		}
@@ -106,17 +106,17 @@ func TestFinding7_StalledSFTPFailsTheHost(t *testing.T) {
 		c := f.dial(t)
 		f.srv.holdExec.Store(true)
 		res := within(t, "run", func() error { _, err := c.Run(context.Background(), "true"); return err })
-		if want := "h1: starting script stalled: no progress for 100ms"; res == nil || res.Error() != want {
+		if want := "starting script stalled: no progress for 100ms"; res == nil || res.Error() != want {
 			t.Errorf("exec with no answer: %v, want %q", res, want)
 		}
 		f.srv.holdExec.Store(false)
 		f.srv.holdChannels.Store(true)
 		res = within(t, "run", func() error { _, err := c.Run(context.Background(), "true"); return err })
-		if want := "h1: opening a session stalled: no progress for 100ms"; res == nil || res.Error() != want {
+		if want := "opening a session stalled: no progress for 100ms"; res == nil || res.Error() != want {
 			t.Errorf("channel open with no answer: %v, want %q", res, want)
 		}
 		res = within(t, "upload", func() error { return c.Upload(context.Background(), strings.NewReader("x"), 1, "x", nil) })
-		if res == nil || !strings.Contains(res.Error(), "h1: opening SFTP stalled while opening a session") {
+		if res == nil || !strings.Contains(res.Error(), "opening SFTP stalled while opening a session") {
 			t.Errorf("SFTP channel open with no answer: %v", res)
 		}
 	})

@@ -188,27 +188,27 @@ func TestSudoFailure(t *testing.T) {
 		stderr, want  string
 	}{
 		{"password needed, none given", false, 1, "sudo: a password is required\n",
-			"h3: user secure needs a password for sudo; set ssh.sudo_password"},
+			"user secure needs a password for sudo; set ssh.sudo_password"},
 		{"password needed, terminal message", false, 1,
 			"sudo: a terminal is required to read the password; either use the -S option to read from standard input or configure an askpass helper\n",
-			"h3: user secure needs a password for sudo; set ssh.sudo_password"},
+			"user secure needs a password for sudo; set ssh.sudo_password"},
 		{"wrong password", true, 1, "Sorry, try again.\nsudo: no password was provided\nsudo: 1 incorrect password attempt\n",
-			"h3: sudo refused the password for user secure; check ssh.sudo_password"},
+			"sudo refused the password for user secure; check ssh.sudo_password"},
 		{"not in sudoers", false, 1, "secure is not in the sudoers file.\n",
-			"h3: user secure may not run commands as root with sudo; add it to the sudoers (or log in as root)"},
+			"user secure may not run commands as root with sudo; add it to the sudoers (or log in as root)"},
 		{"not allowed this command", true, 1, "Sorry, user secure is not allowed to execute '/bin/sh -c id -u' as root on h3.\n",
-			"h3: user secure may not run commands as root with sudo; add it to the sudoers (or log in as root)"},
+			"user secure may not run commands as root with sudo; add it to the sudoers (or log in as root)"},
 		{"requiretty", false, 1, "sudo: sorry, you must have a tty to run sudo\n",
-			"h3: sudo for user secure requires a terminal (Defaults requiretty); remove requiretty for this user"},
+			"sudo for user secure requires a terminal (Defaults requiretty); remove requiretty for this user"},
 		{"sudo missing", false, 127, "sh: 1: sudo: not found\n",
-			"h3: sudo is not installed, and user secure is not root; install sudo or log in as root"},
+			"sudo is not installed, and user secure is not root; install sudo or log in as root"},
 		{"anything else is passed on", false, 1, "sudo: unable to resolve host h3\nsudo: PAM account management error\n",
-			"h3: cannot become root with sudo as user secure: sudo: unable to resolve host h3; sudo: PAM account management error"},
-		{"silent failure", false, 1, "", "h3: cannot become root with sudo as user secure: exit code 1"},
+			"cannot become root with sudo as user secure: sudo: unable to resolve host h3; sudo: PAM account management error"},
+		{"silent failure", false, 1, "", "cannot become root with sudo as user secure: exit code 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := sudoFailure("h3", "secure", tt.passwordGiven, tt.code, tt.stderr)
+			err := sudoFailure("secure", tt.passwordGiven, tt.code, tt.stderr)
 			if err.Error() != tt.want {
 				t.Errorf("\n got %s\nwant %s", err, tt.want)
 			}
@@ -281,15 +281,15 @@ func TestCheckPrivilege(t *testing.T) {
 		wantErr  string
 	}{
 		{"root login", "root", "", []string{"FAKE_UID=0"}, ""},
-		{"root login that is not uid 0", "root", "", nil, `h1: scripts run through logging in as root have uid "1000", not 0 (root)`},
+		{"root login that is not uid 0", "root", "", nil, `scripts run through logging in as root have uid "1000", not 0 (root)`},
 		{"passwordless sudo", "deploy", "", nil, ""},
 		{"sudo password needed and not given", "deploy", "", []string{"FAKE_SUDO_PASSWORD=" + pw},
-			"h1: user deploy needs a password for sudo; set ssh.sudo_password"},
+			"user deploy needs a password for sudo; set ssh.sudo_password"},
 		{"wrong sudo password", "deploy", "wrong", []string{"FAKE_SUDO_PASSWORD=" + pw},
-			"h1: sudo refused the password for user deploy; check ssh.sudo_password"},
+			"sudo refused the password for user deploy; check ssh.sudo_password"},
 		{"right sudo password", "deploy", pw, []string{"FAKE_SUDO_PASSWORD=" + pw}, ""},
 		{"not a sudoer", "deploy", "", []string{"FAKE_SUDO_DENY=1"},
-			"h1: user deploy may not run commands as root with sudo; add it to the sudoers (or log in as root)"},
+			"user deploy may not run commands as root with sudo; add it to the sudoers (or log in as root)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,7 +26,7 @@ import (
 // Config says how to reach and log in to one host. It is plain data so the
 // installer can fill it from the inventory without this package knowing it.
 type Config struct {
-	Host              string        // inventory host name, used in every error ("h2: ...")
+	Host              string        // inventory host name, for logs; errors leave it to the caller, which shows it once
 	Address           string        // IP or DNS name
 	Port              int           // default 22
 	User              string        // default root
@@ -94,22 +94,22 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.Host = cfg.Address
 	}
 	if cfg.Address == "" {
-		return cfg, fmt.Errorf("%s: no address to connect to", cfg.Host)
+		return cfg, errors.New("no address to connect to")
 	}
 	if cfg.Port == 0 {
 		cfg.Port = 22
 	}
 	if cfg.Port < 0 || cfg.Port > 65535 {
-		return cfg, fmt.Errorf("%s: ssh port %d is out of range", cfg.Host, cfg.Port)
+		return cfg, fmt.Errorf("ssh port %d is out of range", cfg.Port)
 	}
 	if cfg.User == "" {
 		cfg.User = "root"
 	}
 	if strings.ContainsAny(cfg.User, "/ \t\n'\"\\") {
-		return cfg, fmt.Errorf("%s: ssh user %q is not a valid user name", cfg.Host, cfg.User)
+		return cfg, fmt.Errorf("ssh user %q is not a valid user name", cfg.User)
 	}
 	if strings.ContainsAny(cfg.SudoPassword, "\r\n") {
-		return cfg, fmt.Errorf("%s: the sudo password contains a line break, which sudo cannot read", cfg.Host)
+		return cfg, errors.New("the sudo password contains a line break, which sudo cannot read")
 	}
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 10 * time.Second
@@ -123,14 +123,14 @@ func (cfg Config) withDefaults() (Config, error) {
 	var err error
 	if cfg.PrivateKey != "" {
 		if cfg.PrivateKey, err = expandHome(cfg.PrivateKey); err != nil {
-			return cfg, fmt.Errorf("%s: private key: %w", cfg.Host, err)
+			return cfg, fmt.Errorf("private key: %w", err)
 		}
 	}
 	if cfg.KnownHosts == "" {
 		cfg.KnownHosts = "~/.ssh/known_hosts"
 	}
 	if cfg.KnownHosts, err = expandHome(cfg.KnownHosts); err != nil {
-		return cfg, fmt.Errorf("%s: known_hosts: %w", cfg.Host, err)
+		return cfg, fmt.Errorf("known_hosts: %w", err)
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -160,7 +160,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	}
 	auth, err := newAuth(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.Host, err)
+		return nil, err
 	}
 	defer auth.close()
 
@@ -199,7 +199,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 		if bastion != nil {
 			via = " via bastion " + bastion.key.address
 		}
-		return nil, fmt.Errorf("%s: ssh %s@%s%s: %w", cfg.Host, cfg.User, target, via, err)
+		return nil, fmt.Errorf("ssh %s@%s%s: %w", cfg.User, target, via, err)
 	}
 	cfg.Log.Debug("ssh connected", "host", cfg.Host, "address", target, "user", cfg.User,
 		"bastion", cfg.Bastion, "duration", time.Since(start))
@@ -406,13 +406,13 @@ func (c *Conn) markLost(err error) {
 func (c *Conn) alive() error {
 	select {
 	case <-c.done:
-		return fmt.Errorf("%s: connection already closed", c.cfg.Host)
+		return errors.New("connection already closed")
 	default:
 	}
 	c.lostMu.Lock()
 	defer c.lostMu.Unlock()
 	if c.lost != nil {
-		return fmt.Errorf("%s: connection lost: %w", c.cfg.Host, c.lost)
+		return fmt.Errorf("connection lost: %w", c.lost)
 	}
 	return nil
 }
@@ -423,7 +423,7 @@ func (c *Conn) connErr(op string, err error) error {
 	if aerr := c.alive(); aerr != nil {
 		return aerr
 	}
-	return fmt.Errorf("%s: %s: %w", c.cfg.Host, op, err)
+	return fmt.Errorf("%s: %w", op, err)
 }
 
 // Host is the inventory name of the connection's host.
@@ -449,7 +449,7 @@ func (c *Conn) Close() error {
 		// never answers when it stalled. Closing the connection ends the
 		// subsystem on the host and every goroutine still waiting on it.
 		if cerr := c.client.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) && !errors.Is(cerr, io.EOF) {
-			err = fmt.Errorf("%s: close: %w", c.cfg.Host, cerr)
+			err = fmt.Errorf("close: %w", cerr)
 		}
 		if c.bastion != nil {
 			releaseBastion(c.bastion)

@@ -37,10 +37,10 @@ func (c *Conn) Upload(ctx context.Context, r io.Reader, size int64, remotePath s
 		return err
 	}
 	if size < 0 {
-		return fmt.Errorf("%s: upload %s: negative size %d", c.cfg.Host, final, size)
+		return fmt.Errorf("upload %s: negative size %d", final, size)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: upload %s: %w", c.cfg.Host, final, err)
+		return fmt.Errorf("upload %s: %w", final, err)
 	}
 	s, err := c.sftpSession(ctx)
 	if err != nil {
@@ -83,7 +83,7 @@ func (c *Conn) upload(ctx context.Context, s *sftpSession, src *countingReader, 
 		f.Close()
 		c.removeQuietly(client, part)
 		if ctx.Err() != nil {
-			return fmt.Errorf("%s: upload %s cancelled: %w", c.cfg.Host, final, context.Cause(ctx))
+			return fmt.Errorf("upload %s cancelled: %w", final, context.Cause(ctx))
 		}
 		return c.connErr(op, err)
 	}
@@ -122,7 +122,7 @@ func (c *Conn) stagingPath(remotePath string) (string, error) {
 	}
 	p = path.Clean(p)
 	if !strings.HasPrefix(p, c.staging+"/") {
-		return "", fmt.Errorf("%s: upload destination %q is outside the staging folder %s", c.cfg.Host, remotePath, c.staging)
+		return "", fmt.Errorf("upload destination %q is outside the staging folder %s", remotePath, c.staging)
 	}
 	return p, nil
 }
@@ -235,7 +235,7 @@ func (c *Conn) openSFTP(s *sftpSession, st *step) error {
 		if aerr := c.alive(); aerr != nil {
 			return aerr
 		}
-		return fmt.Errorf("%s: cannot start SFTP (is the sftp subsystem enabled in sshd_config?): %w", c.cfg.Host, err)
+		return fmt.Errorf("cannot start SFTP (is the sftp subsystem enabled in sshd_config?): %w", err)
 	}
 	st.set("starting the sftp subsystem")
 	if err := sess.RequestSubsystem("sftp"); err != nil {
@@ -277,7 +277,7 @@ func (c *Conn) prepareStaging(client *sftp.Client) error {
 		return c.connErr("creating staging folder "+dir, err)
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 || !fi.IsDir() {
-		return fmt.Errorf("%s: staging path %s exists and is not a folder (%s); remove it", c.cfg.Host, dir, fi.Mode().Type())
+		return fmt.Errorf("staging path %s exists and is not a folder (%s); remove it", dir, fi.Mode().Type())
 	}
 	// The login user's uid is what a file it creates gets.
 	var suffix [8]byte
@@ -285,7 +285,7 @@ func (c *Conn) prepareStaging(client *sftp.Client) error {
 	probe := path.Join(dir, ".owner-probe-"+hex.EncodeToString(suffix[:]))
 	f, err := client.OpenFile(probe, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	if err != nil {
-		return fmt.Errorf("%s: cannot write into staging folder %s (owned by another user?): %w", c.cfg.Host, dir, err)
+		return fmt.Errorf("cannot write into staging folder %s (owned by another user?): %w", dir, err)
 	}
 	pfi, statErr := f.Stat()
 	f.Close()
@@ -295,8 +295,8 @@ func (c *Conn) prepareStaging(client *sftp.Client) error {
 	}
 	dirOwner, mine := ownerUID(fi), ownerUID(pfi)
 	if dirOwner != mine {
-		return fmt.Errorf("%s: staging folder %s belongs to uid %d, not to the login user %s (uid %d); remove it",
-			c.cfg.Host, dir, dirOwner, c.cfg.User, mine)
+		return fmt.Errorf("staging folder %s belongs to uid %d, not to the login user %s (uid %d); remove it",
+			dir, dirOwner, c.cfg.User, mine)
 	}
 	if fi.Mode().Perm() != 0o700 {
 		if err := client.Chmod(dir, 0o700); err != nil {
