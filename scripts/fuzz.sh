@@ -16,7 +16,7 @@ targets=(
 	"./installer/inventory/ FuzzLoadSource"
 	"./installer/hoststate/ FuzzParseProbe"
 	"./installer/hoststate/ FuzzParseRecord"
-	"./installer/plan/ FuzzParseRemovalProbe"
+	"./installer/hoststate/ FuzzParseRemoval"
 	"./bundles/ FuzzExtractTarGz"
 )
 log=$(mktemp)
