@@ -27,20 +27,22 @@ func (h *Host) AddNotes(n ...Note) { h.Notes = append(h.Notes, n...) }
 
 // dataKind says what a component keeps in its data folder.
 var dataKind = map[string]string{
-	"prometheus":   "metrics history (the TSDB)",
-	"alertmanager": "silences and notification log",
-	"grafana":      "database: users, and dashboards and settings made in Grafana",
+	"prometheus":    "metrics history (the TSDB)",
+	"alertmanager":  "silences and notification log",
+	"grafana":       "database: users, and dashboards and settings made in Grafana",
+	"node_exporter": "textfile collector input: *.prom files written on this host",
 }
 
 // noteLeftBehind says what stays on a host a component leaves: its data
-// folder and its user, which only uninstall removes.
+// folder, with the kept-data note the removal writes there, and its user,
+// which only uninstall removes (removeComponent keeps exactly these).
 func (b *builder) noteLeftBehind(c string) {
 	st := b.in.State
 	user := component.UserName(c)
 	stays := ""
 	data := component.DataDir(c)
 	if what, ok := dataKind[c]; ok && st.Path(data).Kind == hoststate.KindDir {
-		stays = fmt.Sprintf("its data folder %s (%s) and ", data, what)
+		stays = fmt.Sprintf("its data folder %s (%s; a note %s there says so) and ", data, what, KeptNoteName)
 		b.h.leaving = append(b.h.leaving, c)
 	}
 	if st.Users[user] || stays != "" {
