@@ -356,7 +356,7 @@ func TestRemovedComponentIsTakenOff(t *testing.T) {
 	p := build(t, plan.Input{Host: "mon-1", Specs: without, Removed: []string{"grafana"}, State: st})
 	got := actions(p)
 	// The config folder goes whole, as uninstall removes it (issue 12, finding 3).
-	for _, want := range []string{"stop unit obsbox-grafana.service", "remove dir /etc/obsbox/grafana", "keep data /var/lib/obsbox/grafana"} {
+	for _, want := range []string{"stop unit obsbox-grafana.service", "remove dir /etc/obsbox/grafana", "create file /var/lib/obsbox/grafana/OBSBOX-KEPT-DATA.txt"} {
 		if !has(got, want) {
 			t.Errorf("missing %q:\n%s", want, strings.Join(got, "\n"))
 		}
@@ -365,7 +365,7 @@ func TestRemovedComponentIsTakenOff(t *testing.T) {
 		t.Errorf("record still lists grafana")
 	}
 	for _, a := range got {
-		if strings.Contains(a, "/var/lib/obsbox/grafana") && !strings.HasPrefix(a, "keep ") {
+		if strings.Contains(a, "/var/lib/obsbox/grafana") && !strings.HasSuffix(a, "/OBSBOX-KEPT-DATA.txt") {
 			t.Errorf("data must be kept: %s", a)
 		}
 	}

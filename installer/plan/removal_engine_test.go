@@ -55,7 +55,7 @@ func TestFinding3_ApplyRemovesAComponentAsUninstallDoes(t *testing.T) {
 	}
 	got := strings.Join(actions(p), "\n")
 	for _, want := range []string{"stop unit obsbox-grafana.service", "remove dir /etc/obsbox/grafana", "remove dir /opt/obsbox/grafana",
-		"remove binaries /opt/obsbox/grafana/11.2.2", "keep data /var/lib/obsbox/grafana"} {
+		"remove binaries /opt/obsbox/grafana/11.2.2", "create file /var/lib/obsbox/grafana/OBSBOX-KEPT-DATA.txt"} {
 		if !strings.Contains(got, want+"\n") && !strings.HasSuffix(got, want) {
 			t.Errorf("apply's removal lacks %q:\n%s", want, got)
 		}

@@ -419,8 +419,17 @@ func (m *remover) notes(why string) {
 		if !m.kept[d] || m.kind(d) != hoststate.KindDir {
 			continue
 		}
+		note := path.Join(d, KeptNoteName)
+		if m.in.only != "" {
+			// Apply: what it does is write the note; its plan notes say the data stays.
+			if m.kind(note) == hoststate.KindMissing {
+				m.add(Action{Op: OpCreate, Kind: KindFile, Target: note, Component: n, Detail: n + " data stays here"},
+					WriteKeptNote{Component: n, Why: why})
+			}
+			continue
+		}
 		a := Action{Op: OpKeep, Kind: KindData, Target: d, Component: n, Detail: n + " data, with a note " + KeptNoteName}
-		if m.kind(path.Join(d, KeptNoteName)) != hoststate.KindMissing {
+		if m.kind(note) != hoststate.KindMissing {
 			m.add(a, nil) // kept before: its note says since when
 			continue
 		}
