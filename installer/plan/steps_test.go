@@ -48,9 +48,9 @@ func TestFinding2_StepsQuoteEveryValue(t *testing.T) {
 	// Fixed names are values too: quoted like any other.
 	for s, want := range map[Step]string{
 		CreateUser{Name: "obsbox-prometheus", Group: "obsbox-prometheus", Comment: "obsbox prometheus"}: "getent passwd 'obsbox-prometheus' >/dev/null || useradd --system --gid 'obsbox-prometheus' --no-create-home --home-dir '/nonexistent' --shell '/usr/sbin/nologin' --comment 'obsbox prometheus' 'obsbox-prometheus'",
-		CreateGroup{Name: "obsbox-prometheus", KeptID: true}: "getent group 'obsbox-prometheus' >/dev/null || groupadd --system $obsbox_gid 'obsbox-prometheus'",
-		EnableUnit{Unit: "obsbox-prometheus.service"}:        "systemctl --no-reload enable --quiet 'obsbox-prometheus.service'",
-		ReloadUnit{Unit: "obsbox-prometheus.service"}:        "systemctl reload 'obsbox-prometheus.service'",
+		CreateGroup{Name: "obsbox-prometheus", KeptID: true}:                                            "getent group 'obsbox-prometheus' >/dev/null || groupadd --system $obsbox_gid 'obsbox-prometheus'",
+		EnableUnit{Unit: "obsbox-prometheus.service"}:                                                   "systemctl --no-reload enable --quiet 'obsbox-prometheus.service'",
+		ReloadUnit{Unit: "obsbox-prometheus.service"}:                                                   "systemctl reload 'obsbox-prometheus.service'",
 	} {
 		if got := strings.Join(render(s), "\n"); got != want {
 			t.Errorf("%T:\n got %s\nwant %s", s, got, want)
