@@ -2,15 +2,12 @@ package installer
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/component"
+	"github.com/obsbox/obsbox/installer/hoststate"
 	"github.com/obsbox/obsbox/installer/plan"
-	"github.com/obsbox/obsbox/installer/shell"
 	"github.com/pmezard/go-difflib/difflib"
 )
 
@@ -36,11 +33,11 @@ func (diffPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	if len(paths) == 0 {
 		return nil
 	}
-	out, err := h.Conn.Run(ctx, diffScript(paths))
+	out, err := h.Conn.Run(ctx, hoststate.FilesScript(paths))
 	if err != nil {
 		return fmt.Errorf("reading files for the diff: %w", err)
 	}
-	contents, err := parseDiffOutput(out, len(paths))
+	contents, err := hoststate.ParseFiles(out, len(paths))
 	if err != nil {
 		return fmt.Errorf("reading files for the diff: %w", err)
 	}
@@ -106,49 +103,4 @@ func fileDiff(target, old string, f component.File) string {
 		FromFile: target + " (on host)", ToFile: target + " (planned)", Context: 3,
 	})
 	return d
-}
-
-// diffScript prints each readable file as a numbered header, its content in
-// base64 and an end line. Paths are only ever quoted arguments; the output
-// never echoes them, so no name can forge a header.
-func diffScript(paths []string) string {
-	var b strings.Builder
-	b.WriteString("show() { if [ -f \"$2\" ] && [ -r \"$2\" ]; then printf '@@obsbox file %s\\n' \"$1\"; base64 < \"$2\" || exit 1; printf '@@obsbox end\\n'; fi; }\n")
-	for i, p := range paths {
-		fmt.Fprintf(&b, "show %d %s\n", i, shell.Quote(p))
-	}
-	return b.String()
-}
-
-// parseDiffOutput reads what diffScript printed: content i is nil for a
-// file that was missing or unreadable. base64 lines never start with '@',
-// so only the script's own lines are headers; anything else is an error.
-func parseDiffOutput(out []byte, n int) ([]*string, error) {
-	contents := make([]*string, n)
-	lines := strings.Split(string(out), "\n")
-	for i := 0; i < len(lines); i++ {
-		line := lines[i]
-		if line == "" {
-			continue
-		}
-		num, ok := strings.CutPrefix(line, "@@obsbox file ")
-		idx, err := strconv.Atoi(num)
-		if !ok || err != nil || idx < 0 || idx >= n || contents[idx] != nil {
-			return nil, fmt.Errorf("unexpected line %d of the host's answer", i+1)
-		}
-		var enc strings.Builder
-		for i++; i < len(lines) && lines[i] != "@@obsbox end"; i++ {
-			enc.WriteString(lines[i])
-		}
-		if i == len(lines) {
-			return nil, fmt.Errorf("the host's answer for file %d has no end", idx)
-		}
-		raw, err := base64.StdEncoding.DecodeString(enc.String())
-		if err != nil {
-			return nil, fmt.Errorf("the host's answer for file %d: %w", idx, err)
-		}
-		s := string(raw)
-		contents[idx] = &s
-	}
-	return contents, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/obsbox/obsbox/installer/hoststate"
 	"github.com/obsbox/obsbox/installer/plan"
 	"github.com/obsbox/obsbox/installer/shell"
 	"github.com/obsbox/obsbox/installer/transport"
@@ -17,11 +18,11 @@ func (removalPlanPhase) Title() string { return "plan removal" }
 
 func (p removalPlanPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	staging := h.Conn.StagingDir()
-	out, err := h.Conn.Run(ctx, plan.RemovalProbe(h.State.Record, staging))
+	out, err := h.Conn.Run(ctx, plan.RemovalProbe(h.State.Record, staging).Script())
 	if err != nil {
 		return fmt.Errorf("reading what obsbox left on the host: %w", err)
 	}
-	facts, err := plan.ParseRemovalProbe(out)
+	facts, err := hoststate.ParseRemoval(out)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ targets=(
 	"./installer/inventory/ FuzzLoadSource"
 	"./installer/hoststate/ FuzzParseProbe"
 	"./installer/hoststate/ FuzzParseRecord"
-	"./installer/plan/ FuzzParseRemovalProbe"
+	"./installer/hoststate/ FuzzParseRemoval"
 	"./bundles/ FuzzExtractTarGz ${FUZZTIME_EXTRACT:-25s}"
 )
 log=$(mktemp)

@@ -2,7 +2,6 @@ package hoststate
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -91,11 +90,7 @@ var hostLayout = layout{
 	units: catalog.UnitDir, applyParent: path.Dir(ApplyDirGlob), needRoot: true,
 }
 
-// The output is a sequence of NUL-terminated fields: names on a host may
-// hold any byte but NUL, so no name can end a field or look like a line.
-// Each record starts with a tag field that fixes how many fields follow;
-// names only ever stand at positions the tag gave them, never where a tag
-// is read, so no name (not even "@@obsbox end") can pass for one.
+// The state probe's records (frame.go has the format).
 const (
 	tagArch     = "@@obsbox arch"     // + uname -m
 	tagSystemd  = "@@obsbox systemd"  // + systemctl --version
@@ -107,7 +102,6 @@ const (
 	tagExe      = "@@obsbox exe"      // + /proc/PID/exe, its target
 	tagStaged   = "@@obsbox staged"   // + a name in the staging folder
 	tagApplyDir = "@@obsbox applydir" // + an apply work folder
-	tagEnd      = "@@obsbox end"
 	// sha256sum -z writes its own records, "HASH  NAME", unescaped; they
 	// stand where a tag is read and are told apart by their shape.
 )
@@ -167,7 +161,7 @@ func (req ProbeRequest) script(l layout) string {
 	// Root-owned only: a folder of that name made by anyone else is not ours.
 	w("for d in %s/%s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && [ -O \"$d\" ] && printf '%s\\000%%s\\000' \"$d\"; done",
 		shell.Quote(l.applyParent), path.Base(ApplyDirGlob), tagApplyDir)
-	w("printf '%s\\000'", tagEnd)
+	w("%s", printEnd)
 	w("true")
 	return b.String()
 }
@@ -188,52 +182,20 @@ func ParseProbe(out []byte) (*State, error) {
 		Units:  map[string]Unit{},
 		Staged: map[string]bool{},
 	}
-	// A field is only whole when its NUL arrived; a cut-off tail is dropped
-	// and the missing end tag reports it.
-	end := bytes.LastIndexByte(out, 0)
-	if end < 0 {
-		return nil, errProbeEnded
-	}
-	fields := strings.Split(string(out[:end]), "\x00")
-	next := 0
-	take := func(n int) ([]string, error) {
-		if next+n > len(fields) {
-			return nil, errProbeEnded
-		}
-		f := fields[next : next+n]
-		next += n
-		return f, nil
-	}
 	var record string
 	exes := map[int]string{}
-	seenEnd := false
-	for next < len(fields) && !seenEnd {
-		tag := fields[next]
-		next++
-		if sum, name, ok := hashRecord(tag); ok {
+	arity := map[string]int{tagArch: 1, tagSystemd: 1, tagRecord: 1, tagUsers: 1, tagGroups: 1, tagUnits: 1,
+		tagStaged: 1, tagApplyDir: 1, tagExe: 2, tagPath: 7}
+	hash := func(f string) bool {
+		sum, name, ok := hashRecord(f)
+		if ok {
 			p := s.Paths[name]
 			p.SHA256 = sum
 			s.Paths[name] = p
-			continue
 		}
-		var n int
-		switch tag {
-		case tagArch, tagSystemd, tagRecord, tagUsers, tagGroups, tagUnits, tagStaged, tagApplyDir:
-			n = 1
-		case tagExe:
-			n = 2
-		case tagPath:
-			n = 7
-		case tagEnd:
-			seenEnd = true
-			continue
-		default:
-			return nil, fmt.Errorf("the state probe's output holds an unexpected field %q", clip(tag))
-		}
-		f, err := take(n)
-		if err != nil {
-			return nil, err
-		}
+		return ok
+	}
+	err := readTagged(out, "the state probe", arity, hash, func(tag string, f []string) error {
 		switch tag {
 		case tagArch:
 			s.Arch = strings.TrimSpace(f[0])
@@ -266,7 +228,7 @@ func ParseProbe(out []byte) (*State, error) {
 		case tagPath:
 			p, name, err := parsePath(f)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			p.SHA256 = s.Paths[name].SHA256 // a hash may come first
 			s.Paths[name] = p
@@ -277,12 +239,10 @@ func ParseProbe(out []byte) (*State, error) {
 		case tagApplyDir:
 			s.ApplyDirs = append(s.ApplyDirs, f[0])
 		}
-	}
-	if !seenEnd {
-		return nil, errProbeEnded
-	}
-	if next != len(fields) {
-		return nil, fmt.Errorf("the state probe's output goes on after its end")
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	for name, u := range s.Units {
 		if exe, ok := exes[u.MainPID]; ok && u.MainPID != 0 {
@@ -298,8 +258,6 @@ func ParseProbe(out []byte) (*State, error) {
 	s.Record = rec
 	return s, nil
 }
-
-var errProbeEnded = errors.New("the state probe's output ended early")
 
 // hashRecord recognises sha256sum's "HASH  NAME" (text mode, two spaces).
 func hashRecord(f string) (sum, name string, ok bool) {
@@ -350,26 +308,11 @@ func parseUnits(out string, units map[string]Unit) {
 	flush()
 }
 
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
-}
-
 // parsePath reads find's fields: kind, mode, owner, group, size, path, target.
 func parsePath(f []string) (Path, string, error) {
-	var p Path
-	switch f[0] {
-	case "f":
-		p.Kind = KindFile
-	case "d":
-		p.Kind = KindDir
-	case "l":
-		p.Kind = KindLink
+	p := Path{Kind: kindOf(f[0])}
+	if p.Kind == KindLink {
 		p.Target = f[6]
-	default:
-		p.Kind = KindOther
 	}
 	mode, err := strconv.ParseUint(f[1], 8, 32)
 	if err != nil {

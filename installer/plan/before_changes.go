@@ -34,7 +34,8 @@ func (h *Host) beforeChanges() string {
 
 func (h *Host) createsAccounts() bool {
 	for _, a := range h.Actions {
-		if a.Op == OpCreate && (a.Kind == "user" || a.Kind == "group") {
+		switch a.step.(type) {
+		case CreateUser, CreateGroup:
 			return true
 		}
 	}
@@ -62,34 +63,37 @@ fi
 // adoptKeptData takes over component c's data folder kept by `uninstall
 // --keep-data`: the user and group come back with their old ids when those
 // are free, files that belonged to the old ids go to the new ones, and the
-// note goes. The plan's own group and user lines create the accounts, so
-// they stay as apply makes them; getent then skips them later on.
+// note goes. The plan's own group and user steps create the accounts,
+// with the kept ids as an option, so they stay as apply makes them; getent
+// then skips the plan's steps later on.
 func (h *Host) adoptKeptData(c string) string {
 	d := catalog.DataDir(c)
 	user := catalog.UserName(c)
-	var groupLine, userLine string
+	var group, account Step
 	for _, a := range h.Actions {
-		if a.Op != OpCreate || a.Component != c || len(a.sh) == 0 {
+		if a.Component != c {
 			continue
 		}
-		switch a.Kind {
-		case "group":
-			groupLine = strings.Replace(a.sh[0], "groupadd --system ", "groupadd --system $obsbox_gid ", 1)
-		case "user":
-			userLine = strings.Replace(a.sh[0], "useradd --system ", "useradd --system $obsbox_uid ", 1)
+		switch s := a.step.(type) {
+		case CreateGroup:
+			s.KeptID = true
+			group = s
+		case CreateUser:
+			s.KeptID = true
+			account = s
 		}
 	}
 	var b strings.Builder
 	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...); b.WriteByte('\n') }
 	w("if [ -f %s ]; then", q(path.Join(d, KeptNoteName)))
 	w("ou=$(stat -c %%u %[1]s); og=$(stat -c %%g %[1]s)", q(d))
-	if groupLine != "" {
+	if group != nil {
 		w(`obsbox_gid=; getent group "$og" >/dev/null || obsbox_gid="--gid $og"`)
-		w("%s", groupLine)
+		writeSteps(&b, group)
 	}
-	if userLine != "" {
+	if account != nil {
 		w(`obsbox_uid=; getent passwd "$ou" >/dev/null || obsbox_uid="--uid $ou"`)
-		w("%s", userLine)
+		writeSteps(&b, account)
 	}
 	// Root-owned entries (the textfile folder) stay root's.
 	w(`if [ "$ou" != 0 ] && [ "$(id -u %[1]s)" != "$ou" ]; then find %[2]s -xdev -uid "$ou" -exec chown -h %[1]s {} +; fi`, q(user), q(d))

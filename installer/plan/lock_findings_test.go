@@ -65,11 +65,11 @@ func TestFinding13_LeftoverApplyFoldersArePlannedAndRemoved(t *testing.T) {
 // Uninstall removes only obsbox's own work folders (root's, mktemp-named)
 // and the run lock it holds.
 func TestFinding9_UninstallRemovesOnlyItsOwnApplyFolders(t *testing.T) {
-	probe := plan.RemovalProbe(emptyState().Record, "/var/tmp/obsbox-staging-root")
+	probe := plan.RemovalProbe(emptyState().Record, "/var/tmp/obsbox-staging-root").Script()
 	if !strings.Contains(probe, `[ "$(stat -c %u "$d")" = 0 ]`) {
 		t.Errorf("the removal probe lists apply folders of any owner:\n%s", probe)
 	}
-	facts, err := plan.ParseRemovalProbe([]byte(nul("@@obsbox applydir", "/var/tmp/obsbox-apply.Ab12Cd", "@@obsbox applydir", "/var/tmp/obsbox-apply.mine", "@@obsbox end")))
+	facts, err := hoststate.ParseRemoval([]byte(nul("@@obsbox applydir", "/var/tmp/obsbox-apply.Ab12Cd", "@@obsbox applydir", "/var/tmp/obsbox-apply.mine", "@@obsbox end")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,3 +89,6 @@ func TestFinding9_UninstallRemovesOnlyItsOwnApplyFolders(t *testing.T) {
 		t.Errorf("the lock file must go last:\n%s", s)
 	}
 }
+
+// nul joins probe fields as the scripts print them, each ended by NUL.
+func nul(f ...string) string { return strings.Join(f, "\x00") + "\x00" }

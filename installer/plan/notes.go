@@ -27,14 +27,15 @@ const (
 func (h *Host) AddNotes(n ...Note) { h.Notes = append(h.Notes, n...) }
 
 // noteLeftBehind says what stays on a host a component leaves: its data
-// folder and its user, which only uninstall removes.
+// folder, with the kept-data note the removal writes there, and its user,
+// which only uninstall removes (removeComponent keeps exactly these).
 func (b *builder) noteLeftBehind(c string) {
 	st := b.in.State
 	user := catalog.UserName(c)
 	stays := ""
 	data := catalog.DataDir(c)
 	if what := catalog.Get(c).DataKind; what != "" && st.Path(data).Kind == hoststate.KindDir {
-		stays = fmt.Sprintf("its data folder %s (%s) and ", data, what)
+		stays = fmt.Sprintf("its data folder %s (%s; a note %s there says so) and ", data, what, KeptNoteName)
 		b.h.leaving = append(b.h.leaving, c)
 	}
 	if st.Users[user] || stays != "" {

@@ -38,7 +38,7 @@ const (
 // Action is one change on a host, as shown to the user and as executed.
 type Action struct {
 	Op        Op     `json:"op"`
-	Kind      string `json:"kind"` // user, group, dir, file, binaries, link, unit
+	Kind      Kind   `json:"kind"`
 	Target    string `json:"target"`
 	Component string `json:"component,omitempty"`
 	Detail    string `json:"detail,omitempty"`
@@ -46,7 +46,7 @@ type Action struct {
 	Upload    int64  `json:"upload_bytes,omitempty"`
 	Rollout   bool   `json:"rollout,omitempty"` // done later, host by host, behind a health gate
 
-	sh []string // the shell lines that perform it
+	step Step // what performs it; nil for what the script does not touch
 }
 
 // Upload is a file the controller must place in the host's staging folder.
@@ -69,13 +69,13 @@ type Host struct {
 	leaving      []string // components that leave the host, their data staying
 	freshData    []string // components whose data folder the plan creates
 	checks       []check
-	trees        []tree
 	staging      string
 	stagedFiles  map[string]stagedFile // staged name -> what the script expects of it
 	services     map[string]Op         // unit -> the strongest pending op
 	hooks        map[string]string     // unit -> shell run while it is stopped
 	rollouts     map[string]rollout    // component -> version switch
 	daemonReload bool
+	resetUnits   []string // units removed: their failed state is forgotten
 }
 
 type check struct {
@@ -92,13 +92,6 @@ type stagedFile struct {
 	sha256 string
 	size   int64
 	secret bool
-}
-
-type tree struct {
-	component, version string
-	dir                string
-	staged             string
-	binaries           []string
 }
 
 // Empty reports whether nothing needs doing.
@@ -260,13 +253,12 @@ func (b *builder) component(s *component.Spec) error {
 	unit := catalog.UnitName(c)
 
 	if !st.Groups[user] {
-		b.add(Action{Op: OpCreate, Kind: "group", Target: user, Component: c,
-			sh: []string{fmt.Sprintf("getent group %[1]s >/dev/null || groupadd --system %[1]s", user)}})
+		b.add(Action{Op: OpCreate, Kind: KindGroup, Target: user, Component: c, step: CreateGroup{Name: user}})
 		addUnique(&b.rec.Groups, user)
 	}
 	if !st.Users[user] {
-		b.add(Action{Op: OpCreate, Kind: "user", Target: user, Component: c,
-			sh: []string{fmt.Sprintf("getent passwd %[1]s >/dev/null || useradd --system --gid %[1]s --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --comment 'obsbox %[2]s' %[1]s", user, c)}})
+		b.add(Action{Op: OpCreate, Kind: KindUser, Target: user, Component: c,
+			step: CreateUser{Name: user, Group: user, Comment: "obsbox " + c}})
 		addUnique(&b.rec.Users, user)
 	}
 
@@ -302,14 +294,13 @@ func (b *builder) component(s *component.Spec) error {
 					b.h.Uploads = append(b.h.Uploads, Upload{Name: name, Size: fi, LocalPath: s.Bundle.Tarball, SHA256: name})
 				}
 			}
-			b.h.trees = append(b.h.trees, tree{component: c, version: s.Version, dir: vdir, staged: name, binaries: s.Binaries})
 			detail := fmt.Sprintf("%s %s (%s)", c, s.Version, s.Bundle.Arch)
-			b.add(Action{Op: OpCreate, Kind: "binaries", Target: vdir, Component: c, Detail: detail, Upload: size,
-				sh: []string{fmt.Sprintf("install_tree %s %s", q(treeTmp(c)), q(vdir))}})
+			t := InstallTree{Component: c, Version: s.Version, Staged: name, Dest: vdir, Binaries: s.Binaries}
+			b.add(Action{Op: OpCreate, Kind: KindBinaries, Target: vdir, Component: c, Detail: detail, Upload: size, step: t})
 			if !slices.Contains(b.rec.Trees, vdir) {
 				b.rec.Trees = append(b.rec.Trees, vdir)
 			}
-			binDir = "$C/" + treeTmp(c)
+			binDir = "$C/" + t.tmp()
 		} else {
 			binDir = vdir
 		}
@@ -323,12 +314,12 @@ func (b *builder) component(s *component.Spec) error {
 	running := runningVersion(c, st.Units[unit])
 	switch {
 	case cur.Kind == hoststate.KindLink && cur.Target != s.Version:
-		b.add(Action{Op: OpChange, Kind: "link", Target: link, Component: c, Detail: cur.Target + " → " + s.Version, Rollout: true,
-			sh: []string{fmt.Sprintf("switch_link %s %s", q(s.Version), q(link))}})
+		b.add(Action{Op: OpChange, Kind: KindLink, Target: link, Component: c, Detail: cur.Target + " → " + s.Version, Rollout: true,
+			step: SwitchLink{Target: s.Version, Link: link}})
 		b.rollout(c, cur.Target, s.Version)
 	case cur.Kind != hoststate.KindLink:
-		b.add(Action{Op: OpCreate, Kind: "link", Target: link, Component: c, Detail: "→ " + s.Version,
-			sh: []string{fmt.Sprintf("switch_link %s %s", q(s.Version), q(link))}})
+		b.add(Action{Op: OpCreate, Kind: KindLink, Target: link, Component: c, Detail: "→ " + s.Version,
+			step: SwitchLink{Target: s.Version, Link: link}})
 		b.recordPath(link)
 		b.want(unit, OpRestart)
 	case running != "" && running != s.Version:
@@ -379,7 +370,7 @@ func (b *builder) component(s *component.Spec) error {
 			continue
 		}
 		if pk := st.Path(p).Kind; pk == hoststate.KindFile || pk == hoststate.KindLink {
-			b.add(Action{Op: OpRemove, Kind: "file", Target: p, Component: c, sh: []string{"rm -f " + q(p)}})
+			b.add(Action{Op: OpRemove, Kind: KindFile, Target: p, Component: c, step: RemovePath{Path: p}})
 			chk.files[strings.TrimPrefix(p, chk.configDir+"/")] = ""
 			configChanged = true
 			b.want(unit, map[bool]Op{true: OpReload, false: OpRestart}[s.Reload])
@@ -405,9 +396,7 @@ func (b *builder) component(s *component.Spec) error {
 	us := st.Units[unit]
 	if us.UnitFileState != "enabled" {
 		wants := path.Join(catalog.UnitDir, "multi-user.target.wants", unit)
-		b.add(Action{Op: OpEnable, Kind: "unit", Target: unit, Component: c,
-			// --no-reload: the script reloads systemd once, not once per unit.
-			sh: []string{"systemctl --no-reload enable --quiet " + unit}})
+		b.add(Action{Op: OpEnable, Kind: KindUnit, Target: unit, Component: c, step: EnableUnit{Unit: unit}})
 		b.recordPath(wants)
 	}
 	if us.ActiveState != "active" && us.ActiveState != "reloading" && us.ActiveState != "activating" {
@@ -437,7 +426,7 @@ func (b *builder) targets(s *component.Spec) {
 			continue
 		}
 		if b.file(c, f) && f.Effect != component.EffectNone {
-			chk.files[strings.TrimPrefix(f.Path, chk.configDir+"/")] = sum(f.Content)
+			chk.files[strings.TrimPrefix(f.Path, chk.configDir+"/")] = b.stage(f.Content, f.Sensitive) // the name file() staged it under
 			b.want(unit, OpReload)
 		}
 	}
@@ -447,8 +436,6 @@ func (b *builder) targets(s *component.Spec) {
 	}
 }
 
-func treeTmp(c string) string { return "tree-" + c }
-
 func (b *builder) dir(c string, d component.Dir) {
 	if b.wanted[d.Path] {
 		return // shared by several components: planned once
@@ -456,23 +443,22 @@ func (b *builder) dir(c string, d component.Dir) {
 	b.wanted[d.Path] = true
 	cur := b.in.State.Path(d.Path)
 	own := d.Owner + ":" + d.Group
-	mode := fmt.Sprintf("%o", d.Mode)
+	mk := MakeDir{Path: d.Path, Mode: d.Mode, Owner: d.Owner, Group: d.Group}
 	switch {
 	case cur.Kind == hoststate.KindMissing:
-		b.add(Action{Op: OpCreate, Kind: "dir", Target: d.Path, Component: c,
-			sh: []string{fmt.Sprintf("mkdir -p %[1]s && chmod %[2]s %[1]s && chown %[3]s %[1]s", q(d.Path), mode, own)}})
+		b.add(Action{Op: OpCreate, Kind: KindDir, Target: d.Path, Component: c, step: mk})
 		b.recordPath(d.Path)
 		if d.Path == catalog.DataDir(c) {
 			b.h.freshData = append(b.h.freshData, c)
 		}
 	case cur.Kind != hoststate.KindDir:
-		b.add(Action{Op: OpChange, Kind: "dir", Target: d.Path, Component: c, Detail: "not a folder: replaced",
-			sh: []string{fmt.Sprintf("rm -f %[1]s && mkdir %[1]s && chmod %[2]s %[1]s && chown %[3]s %[1]s", q(d.Path), mode, own)}})
+		mk.Replace = true
+		b.add(Action{Op: OpChange, Kind: KindDir, Target: d.Path, Component: c, Detail: "not a folder: replaced", step: mk})
 	case cur.Mode != d.Mode || cur.Owner != d.Owner || cur.Group != d.Group:
 		// Only fix folders obsbox made; /opt/obsbox's parents are the host's business.
-		b.add(Action{Op: OpChange, Kind: "dir", Target: d.Path, Component: c,
-			Detail: fmt.Sprintf("%o %s:%s → %s %s", cur.Mode, cur.Owner, cur.Group, mode, own),
-			sh:     []string{fmt.Sprintf("chmod %[2]s %[1]s && chown %[3]s %[1]s", q(d.Path), mode, own)}})
+		b.add(Action{Op: OpChange, Kind: KindDir, Target: d.Path, Component: c,
+			Detail: fmt.Sprintf("%o %s:%s → %o %s", cur.Mode, cur.Owner, cur.Group, d.Mode, own),
+			step:   SetMode{Path: d.Path, Mode: d.Mode, Owner: d.Owner, Group: d.Group}})
 	}
 }
 
@@ -482,7 +468,6 @@ func (b *builder) file(c string, f component.File) bool {
 	cur := b.in.State.Path(f.Path)
 	want := sum(f.Content)
 	own := f.Owner + ":" + f.Group
-	mode := fmt.Sprintf("%o", f.Mode)
 	switch {
 	case cur.Kind == hoststate.KindMissing || cur.SHA256 != want:
 		name := b.stage(f.Content, f.Sensitive)
@@ -490,8 +475,8 @@ func (b *builder) file(c string, f component.File) bool {
 		if cur.Kind != hoststate.KindMissing {
 			op = OpChange
 		}
-		a := Action{Op: op, Kind: "file", Target: f.Path, Component: c,
-			sh: []string{fmt.Sprintf("install_file %s %s %s %s", q(name), q(f.Path), mode, own)}}
+		a := Action{Op: op, Kind: KindFile, Target: f.Path, Component: c,
+			step: InstallFile{Staged: name, Dest: f.Path, Mode: f.Mode, Owner: f.Owner, Group: f.Group}}
 		if op == OpChange {
 			if f.Sensitive {
 				a.Diff = "(sensitive)"
@@ -503,59 +488,33 @@ func (b *builder) file(c string, f component.File) bool {
 		b.recordPath(f.Path)
 		return true
 	case cur.Mode != f.Mode || cur.Owner != f.Owner || cur.Group != f.Group:
-		b.add(Action{Op: OpChange, Kind: "file", Target: f.Path, Component: c,
-			Detail: fmt.Sprintf("%o %s:%s → %s %s", cur.Mode, cur.Owner, cur.Group, mode, own),
-			sh:     []string{fmt.Sprintf("chmod %[2]s %[1]s && chown %[3]s %[1]s", q(f.Path), mode, own)}})
+		b.add(Action{Op: OpChange, Kind: KindFile, Target: f.Path, Component: c,
+			Detail: fmt.Sprintf("%o %s:%s → %o %s", cur.Mode, cur.Owner, cur.Group, f.Mode, own),
+			step:   SetMode{Path: f.Path, Mode: f.Mode, Owner: f.Owner, Group: f.Group}})
 	}
 	return false
 }
 
-// removeComponent takes a component off a host that no longer carries it,
-// keeping its data folder.
+// removeComponent takes a component off a host that no longer carries it:
+// uninstall's removal, scoped to the component, keeping its data folder
+// (with the kept-data note) and its user, as the plan's notes say.
 func (b *builder) removeComponent(c string) {
-	st := b.in.State
 	b.noteLeftBehind(c)
+	st := b.in.State
+	kinds := map[string]hoststate.Kind{}
+	for p, info := range st.Paths {
+		kinds[p] = info.Kind
+	}
+	r := BuildRemoval(RemovalInput{Host: b.in.Host, State: st, Facts: &hoststate.RemovalFacts{Kinds: kinds}, KeepData: true, only: c})
+	b.h.Actions = append(b.h.Actions, r.Actions...)
+	gone := func(p string) bool { return componentOf(p) == c && !r.kept[p] }
+	b.rec.Paths = slices.DeleteFunc(b.rec.Paths, gone)
+	b.rec.Trees = slices.DeleteFunc(b.rec.Trees, gone)
 	unit := catalog.UnitName(c)
-	if u, ok := st.Units[unit]; ok && u.LoadState == "loaded" {
-		b.add(Action{Op: OpStop, Kind: "unit", Target: unit, Component: c,
-			sh: []string{"systemctl disable --now --quiet " + unit + " || true"}})
-	}
-	prefixes := []string{catalog.BaseDir(c), catalog.ConfigDir(c), catalog.UnitPath(c),
-		path.Join(catalog.UnitDir, "multi-user.target.wants", unit)}
-	under := func(p string) bool {
-		for _, pre := range prefixes {
-			if p == pre || strings.HasPrefix(p, pre+"/") {
-				return true
-			}
-		}
-		return false
-	}
-	var paths []string
-	for _, p := range b.rec.Paths {
-		if under(p) {
-			paths = append(paths, p)
-		}
-	}
-	// Deepest first, so folders are empty when their turn comes.
-	slices.SortFunc(paths, func(a, z string) int { return strings.Count(z, "/") - strings.Count(a, "/") })
-	for _, t := range b.rec.Trees {
-		if under(t) {
-			b.add(Action{Op: OpRemove, Kind: "binaries", Target: t, Component: c, sh: []string{"rm -rf " + q(t)}})
-		}
-	}
-	for _, p := range paths {
-		pk := st.Path(p).Kind
-		if pk == hoststate.KindDir {
-			b.add(Action{Op: OpRemove, Kind: "dir", Target: p, Component: c, sh: []string{"rmdir " + q(p) + " 2>/dev/null || true"}})
-		} else if pk != hoststate.KindMissing {
-			b.add(Action{Op: OpRemove, Kind: "file", Target: p, Component: c, sh: []string{"rm -f " + q(p)}})
-		}
-	}
-	b.rec.Paths = slices.DeleteFunc(b.rec.Paths, under)
-	b.rec.Trees = slices.DeleteFunc(b.rec.Trees, under)
 	b.rec.Units = slices.DeleteFunc(b.rec.Units, func(u string) bool { return u == unit })
 	delete(b.rec.Components, c)
 	b.h.daemonReload = true
+	b.h.resetUnits = append(b.h.resetUnits, unit)
 }
 
 // services turns the wanted unit operations into actions, in component order.
@@ -576,16 +535,12 @@ func (b *builder) services() {
 		if op == OpStart && cur == "failed" {
 			op = OpRestart
 		}
-		sh := []string{fmt.Sprintf("systemctl %s %s", map[Op]string{OpStart: "restart", OpRestart: "restart", OpReload: "reload"}[op], unit)}
-		if hook := b.h.hooks[unit]; hook != "" && op != OpReload {
-			sh = []string{"systemctl stop " + unit, hook, "systemctl start " + unit}
-		}
-		if op != OpReload {
-			// A unit that hit its start limit refuses to start until reset.
-			sh = append([]string{"systemctl reset-failed " + unit + " 2>/dev/null || true"}, sh...)
+		var step Step = RestartUnit{Unit: unit, Hook: b.h.hooks[unit]} // restart also starts
+		if op == OpReload {
+			step = ReloadUnit{Unit: unit}
 		}
 		_, rolling := b.h.rollouts[s.Component]
-		b.add(Action{Op: op, Kind: "service", Target: unit, Component: s.Component, Rollout: rolling, sh: sh})
+		b.add(Action{Op: op, Kind: KindService, Target: unit, Component: s.Component, Rollout: rolling, step: step})
 		b.h.services[unit] = op
 	}
 }
@@ -643,7 +598,7 @@ func (b *builder) prune(c, want, linked, running string) {
 			continue
 		}
 		if b.in.State.Path(t).Kind != hoststate.KindMissing {
-			b.add(Action{Op: OpRemove, Kind: "binaries", Target: t, Component: c, Detail: "older than the two kept", sh: []string{"rm -rf " + q(t)}})
+			b.add(Action{Op: OpRemove, Kind: KindBinaries, Target: t, Component: c, Detail: "older than the two kept", step: RemoveTree{Path: t}})
 		}
 		b.rec.Trees = slices.DeleteFunc(b.rec.Trees, func(x string) bool { return x == t })
 	}

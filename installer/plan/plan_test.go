@@ -122,7 +122,7 @@ func build(t *testing.T, in plan.Input) *plan.Host {
 func actions(p *plan.Host) []string {
 	var out []string
 	for _, a := range p.Actions {
-		out = append(out, string(a.Op)+" "+a.Kind+" "+a.Target)
+		out = append(out, string(a.Op)+" "+string(a.Kind)+" "+a.Target)
 	}
 	return out
 }
@@ -254,7 +254,7 @@ func TestVersionChangeSwitchesLinkAndRestarts(t *testing.T) {
 		}
 	}
 	// The switch waits for the rollout: the prepare script only stages.
-	if strings.Contains(p.Script(), "switch_link '1.9.0'") || strings.Contains(p.Script(), "systemctl restart obsbox-node-exporter") {
+	if strings.Contains(p.Script(), "switch_link '1.9.0'") || strings.Contains(p.Script(), "systemctl restart 'obsbox-node-exporter.service'") {
 		t.Errorf("the prepare script must not switch or restart a rolling component")
 	}
 	if r := p.Rollouts(); len(r) != 1 || r[0].From != "1.8.2" || r[0].To != "1.9.0" {
@@ -356,7 +356,8 @@ func TestRemovedComponentIsTakenOff(t *testing.T) {
 	}
 	p := build(t, plan.Input{Host: "mon-1", Specs: without, Removed: []string{"grafana"}, State: st})
 	got := actions(p)
-	for _, want := range []string{"stop unit obsbox-grafana.service", "remove file /etc/obsbox/grafana/grafana.ini"} {
+	// The config folder goes whole, as uninstall removes it (issue 12, finding 3).
+	for _, want := range []string{"stop unit obsbox-grafana.service", "remove dir /etc/obsbox/grafana", "create file /var/lib/obsbox/grafana/OBSBOX-KEPT-DATA.txt"} {
 		if !has(got, want) {
 			t.Errorf("missing %q:\n%s", want, strings.Join(got, "\n"))
 		}
@@ -365,7 +366,7 @@ func TestRemovedComponentIsTakenOff(t *testing.T) {
 		t.Errorf("record still lists grafana")
 	}
 	for _, a := range got {
-		if strings.Contains(a, "/var/lib/obsbox/grafana") {
+		if strings.Contains(a, "/var/lib/obsbox/grafana") && !strings.HasSuffix(a, "/OBSBOX-KEPT-DATA.txt") {
 			t.Errorf("data must be kept: %s", a)
 		}
 	}

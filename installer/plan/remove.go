@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"path"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -37,29 +36,30 @@ var shadowBackups = []string{"/etc/passwd-", "/etc/group-", "/etc/shadow-", "/et
 // shadowLive are the user database files the backups are copies of.
 var shadowLive = []string{"etc/passwd", "etc/group", "etc/shadow", "etc/gshadow"}
 
-// applyTmpGlob matches the work folders of apply scripts (see scriptHeader);
-// one killed before its trap ran leaves its folder behind.
-const applyTmpGlob = hoststate.ApplyDirGlob
-
-// RemovalFacts is what the removal probe saw beyond the state probe: which
-// recorded paths exist, and what an interrupted apply may have left.
-type RemovalFacts struct {
-	Kinds     map[string]hoststate.Kind // existing paths among those asked about
-	ApplyDirs []string                  // apply work folders left by killed runs
-	TmpFiles  []string                  // *.obsbox-tmp next to recorded paths or inside recorded folders
-	Staging   bool                      // the login user's staging folder exists
+// RemovalProbe is the removal probe for a host with record rec
+// (hoststate.RemovalRequest; hoststate.ParseRemoval reads its output).
+func RemovalProbe(rec *hoststate.Record, stagingDir string) hoststate.RemovalRequest {
+	paths := []string{BeforeDir}
+	for _, c := range component.All() {
+		paths = append(paths, path.Join(catalog.DataDir(c.Name()), KeptNoteName))
+	}
+	return hoststate.RemovalRequest{Record: rec, StagingDir: stagingDir, Paths: paths}
 }
 
 // RemovalInput is what BuildRemoval needs for one host.
 type RemovalInput struct {
 	Host       string
 	State      *hoststate.State
-	Facts      *RemovalFacts
+	Facts      *hoststate.RemovalFacts
 	StagingDir string
 	KeepData   bool
 	// LockFile is the run lock uninstall holds; its script deletes it last,
 	// so the host is left as obsbox found it.
 	LockFile string
+
+	// only scopes the removal to one component: apply taking it off a
+	// host. Its data folder and user stay; the record is apply's to write.
+	only string
 }
 
 // Removal is the uninstall of one host: the actions shown to the user and
@@ -69,21 +69,22 @@ type Removal struct {
 	Actions []Action
 
 	lockFile string
+	kept     map[string]bool // recorded paths kept
 
-	steps []step
+	steps []removalStep
 }
 
-// step is a part of the removal script; action is its index in Actions, or
-// -1 for bookkeeping the user is not shown (daemon-reload).
-type step struct {
+// removalStep is a part of the removal script; action is its index in
+// Actions, or -1 for bookkeeping the user is not shown (daemon-reload).
+type removalStep struct {
 	action int
-	sh     []string
+	step   Step
 }
 
 // Empty reports whether the script would change nothing.
 func (r *Removal) Empty() bool {
 	for _, s := range r.steps {
-		if len(s.sh) > 0 {
+		if len(render(s.step)) > 0 {
 			return false
 		}
 	}
@@ -94,142 +95,6 @@ const (
 	removalMarker = "@@obsbox "
 	doneStepFmt   = "@@obsbox did %d"
 )
-
-// The removal probe prints NUL-terminated fields, like the state probe:
-// names of leftovers are chosen by service users (*.obsbox-tmp in data
-// folders) or anyone (/var/tmp), may hold newlines, and stand only at
-// positions a tag gave them.
-const (
-	tagKind     = "@@obsbox kind"     // + find's %y, the path
-	tagTmp      = "@@obsbox tmp"      // + a *.obsbox-tmp path
-	tagApplyDir = "@@obsbox applydir" // + an apply work folder
-	tagStaging  = "@@obsbox staging"  // the staging folder exists
-	tagEnd      = "@@obsbox end"
-)
-
-// RemovalProbe returns the read-only script whose output ParseRemovalProbe
-// reads: the kind of every recorded path, the record, the saved shadow
-// backups, and the leftovers of interrupted applies.
-func RemovalProbe(rec *hoststate.Record, stagingDir string) string {
-	var b strings.Builder
-	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...); b.WriteByte('\n') }
-	w("export LC_ALL=C")
-	asked := askedPaths(rec)
-	w("find %s -maxdepth 0 -printf '%s\\0%%y\\0%%p\\0' 2>/dev/null; true", quoteAll(asked), tagKind)
-	w("for p in %s; do { [ -e \"$p.obsbox-tmp\" ] || [ -L \"$p.obsbox-tmp\" ]; } && printf '%s\\000%%s\\000' \"$p.obsbox-tmp\"; done; true", quoteAll(asked), tagTmp)
-	if dirs := recordedDirs(rec); len(dirs) > 0 {
-		w("for d in %s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && find \"$d\" -mindepth 1 -maxdepth 1 -name '*.obsbox-tmp' -printf '%s\\0%%p\\0'; done; true", quoteAll(dirs), tagTmp)
-	}
-	w("for d in %s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && [ \"$(stat -c %%u \"$d\")\" = 0 ] && printf '%s\\000%%s\\000' \"$d\"; done; true", applyTmpGlob, tagApplyDir)
-	if stagingDir != "" {
-		w("[ -d %[1]s ] && [ ! -L %[1]s ] && printf '%[2]s\\000'; true", q(stagingDir), tagStaging)
-	}
-	w("printf '%s\\000'", tagEnd)
-	return b.String()
-}
-
-// askedPaths are the paths whose existence the removal depends on.
-func askedPaths(rec *hoststate.Record) []string {
-	seen := map[string]bool{}
-	var out []string
-	fixed := []string{hoststate.RecordPath, BeforeDir}
-	for _, c := range component.All() {
-		fixed = append(fixed, path.Join(catalog.DataDir(c.Name()), KeptNoteName))
-	}
-	for _, list := range [][]string{rec.Trees, rec.Paths, fixed} {
-		for _, p := range list {
-			if !seen[p] && path.IsAbs(p) {
-				seen[p] = true
-				out = append(out, p)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// recordedDirs are the recorded paths that may be folders (all but trees,
-// which go whole, and files by their name).
-func recordedDirs(rec *hoststate.Record) []string {
-	var out []string
-	for _, p := range rec.Paths {
-		if path.IsAbs(p) {
-			out = append(out, p)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func quoteAll(ps []string) string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = q(p)
-	}
-	return strings.Join(out, " ")
-}
-
-// ParseRemovalProbe reads RemovalProbe's output.
-func ParseRemovalProbe(out []byte) (*RemovalFacts, error) {
-	f := &RemovalFacts{Kinds: map[string]hoststate.Kind{}}
-	ended := fmt.Errorf("the removal probe's output ended early")
-	// Only fields whose NUL arrived count; a cut-off tail is dropped.
-	last := bytes.LastIndexByte(out, 0)
-	if last < 0 {
-		return nil, ended
-	}
-	fields := strings.Split(string(out[:last]), "\x00")
-	tmp := map[string]bool{}
-	seenEnd := false
-	for i := 0; i < len(fields); {
-		tag := fields[i]
-		i++
-		n := map[string]int{tagKind: 2, tagTmp: 1, tagApplyDir: 1, tagStaging: 0, tagEnd: 0}
-		want, ok := n[tag]
-		if !ok || seenEnd {
-			return nil, fmt.Errorf("unexpected field %q in the removal probe's output", clip(tag))
-		}
-		if i+want > len(fields) {
-			return nil, ended
-		}
-		v := fields[i : i+want]
-		i += want
-		switch tag {
-		case tagKind:
-			k := map[string]hoststate.Kind{"f": hoststate.KindFile, "d": hoststate.KindDir, "l": hoststate.KindLink}[v[0]]
-			if k == hoststate.KindMissing {
-				k = hoststate.KindOther
-			}
-			f.Kinds[v[1]] = k
-		case tagTmp:
-			if !tmp[v[0]] {
-				tmp[v[0]] = true
-				f.TmpFiles = append(f.TmpFiles, v[0])
-			}
-		case tagApplyDir:
-			if IsApplyDir(v[0]) {
-				f.ApplyDirs = append(f.ApplyDirs, v[0])
-			}
-		case tagStaging:
-			f.Staging = true
-		case tagEnd:
-			seenEnd = true
-		}
-	}
-	if !seenEnd {
-		return nil, ended
-	}
-	sort.Strings(f.TmpFiles)
-	sort.Strings(f.ApplyDirs)
-	return f, nil
-}
-
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
-}
 
 // ourRoots are the folders in which a folder obsbox created is removed
 // whole: nothing but obsbox puts anything there.
@@ -289,18 +154,19 @@ type remover struct {
 	kept  map[string]bool // recorded paths kept (data, and the folders holding it)
 }
 
-// add appends an action and the shell that performs it; a kept thing's
-// action has no shell but is still reported done when the script passes it.
-func (m *remover) add(a Action, sh ...string) {
+// add appends an action and the step that performs it; a kept thing's
+// action has no step but is still reported done when the script passes it.
+func (m *remover) add(a Action, s Step) {
+	a.step = s
 	m.r.Actions = append(m.r.Actions, a)
-	m.r.steps = append(m.r.steps, step{action: len(m.r.Actions) - 1, sh: sh})
+	m.r.steps = append(m.r.steps, removalStep{action: len(m.r.Actions) - 1, step: s})
 }
 
 func (m *remover) leaveAlone(p, why string) {
-	m.add(Action{Op: OpKeep, Kind: "path", Target: p, Component: componentOf(p), Detail: why})
+	m.add(Action{Op: OpKeep, Kind: KindPath, Target: p, Component: componentOf(p), Detail: why}, nil)
 }
 
-func (m *remover) hidden(sh ...string) { m.r.steps = append(m.r.steps, step{action: -1, sh: sh}) }
+func (m *remover) hidden(s Step) { m.r.steps = append(m.r.steps, removalStep{action: -1, step: s}) }
 
 // covered reports whether a folder removed whole by another action holds p.
 func (m *remover) covered(p string) bool {
@@ -316,7 +182,8 @@ func (m *remover) covered(p string) bool {
 // the record lists, the login user's staging folder and what interrupted
 // applies left behind (work folders, *.obsbox-tmp files) is removed. Every
 // step tolerates a path that is already gone, so it works from any state
-// and twice in a row.
+// and twice in a row. Apply takes a component off a host with the same
+// removal, scoped to that component (RemovalInput.only).
 func BuildRemoval(in RemovalInput) *Removal {
 	st := in.State
 	m := &remover{
@@ -326,9 +193,13 @@ func BuildRemoval(in RemovalInput) *Removal {
 		whole: map[string]bool{},
 		kept:  map[string]bool{},
 	}
+	m.r.kept = m.kept
 	if in.Facts == nil {
-		in.Facts = &RemovalFacts{}
+		in.Facts = &hoststate.RemovalFacts{}
 		m.in.Facts = in.Facts
+	}
+	if in.only != "" {
+		m.rec = scoped(st.Record, in.only)
 	}
 	m.kind = func(p string) hoststate.Kind { return in.Facts.Kinds[p] }
 	rec := m.rec
@@ -359,18 +230,15 @@ func BuildRemoval(in RemovalInput) *Removal {
 			m.removeFile(p)
 		}
 	}
-	if len(rec.Units) > 0 {
-		sh := []string{"systemctl daemon-reload"}
-		for _, u := range sorted(rec.Units) {
-			sh = append(sh, fmt.Sprintf("systemctl reset-failed %s 2>/dev/null || true", q(u)))
-		}
-		m.hidden(sh...)
+	if len(rec.Units) > 0 && in.only == "" {
+		// A scoped removal is part of an apply, which reloads systemd itself.
+		m.hidden(ResetUnits{Units: sorted(rec.Units)})
 	}
 	for _, t := range sorted(rec.Trees) {
 		if m.kind(t) != hoststate.KindMissing && !m.kept[t] && inOurRoots(t) {
 			c, v := path.Base(path.Dir(t)), path.Base(t)
-			m.add(Action{Op: OpRemove, Kind: "binaries", Target: t, Component: componentOf(t), Detail: c + " " + v},
-				"rm -rf --one-file-system "+q(t))
+			m.add(Action{Op: OpRemove, Kind: KindBinaries, Target: t, Component: componentOf(t), Detail: c + " " + v},
+				RemoveTree{Path: t})
 		}
 	}
 	for _, p := range sorted(files) {
@@ -379,14 +247,44 @@ func BuildRemoval(in RemovalInput) *Removal {
 		}
 	}
 	m.folders(dirs)
+	if in.only != "" {
+		// Apply: the user stays with the data (its notes say so), and the
+		// record is the apply's; leftovers are the lock holder's (LeftoverActions).
+		if in.KeepData {
+			m.notes(keptByApply)
+		}
+		return m.r
+	}
 	m.usersAndGroups()
 	m.restoreShadowBackups()
 	if in.KeepData {
-		m.notes()
+		m.notes(keptByUninstall)
 	}
 	m.leftovers()
 	m.record()
 	return m.r
+}
+
+// scoped is the part of rec that belongs to component c.
+func scoped(rec *hoststate.Record, c string) *hoststate.Record {
+	out := &hoststate.Record{Format: rec.Format, Components: map[string]hoststate.ComponentRecord{}}
+	mine := func(p string) bool { return componentOf(p) == c }
+	for _, p := range rec.Paths {
+		if mine(p) {
+			out.Paths = append(out.Paths, p)
+		}
+	}
+	for _, t := range rec.Trees {
+		if mine(t) {
+			out.Trees = append(out.Trees, t)
+		}
+	}
+	for _, u := range rec.Units {
+		if u == catalog.UnitName(c) {
+			out.Units = append(out.Units, u)
+		}
+	}
+	return out
 }
 
 // markKept keeps every data folder and what it holds, and the recorded
@@ -423,19 +321,17 @@ func (m *remover) units() {
 		if us.UnitFileState != "" {
 			detail = append(detail, us.UnitFileState)
 		}
-		m.add(Action{Op: OpStop, Kind: "unit", Target: u, Component: componentOf(u), Detail: strings.Join(detail, ", ")},
-			// disable fails when the unit file is already gone; stop still works then.
-			fmt.Sprintf("systemctl disable --now --quiet %[1]s 2>/dev/null || systemctl stop %[1]s 2>/dev/null || true", q(u)),
-			fmt.Sprintf("if systemctl is-active --quiet %[1]s; then echo 'unit %[2]s is still active after stop' >&2; exit 1; fi", q(u), u))
+		m.add(Action{Op: OpStop, Kind: KindUnit, Target: u, Component: componentOf(u), Detail: strings.Join(detail, ", ")},
+			StopUnit{Unit: u})
 	}
 }
 
 func (m *remover) removeFile(p string) {
-	kind := "file"
+	kind := KindFile
 	if m.kind(p) == hoststate.KindLink {
-		kind = "link"
+		kind = KindLink
 	}
-	m.add(Action{Op: OpRemove, Kind: kind, Target: p, Component: componentOf(p)}, "rm -f "+q(p))
+	m.add(Action{Op: OpRemove, Kind: kind, Target: p, Component: componentOf(p)}, RemovePath{Path: p})
 }
 
 // folders removes recorded folders deepest first. Folders in our roots go
@@ -459,16 +355,16 @@ func (m *remover) folders(dirs []string) {
 }
 
 func (m *remover) removeDir(d string) {
-	a := Action{Op: OpRemove, Kind: "dir", Target: d, Component: componentOf(d)}
+	a := Action{Op: OpRemove, Kind: KindDir, Target: d, Component: componentOf(d)}
 	if c := dataOf(d); c != "" {
-		a.Kind, a.Detail = "data", c+" data"
+		a.Kind, a.Detail = KindData, c+" data"
 	}
 	if m.whole[d] {
-		m.add(a, "rm -rf --one-file-system "+q(d))
+		m.add(a, RemoveTree{Path: d})
 		return
 	}
 	a.Detail = "if empty"
-	m.add(a, fmt.Sprintf("[ ! -d %[1]s ] || rmdir --ignore-fail-on-non-empty %[1]s", q(d)))
+	m.add(a, RemoveEmptyDir{Path: d})
 }
 
 // usersAndGroups deletes the users and groups obsbox created, and no other:
@@ -479,21 +375,14 @@ func (m *remover) usersAndGroups() {
 		if !st.Users[u] {
 			continue
 		}
-		sh := []string{}
-		if !slices.Contains(m.rec.Groups, u) {
-			// userdel also deletes the user's primary group when it bears the
-			// user's name; that group is not ours here, so move the user off it.
-			sh = append(sh, fmt.Sprintf("if getent passwd %[1]s >/dev/null && [ \"$(id -gn %[1]s)\" = %[1]s ]; then usermod -g 0 %[1]s; fi", q(u)))
-		}
-		sh = append(sh, fmt.Sprintf("if getent passwd %[1]s >/dev/null; then userdel %[1]s; fi", q(u)))
-		m.add(Action{Op: OpRemove, Kind: "user", Target: u, Component: userComponent(u)}, sh...)
+		m.add(Action{Op: OpRemove, Kind: KindUser, Target: u, Component: userComponent(u)},
+			DeleteUser{Name: u, LeaveGroup: !slices.Contains(m.rec.Groups, u)})
 	}
 	for _, g := range sorted(m.rec.Groups) {
 		if !st.Groups[g] {
 			continue
 		}
-		m.add(Action{Op: OpRemove, Kind: "group", Target: g, Component: userComponent(g)},
-			fmt.Sprintf("if getent group %[1]s >/dev/null; then groupdel %[1]s; fi", q(g)))
+		m.add(Action{Op: OpRemove, Kind: KindGroup, Target: g, Component: userComponent(g)}, DeleteGroup{Name: g})
 	}
 }
 
@@ -506,33 +395,17 @@ func userComponent(name string) string {
 	return ""
 }
 
-// restoreShadowBackups puts back the backup files useradd and userdel
-// rewrote, as they were before obsbox's first useradd — but only when the
-// user database itself is back to what it was then: otherwise someone else
-// changed it since, and the backups userdel wrote are the honest ones.
+// restoreShadowBackups puts back shadow's backup files (RestoreShadowBackups).
 func (m *remover) restoreShadowBackups() {
 	if m.kind(BeforeDir) != hoststate.KindDir {
 		return
 	}
-	bd := q(BeforeDir)
-	var sh []string
-	sh = append(sh, fmt.Sprintf("if (cd / && sha256sum --status -c %s/live.sha256) 2>/dev/null; then", bd))
-	for _, f := range shadowBackups {
-		n := path.Base(f)
-		sh = append(sh, fmt.Sprintf("  if [ -f %[1]s/%[2]s ]; then cp -p %[1]s/%[2]s %[3]s && mv -f %[3]s %[4]s; elif [ -f %[1]s/%[2]s.absent ]; then rm -f %[4]s; fi",
-			bd, q(n), q(f+".obsbox-tmp"), q(f)))
-	}
-	sh = append(sh,
-		"else",
-		"  echo '"+removalMarker+"note the user database changed since obsbox first created users: shadow backup files left as userdel wrote them'",
-		"fi",
-		"rm -rf "+bd)
-	m.add(Action{Op: OpRestore, Kind: "file", Target: strings.Join(shadowBackups, " "),
-		Detail: "as before obsbox's first useradd"}, sh...)
+	m.add(Action{Op: OpRestore, Kind: KindFile, Target: strings.Join(shadowBackups, " "),
+		Detail: "as before obsbox's first useradd"}, RestoreShadowBackups{})
 }
 
-// notes leaves a note in each kept data folder.
-func (m *remover) notes() {
+// notes leaves a note in each kept data folder, saying why it stays.
+func (m *remover) notes(why string) {
 	for _, c := range component.All() {
 		n := c.Name()
 		d := catalog.DataDir(n)
@@ -540,24 +413,20 @@ func (m *remover) notes() {
 			continue
 		}
 		note := path.Join(d, KeptNoteName)
-		a := Action{Op: OpKeep, Kind: "data", Target: d, Component: n, Detail: n + " data, with a note " + KeptNoteName}
-		if m.kind(note) != hoststate.KindMissing {
-			m.add(a) // kept before: its note says since when
+		if m.in.only != "" {
+			// Apply: what it does is write the note; its plan notes say the data stays.
+			if m.kind(note) == hoststate.KindMissing {
+				m.add(Action{Op: OpCreate, Kind: KindFile, Target: note, Component: n, Detail: n + " data stays here"},
+					WriteKeptNote{Component: n, Why: why})
+			}
 			continue
 		}
-		text := fmt.Sprintf(`This folder holds %[1]s.
-obsbox installed %[2]s on this host; "obsbox uninstall --keep-data" removed everything
-else on $(date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ) and kept this folder.
-Its files are owned by uid $(stat -c %%u %[4]s) and gid $(stat -c %%g %[4]s), the ids the system
-user %[3]s had then.
-The next "obsbox apply" that installs %[2]s here takes this folder over and
-deletes this note; "obsbox uninstall" without --keep-data deletes the folder.
-`, catalog.Get(n).DataDescription, n, catalog.UserName(n), q(d))
-		m.add(a,
-			fmt.Sprintf("cat > %s <<OBSBOX_NOTE", q(note+".obsbox-tmp")),
-			strings.TrimRight(text, "\n"),
-			"OBSBOX_NOTE",
-			fmt.Sprintf("chmod 644 %[1]s && mv -f %[1]s %[2]s", q(note+".obsbox-tmp"), q(note)))
+		a := Action{Op: OpKeep, Kind: KindData, Target: d, Component: n, Detail: n + " data, with a note " + KeptNoteName}
+		if m.kind(note) != hoststate.KindMissing {
+			m.add(a, nil) // kept before: its note says since when
+			continue
+		}
+		m.add(a, WriteKeptNote{Component: n, Why: why})
 	}
 }
 
@@ -568,17 +437,17 @@ func (m *remover) leftovers() {
 		if m.covered(t) || !removable(t) {
 			continue
 		}
-		m.add(Action{Op: OpRemove, Kind: "file", Target: t, Component: componentOf(strings.TrimSuffix(t, ".obsbox-tmp")),
-			Detail: "left by an interrupted apply"}, "rm -rf --one-file-system "+q(t))
+		m.add(Action{Op: OpRemove, Kind: KindFile, Target: t, Component: componentOf(strings.TrimSuffix(t, ".obsbox-tmp")),
+			Detail: "left by an interrupted apply"}, RemoveTree{Path: t})
 	}
 	for _, d := range m.in.Facts.ApplyDirs {
-		if IsApplyDir(d) {
-			m.add(Action{Op: OpRemove, Kind: "dir", Target: d, Detail: "left by an interrupted apply"}, removeApplyDir(d))
+		if hoststate.IsApplyDir(d) {
+			m.add(Action{Op: OpRemove, Kind: KindDir, Target: d, Detail: "left by an interrupted apply"}, RemoveApplyDir{Path: d})
 		}
 	}
 	if m.in.Facts.Staging && m.in.StagingDir != "" {
-		m.add(Action{Op: OpRemove, Kind: "dir", Target: m.in.StagingDir, Detail: "upload staging folder"},
-			"rm -rf --one-file-system "+q(m.in.StagingDir))
+		m.add(Action{Op: OpRemove, Kind: KindDir, Target: m.in.StagingDir, Detail: "upload staging folder"},
+			RemoveTree{Path: m.in.StagingDir})
 	}
 }
 
@@ -596,15 +465,13 @@ func (m *remover) record() {
 		if bytes.Equal(m.rec.Marshal(), kept.Marshal()) {
 			return // already lists only the kept data
 		}
-		var b strings.Builder
-		writeRecord(&b, kept)
-		m.add(Action{Op: OpChange, Kind: "file", Target: hoststate.RecordPath, Detail: "now lists only the kept data"},
-			strings.TrimRight(b.String(), "\n"))
+		m.add(Action{Op: OpChange, Kind: KindFile, Target: hoststate.RecordPath, Detail: "now lists only the kept data"},
+			WriteRecord{Record: kept})
 		return
 	}
 	if m.kind(hoststate.RecordPath) != hoststate.KindMissing {
-		m.add(Action{Op: OpRemove, Kind: "file", Target: hoststate.RecordPath, Detail: "the record of what obsbox created"},
-			"rm -f "+q(hoststate.RecordPath))
+		m.add(Action{Op: OpRemove, Kind: KindFile, Target: hoststate.RecordPath, Detail: "the record of what obsbox created"},
+			RemovePath{Path: hoststate.RecordPath})
 	}
 	// The folders holding the record, when obsbox made them.
 	var holders []string
@@ -628,10 +495,7 @@ func (r *Removal) Script() string {
 		b.WriteString(clearStaleShadowLocks())
 	}
 	for _, s := range r.steps {
-		for _, line := range s.sh {
-			b.WriteString(line)
-			b.WriteByte('\n')
-		}
+		writeSteps(&b, s.step)
 		if s.action >= 0 {
 			fmt.Fprintf(&b, "echo '"+doneStepFmt+"'\n", s.action)
 		}
@@ -643,27 +507,15 @@ func (r *Removal) Script() string {
 	return b.String()
 }
 
-// applyDirName is what mktemp makes of ApplyDirGlob's XXXXXX.
-var applyDirName = regexp.MustCompile(`^/var/tmp/obsbox-apply\.[A-Za-z0-9]{6}$`)
-
-// IsApplyDir reports whether p is named like an apply script's work folder.
-func IsApplyDir(p string) bool { return applyDirName.MatchString(p) }
-
-// removeApplyDir deletes an apply work folder only when it is obsbox's: a
-// real folder (no link is followed) owned by root, who alone made it.
-func removeApplyDir(d string) string {
-	return fmt.Sprintf(`if [ -d %[1]s ] && [ ! -L %[1]s ] && [ "$(stat -c %%u %[1]s)" = 0 ]; then rm -rf --one-file-system %[1]s; fi`, q(d))
-}
-
 // LeftoverActions remove the work folders that killed applies left. Only
 // a run holding the host's lock may use them: runs are exclusive then, so
 // no such folder belongs to a live run.
 func LeftoverActions(dirs []string) []Action {
 	var out []Action
 	for _, d := range sorted(dirs) {
-		if IsApplyDir(d) {
-			out = append(out, Action{Op: OpRemove, Kind: "dir", Target: d,
-				Detail: "work folder of an apply that was killed", sh: []string{removeApplyDir(d)}})
+		if hoststate.IsApplyDir(d) {
+			out = append(out, Action{Op: OpRemove, Kind: KindDir, Target: d,
+				Detail: "work folder of an apply that was killed", step: RemoveApplyDir{Path: d}})
 		}
 	}
 	return out

@@ -20,13 +20,13 @@ const staging = "/var/tmp/obsbox-staging-deploy"
 
 // installedHost is mon-1 (all four components) after a complete apply: its
 // record as the planner writes it, and the state the probes would read.
-func installedHost(t *testing.T) (*hoststate.State, *plan.RemovalFacts) {
+func installedHost(t *testing.T) (*hoststate.State, *hoststate.RemovalFacts) {
 	t.Helper()
 	inv := loadInventory(t, testInventory)
 	sp := specs(t, inv, "mon-1")
 	p := build(t, plan.Input{Host: "mon-1", Specs: sp, State: emptyState()})
 	st := converged(sp, p.Record)
-	facts := &plan.RemovalFacts{Kinds: map[string]hoststate.Kind{}}
+	facts := &hoststate.RemovalFacts{Kinds: map[string]hoststate.Kind{}}
 	for _, list := range [][]string{st.Record.Paths, st.Record.Trees} {
 		for _, x := range list {
 			k := st.Path(x).Kind
@@ -48,7 +48,7 @@ func installedHost(t *testing.T) (*hoststate.State, *plan.RemovalFacts) {
 
 type removalCase struct {
 	name  string
-	setup func(t *testing.T) (*hoststate.State, *plan.RemovalFacts)
+	setup func(t *testing.T) (*hoststate.State, *hoststate.RemovalFacts)
 	keep  bool
 	// Targets of actions that must be there ("op kind target") and must not.
 	want, notWant []string
@@ -61,14 +61,16 @@ func removalCases() []removalCase {
 	}
 	return []removalCase{
 		{
-			name:  "never installed",
-			setup: func(t *testing.T) (*hoststate.State, *plan.RemovalFacts) { return emptyState(), &plan.RemovalFacts{} },
+			name: "never installed",
+			setup: func(t *testing.T) (*hoststate.State, *hoststate.RemovalFacts) {
+				return emptyState(), &hoststate.RemovalFacts{}
+			},
 			empty: true,
 		},
 		{
 			name: "never installed, a killed upload left the staging folder",
-			setup: func(t *testing.T) (*hoststate.State, *plan.RemovalFacts) {
-				return emptyState(), &plan.RemovalFacts{Staging: true}
+			setup: func(t *testing.T) (*hoststate.State, *hoststate.RemovalFacts) {
+				return emptyState(), &hoststate.RemovalFacts{Staging: true}
 			},
 			want:    []string{"remove dir " + staging},
 			notWant: []string{"remove file " + hoststate.RecordPath},
@@ -92,7 +94,7 @@ func removalCases() []removalCase {
 		},
 		{
 			name: "apply interrupted after the record and the first user",
-			setup: func(t *testing.T) (*hoststate.State, *plan.RemovalFacts) {
+			setup: func(t *testing.T) (*hoststate.State, *hoststate.RemovalFacts) {
 				st, facts := installedHost(t)
 				// Only the record, the node_exporter group and user, and /opt/obsbox/node_exporter exist.
 				for p := range facts.Kinds {
@@ -119,7 +121,7 @@ func removalCases() []removalCase {
 		},
 		{
 			name: "files deleted by hand, the unit still running",
-			setup: func(t *testing.T) (*hoststate.State, *plan.RemovalFacts) {
+			setup: func(t *testing.T) (*hoststate.State, *hoststate.RemovalFacts) {
 				st, facts := installedHost(t)
 				delete(facts.Kinds, catalog.UnitPath("node_exporter"))
 				delete(facts.Kinds, catalog.VersionDir("node_exporter", "1.8.2"))
@@ -142,12 +144,12 @@ func removalCases() []removalCase {
 		},
 		{
 			name: "keep data again: the record lists only kept data, the notes are there",
-			setup: func(t *testing.T) (*hoststate.State, *plan.RemovalFacts) {
+			setup: func(t *testing.T) (*hoststate.State, *hoststate.RemovalFacts) {
 				rec, _ := hoststate.ParseRecord(nil)
 				rec.Paths = []string{catalog.DataRoot, catalog.DataDir("prometheus")}
 				st := emptyState()
 				st.Record = rec
-				facts := &plan.RemovalFacts{Kinds: map[string]hoststate.Kind{
+				facts := &hoststate.RemovalFacts{Kinds: map[string]hoststate.Kind{
 					catalog.DataRoot: hoststate.KindDir, catalog.DataDir("prometheus"): hoststate.KindDir,
 					hoststate.RecordPath: hoststate.KindFile,
 					path.Join(catalog.DataDir("prometheus"), plan.KeptNoteName): hoststate.KindFile,
@@ -161,12 +163,12 @@ func removalCases() []removalCase {
 		},
 		{
 			name: "kept data, then a full uninstall",
-			setup: func(t *testing.T) (*hoststate.State, *plan.RemovalFacts) {
+			setup: func(t *testing.T) (*hoststate.State, *hoststate.RemovalFacts) {
 				rec, _ := hoststate.ParseRecord(nil)
 				rec.Paths = []string{catalog.DataRoot, catalog.DataDir("prometheus")}
 				st := emptyState()
 				st.Record = rec
-				facts := &plan.RemovalFacts{Kinds: map[string]hoststate.Kind{
+				facts := &hoststate.RemovalFacts{Kinds: map[string]hoststate.Kind{
 					catalog.DataRoot: hoststate.KindDir, catalog.DataDir("prometheus"): hoststate.KindDir,
 					hoststate.RecordPath: hoststate.KindFile,
 				}}
@@ -176,7 +178,7 @@ func removalCases() []removalCase {
 		},
 		{
 			name: "a user that existed before obsbox is not in the record",
-			setup: func(t *testing.T) (*hoststate.State, *plan.RemovalFacts) {
+			setup: func(t *testing.T) (*hoststate.State, *hoststate.RemovalFacts) {
 				st, facts := installedHost(t)
 				u := catalog.UserName("node_exporter")
 				st.Record.Users = slices.DeleteFunc(st.Record.Users, func(x string) bool { return x == u })
@@ -188,7 +190,7 @@ func removalCases() []removalCase {
 		},
 		{
 			name: "a record naming paths outside obsbox's folders",
-			setup: func(t *testing.T) (*hoststate.State, *plan.RemovalFacts) {
+			setup: func(t *testing.T) (*hoststate.State, *hoststate.RemovalFacts) {
 				st, facts := installedHost(t)
 				st.Record.Paths = append(st.Record.Paths, "/etc/passwd", "/usr")
 				facts.Kinds["/etc/passwd"], facts.Kinds["/usr"] = hoststate.KindFile, hoststate.KindDir
@@ -311,51 +313,9 @@ func TestRemovalDone(t *testing.T) {
 	}
 }
 
-func TestParseRemovalProbe(t *testing.T) {
-	tests := []struct {
-		name    string
-		out     string
-		want    plan.RemovalFacts
-		wantErr bool
-	}{
-		{
-			name: "leftovers",
-			out: nul("@@obsbox kind", "d", "/opt/obsbox", "@@obsbox kind", "f", "/var/lib/obsbox/record.json",
-				"@@obsbox kind", "l", "/opt/obsbox/prometheus/current",
-				"@@obsbox tmp", "/etc/obsbox/a.obsbox-tmp", "@@obsbox tmp", "/etc/obsbox/a.obsbox-tmp",
-				"@@obsbox applydir", "/var/tmp/obsbox-apply.x1Ab2C", "@@obsbox applydir", "/var/tmp/obsbox-apply.not-mktemp",
-				"@@obsbox staging", "@@obsbox end"),
-			want: plan.RemovalFacts{
-				Kinds: map[string]hoststate.Kind{"/opt/obsbox": hoststate.KindDir, "/var/lib/obsbox/record.json": hoststate.KindFile,
-					"/opt/obsbox/prometheus/current": hoststate.KindLink},
-				TmpFiles: []string{"/etc/obsbox/a.obsbox-tmp"}, ApplyDirs: []string{"/var/tmp/obsbox-apply.x1Ab2C"}, Staging: true,
-			},
-		},
-		{name: "nothing", out: nul("@@obsbox end"), want: plan.RemovalFacts{Kinds: map[string]hoststate.Kind{}}},
-		{name: "cut short", out: nul("@@obsbox kind", "d", "/opt/obsbox"), wantErr: true},
-		{name: "cut inside a record", out: nul("@@obsbox kind", "d"), wantErr: true},
-		{name: "garbage", out: nul("@@obsbox kind", "d", "/x", "what", "@@obsbox end"), wantErr: true},
-		{name: "old line format", out: "@@obsbox kinds\nd|/opt/obsbox\n@@obsbox end\n", wantErr: true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := plan.ParseRemovalProbe([]byte(tc.out))
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("err = %v", err)
-			}
-			if err != nil {
-				return
-			}
-			if fmt.Sprint(*got) != fmt.Sprint(tc.want) {
-				t.Errorf("got %+v\nwant %+v", *got, tc.want)
-			}
-		})
-	}
-}
-
 func TestRemovalProbeScript(t *testing.T) {
 	st, _ := installedHost(t)
-	script := plan.RemovalProbe(st.Record, staging)
+	script := plan.RemovalProbe(st.Record, staging).Script()
 	shellSyntax(t, script)
 	for _, want := range []string{"'/opt/obsbox/prometheus/2.53.2'", "'" + hoststate.RecordPath + "'", "/var/tmp/obsbox-apply.*", "'" + staging + "'"} {
 		if !strings.Contains(script, want) {
@@ -381,7 +341,7 @@ func TestApplySavesShadowBackupsAndAdoptsKeptData(t *testing.T) {
 	shellSyntax(t, script)
 	rec := strings.Index(script, "OBSBOX_RECORD\n")
 	save := strings.Index(script, "mkdir -m 700 '"+plan.BeforeDir+".obsbox-tmp'")
-	groupadd := strings.Index(script, "|| groupadd --system obsbox-") // the plan's own, not the adoption's
+	groupadd := strings.Index(script, "|| groupadd --system 'obsbox-") // the plan's own, not the adoption's
 	if rec < 0 || save < 0 || groupadd < 0 || !(rec < save && save < groupadd) {
 		t.Errorf("want record (%d) < shadow backups saved (%d) < first groupadd (%d)", rec, save, groupadd)
 	}

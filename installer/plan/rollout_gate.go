@@ -12,7 +12,7 @@ import (
 // gate alone, without a restart, and switches back to from if it fails.
 func (b *builder) gateOnly(c, from, to string) {
 	b.h.rollouts[c] = rollout{from: from, to: to, gateOnly: true}
-	b.add(Action{Op: OpChange, Kind: "rollout", Target: catalog.UnitName(c), Component: c, Rollout: true,
+	b.add(Action{Op: OpChange, Kind: KindRollout, Target: catalog.UnitName(c), Component: c, Rollout: true,
 		Detail: to + " runs, but its health gate never passed: checked now, switched back to " + from + " if it fails"})
 }
 
@@ -25,6 +25,6 @@ func (h *Host) GatePassedScript(c string) string {
 	h.Record.Components[c] = hoststate.ComponentRecord{Version: r.to, Previous: r.from}
 	var b strings.Builder
 	b.WriteString("set -eu\numask 022\n")
-	writeRecord(&b, h.Record)
+	writeSteps(&b, WriteRecord{Record: h.Record})
 	return b.String()
 }

@@ -103,19 +103,20 @@ func (h *Host) Script() string {
 
 	// 2. New binaries, extracted aside, all at once: unpacking is most of a
 	// fresh install's time on the host.
-	for _, t := range h.trees {
-		d := treeTmp(t.component)
+	trees := h.trees()
+	for _, t := range trees {
+		d := t.tmp()
 		w("mkdir %s && { tar -xzf %s -C %s --strip-components=1 --no-same-owner --no-same-permissions & echo $! > %s; }",
-			inC(d), inC("in/"+t.staged), inC(d), inC(d+".pid"))
+			inC(d), inC("in/"+t.Staged), inC(d), inC(d+".pid"))
 	}
-	for _, t := range h.trees {
-		d := treeTmp(t.component)
-		w("wait $(cat %s) || { echo %s >&2; exit 1; }", inC(d+".pid"), q("unpacking "+t.component+" "+t.version+" failed"))
+	for _, t := range trees {
+		d := t.tmp()
+		w("wait $(cat %s) || { echo %s >&2; exit 1; }", inC(d+".pid"), q("unpacking "+t.Component+" "+t.Version+" failed"))
 		w("chmod -R u+rwX,go+rX,go-w %s", inC(d))
-		for _, bin := range t.binaries {
-			w("[ -x %s ] || { echo %s >&2; exit 1; }", inC(d+"/"+bin), q("bundle "+t.component+" "+t.version+" has no executable "+bin))
+		for _, bin := range t.Binaries {
+			w("[ -x %s ] || { echo %s >&2; exit 1; }", inC(d+"/"+bin), q("bundle "+t.Component+" "+t.Version+" has no executable "+bin))
 		}
-		w("echo %s > %s", q(t.staged), inC(d+"/.obsbox-bundle"))
+		w("echo %s > %s", q(t.Staged), inC(d+"/.obsbox-bundle"))
 	}
 
 	// 3. Each component's own tool checks the configuration that is about to go live.
@@ -153,27 +154,26 @@ func (h *Host) Script() string {
 
 	// 4. The record first: whatever happens next, uninstall knows what is ours.
 	if h.Record != nil {
-		writeRecord(&b, h.Record)
+		writeSteps(&b, WriteRecord{Record: h.Record})
 	}
 	b.WriteString(h.beforeChanges()) // for uninstall: shadow backups saved, kept data adopted (before_changes.go)
 
 	// 5. The changes, in plan order; the services come last. Version
 	// switches wait for their rollout.
 	reloaded := false
+	reload := ResetUnits{Units: h.resetUnits}
 	for _, a := range h.Actions {
 		if a.Rollout {
 			continue
 		}
-		if a.Kind == "service" && h.daemonReload && !reloaded {
-			w("systemctl daemon-reload")
+		if a.Kind == KindService && h.daemonReload && !reloaded {
+			writeSteps(&b, reload)
 			reloaded = true
 		}
-		for _, line := range a.sh {
-			w("%s", line)
-		}
+		writeSteps(&b, a.step)
 	}
 	if h.daemonReload && !reloaded {
-		w("systemctl daemon-reload")
+		writeSteps(&b, reload)
 	}
 
 	// 6. Staged files are spent.
@@ -188,23 +188,42 @@ func (h *Host) Script() string {
 	return b.String()
 }
 
-// allStaged lists every staged name the script uses, sorted.
+// allStaged lists every staged name the script uses, sorted: those its
+// steps install (files, and the tarballs of trees) and those its checks read.
 func (h *Host) allStaged() []string {
-	out := make([]string, 0, len(h.stagedFiles))
-	for n := range h.stagedFiles {
+	seen := map[string]bool{}
+	for _, a := range h.Actions {
+		switch s := a.step.(type) {
+		case InstallFile:
+			seen[s.Staged] = true
+		case InstallTree:
+			seen[s.Staged] = true
+		}
+	}
+	for _, c := range h.checks {
+		for _, n := range c.files {
+			if n != "" {
+				seen[n] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
 		out = append(out, n)
 	}
 	sort.Strings(out)
 	return out
 }
 
-func writeRecord(b *strings.Builder, rec *hoststate.Record) {
-	tmp, rp := q(hoststate.RecordPath+".obsbox-tmp"), q(hoststate.RecordPath)
-	fmt.Fprintf(b, "[ -d %[1]s ] || { mkdir %[1]s && chmod 755 %[1]s; }\n", q(path.Dir(hoststate.RecordPath)))
-	fmt.Fprintf(b, "cat > %s <<'OBSBOX_RECORD'\n", tmp)
-	b.Write(rec.Marshal())
-	fmt.Fprintf(b, "OBSBOX_RECORD\n")
-	fmt.Fprintf(b, "chmod 600 %[1]s && mv -f %[1]s %[2]s\n", tmp, rp)
+// trees are the release trees the script unpacks, in plan order.
+func (h *Host) trees() []InstallTree {
+	var out []InstallTree
+	for _, a := range h.Actions {
+		if t, ok := a.step.(InstallTree); ok {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // RolloutScript switches component c to its new version and restarts it.
@@ -226,16 +245,9 @@ func (h *Host) RollbackScript(c string) string {
 func (h *Host) switchScript(c, version string) string {
 	var b strings.Builder
 	b.WriteString(fmt.Sprintf(scriptHeader, q(h.staging), ""))
-	writeRecord(&b, h.Record)
-	link := catalog.CurrentLink(c)
 	unit := catalog.UnitName(c)
-	fmt.Fprintf(&b, "switch_link %s %s\n", q(version), q(link))
-	fmt.Fprintf(&b, "systemctl reset-failed %s 2>/dev/null || true\n", q(unit))
-	if hook := h.hooks[unit]; hook != "" {
-		fmt.Fprintf(&b, "systemctl stop %s\n%s\nsystemctl start %s\n", q(unit), hook, q(unit))
-	} else {
-		fmt.Fprintf(&b, "systemctl restart %s\n", q(unit))
-	}
+	writeSteps(&b, WriteRecord{Record: h.Record}, SwitchLink{Target: version, Link: catalog.CurrentLink(c)},
+		RestartUnit{Unit: unit, Hook: h.hooks[unit]})
 	fmt.Fprintf(&b, "echo %s\n", q(DoneMarker))
 	return b.String()
 }

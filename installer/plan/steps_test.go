@@ -1,0 +1,92 @@
+package plan
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/obsbox/obsbox/installer/hoststate"
+	"github.com/obsbox/obsbox/installer/shell"
+)
+
+// TestFinding2_StepsQuoteEveryValue renders every step with a hostile
+// value in each field: the value appears only as one quoted word, and the
+// lines are valid shell.
+func TestFinding2_StepsQuoteEveryValue(t *testing.T) {
+	const v = "x'$(touch CANARY)`touch CANARY`\n;CANARY"
+	rec := &hoststate.Record{Format: 1, Paths: []string{"/etc/obsbox/a"}, Components: map[string]hoststate.ComponentRecord{}}
+	steps := []Step{
+		CreateGroup{Name: v}, CreateGroup{Name: v, KeptID: true},
+		CreateUser{Name: v, Group: v, Comment: v}, CreateUser{Name: v, Group: v, Comment: v, KeptID: true},
+		MakeDir{Path: v, Mode: 0o750, Owner: v, Group: v}, MakeDir{Path: v, Mode: 0o750, Owner: v, Group: v, Replace: true},
+		SetMode{Path: v, Mode: 0o644, Owner: v, Group: v},
+		InstallFile{Staged: v, Dest: v, Mode: 0o600, Owner: v, Group: v},
+		InstallTree{Component: v, Version: v, Staged: v, Dest: v},
+		SwitchLink{Target: v, Link: v},
+		EnableUnit{Unit: v}, RestartUnit{Unit: v}, ReloadUnit{Unit: v}, StopUnit{Unit: v}, ResetUnits{Units: []string{v, v}},
+		RemovePath{Path: v}, RemoveTree{Path: v}, RemoveEmptyDir{Path: v}, RemoveApplyDir{Path: v},
+		DeleteUser{Name: v}, DeleteUser{Name: v, LeaveGroup: true}, DeleteGroup{Name: v},
+		RestoreShadowBackups{}, WriteKeptNote{Component: "prometheus", Why: keptByApply}, WriteRecord{Record: rec},
+	}
+	quoted := []string{shell.Quote(v), shell.Quote("tree-" + v), shell.Quote(v + ":" + v), shell.Quote("unit " + v + " is still active after stop")}
+	for _, s := range steps {
+		text := strings.Join(render(s), "\n")
+		rest := text
+		for _, w := range quoted {
+			rest = strings.ReplaceAll(rest, w, "")
+		}
+		if strings.Contains(rest, "CANARY") {
+			t.Errorf("%T renders a value outside its quotes:\n%s", s, text)
+		}
+		cmd := exec.Command("sh", "-n")
+		cmd.Stdin = strings.NewReader(text + "\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%T: sh -n: %v: %s\n%s", s, err, out, text)
+		}
+	}
+	// Fixed names are values too: quoted like any other.
+	for s, want := range map[Step]string{
+		CreateUser{Name: "obsbox-prometheus", Group: "obsbox-prometheus", Comment: "obsbox prometheus"}: "getent passwd 'obsbox-prometheus' >/dev/null || useradd --system --gid 'obsbox-prometheus' --no-create-home --home-dir '/nonexistent' --shell '/usr/sbin/nologin' --comment 'obsbox prometheus' 'obsbox-prometheus'",
+		CreateGroup{Name: "obsbox-prometheus", KeptID: true}:                                            "getent group 'obsbox-prometheus' >/dev/null || groupadd --system $obsbox_gid 'obsbox-prometheus'",
+		EnableUnit{Unit: "obsbox-prometheus.service"}:                                                   "systemctl --no-reload enable --quiet 'obsbox-prometheus.service'",
+		ReloadUnit{Unit: "obsbox-prometheus.service"}:                                                   "systemctl reload 'obsbox-prometheus.service'",
+	} {
+		if got := strings.Join(render(s), "\n"); got != want {
+			t.Errorf("%T:\n got %s\nwant %s", s, got, want)
+		}
+	}
+}
+
+// TestFinding2_KindMarshalsToTheSameWords: --json keeps its words.
+func TestFinding2_KindMarshalsToTheSameWords(t *testing.T) {
+	for k, want := range map[Kind]string{KindUser: "user", KindGroup: "group", KindDir: "dir", KindFile: "file",
+		KindBinaries: "binaries", KindLink: "link", KindUnit: "unit", KindService: "service",
+		KindRollout: "rollout", KindData: "data", KindPath: "path", KindNote: "note"} {
+		b, err := json.Marshal(Action{Op: OpCreate, Kind: k, Target: "/x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(b); got != `{"op":"create","kind":"`+want+`","target":"/x"}` {
+			t.Errorf("%s marshals as %s", want, got)
+		}
+	}
+}
+
+// TestFinding2_StagedNamesComeFromSteps: the files the script takes are the
+// ones its steps install and its checks read, whatever else was staged.
+func TestFinding2_StagedNamesComeFromSteps(t *testing.T) {
+	h := &Host{stagedFiles: map[string]stagedFile{"a": {}, "b": {}, "c": {}, "unused": {}}}
+	h.Actions = []Action{
+		{Kind: KindFile, step: InstallFile{Staged: "b", Dest: "/etc/obsbox/x"}},
+		{Kind: KindBinaries, step: InstallTree{Component: "prometheus", Staged: "a", Dest: "/opt/obsbox/prometheus/1"}},
+		{Kind: KindUnit, step: EnableUnit{Unit: "install_file 'unused'"}},
+	}
+	h.checks = []check{{files: map[string]string{"x.yml": "c", "gone.yml": ""}}}
+	if got := strings.Join(h.allStaged(), ","); got != "a,b,c" {
+		t.Errorf("staged names %s, want a,b,c", got)
+	}
+	if trees := h.trees(); len(trees) != 1 || trees[0].Staged != "a" {
+		t.Errorf("trees %+v", trees)
+	}
+}
