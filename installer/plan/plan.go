@@ -106,28 +106,6 @@ func (h *Host) UploadBytes() int64 {
 	return n
 }
 
-// Counts tallies actions by kind of change, for the closing line.
-type Counts struct{ Create, Change, Remove, Restart, Reload int }
-
-func (h *Host) Counts() Counts {
-	var c Counts
-	for _, a := range h.Actions {
-		switch a.Op {
-		case OpCreate:
-			c.Create++
-		case OpChange:
-			c.Change++
-		case OpRemove, OpStop:
-			c.Remove++
-		case OpRestart, OpStart:
-			c.Restart++
-		case OpReload:
-			c.Reload++
-		}
-	}
-	return c
-}
-
 // Input is what the planner needs for one host.
 type Input struct {
 	Host       string
