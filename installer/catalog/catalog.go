@@ -13,7 +13,7 @@ import (
 
 // installOrder is the one install order: a component is installed (and
 // upgraded) after those before it. Every registered component must appear.
-var installOrder = []string{NodeExporter, Prometheus, Alertmanager, Grafana}
+var installOrder = []string{NodeExporter, BlackboxExporter, Prometheus, Alertmanager, Grafana}
 
 // Component is what is fixed about one component.
 type Component struct {

@@ -115,17 +115,18 @@ func TestFinding12_ReleaseNaming(t *testing.T) {
 
 func TestFinding12_Layout(t *testing.T) {
 	want := map[string][2]string{
-		catalog.Prometheus:   {"/etc/systemd/system/obsbox-prometheus.service", "obsbox-prometheus"},
-		catalog.Alertmanager: {"/etc/systemd/system/obsbox-alertmanager.service", "obsbox-alertmanager"},
-		catalog.Grafana:      {"/etc/systemd/system/obsbox-grafana.service", "obsbox-grafana"},
-		catalog.NodeExporter: {"/etc/systemd/system/obsbox-node-exporter.service", "obsbox-node-exporter"},
+		catalog.Prometheus:       {"/etc/systemd/system/obsbox-prometheus.service", "obsbox-prometheus"},
+		catalog.Alertmanager:     {"/etc/systemd/system/obsbox-alertmanager.service", "obsbox-alertmanager"},
+		catalog.Grafana:          {"/etc/systemd/system/obsbox-grafana.service", "obsbox-grafana"},
+		catalog.NodeExporter:     {"/etc/systemd/system/obsbox-node-exporter.service", "obsbox-node-exporter"},
+		catalog.BlackboxExporter: {"/etc/systemd/system/obsbox-blackbox-exporter.service", "obsbox-blackbox-exporter"},
 	}
 	for _, c := range catalog.All() {
 		if got := [2]string{catalog.UnitPath(c.Name), c.User}; got != want[c.Name] || c.Unit != catalog.UnitName(c.Name) {
 			t.Errorf("%s: unit path and user %v, want %v", c.Name, got, want[c.Name])
 		}
 	}
-	if got := catalog.Names(); !slices.Equal(got, []string{"node_exporter", "prometheus", "alertmanager", "grafana"}) {
+	if got := catalog.Names(); !slices.Equal(got, []string{"node_exporter", "blackbox_exporter", "prometheus", "alertmanager", "grafana"}) {
 		t.Errorf("install order %v", got)
 	}
 	if got := catalog.Roles(); !slices.Equal(got, []string{"prometheus", "alertmanager", "grafana"}) {
