@@ -139,12 +139,16 @@ grafana {
 
 rules {
   rule "HostDown" { for = "10s" }
+{{- if .Rules}}
+{{.Rules}}
+{{- end}}
 }
 {{.Extra}}
 `
 
 type invData struct {
 	Key, KnownHosts, Dir, Mirror, Webhook, Extra string
+	Rules                                        string // more lines of the rules block
 	Prometheus, Alertmanager, NodeExporter       string
 	Hosts                                        []harness.Host
 	RuleFiles                                    bool

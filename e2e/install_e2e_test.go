@@ -169,6 +169,11 @@ func TestInstall(t *testing.T) {
 
 	t.Run("units score 2.0 or lower in systemd-analyze security", func(t *testing.T) {
 		for _, u := range units() {
+			// A component this inventory does not use (one that needs a feature) has no unit here.
+			if st, _ := s.c.SSH("h1", "systemctl show -p LoadState --value "+u); strings.TrimSpace(st) == "not-found" {
+				t.Logf("%s: not installed on h1", u)
+				continue
+			}
 			out, err := s.c.SSH("h1", "systemd-analyze security "+u+" | tail -n1")
 			if err != nil {
 				t.Fatal(err)

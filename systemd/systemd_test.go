@@ -71,6 +71,16 @@ func sampleUnits() map[string]Unit {
 			},
 			Environment: map[string]string{"GOMAXPROCS": "1"},
 		},
+		catalog.BlackboxExporter: {
+			Description: "Prometheus blackbox_exporter (obsbox)",
+			User:        "obsbox-blackbox-exporter",
+			Group:       "obsbox-blackbox-exporter",
+			ExecStart: []string{
+				"/opt/obsbox/blackbox_exporter/current/blackbox_exporter",
+				"--config.file=/etc/obsbox/blackbox_exporter/blackbox.yml",
+				"--web.listen-address=127.0.0.1:9115",
+			},
+		},
 	}
 }
 
@@ -106,6 +116,11 @@ func TestComponentSettings(t *testing.T) {
 		{catalog.NodeExporter,
 			[]string{"ProtectHome=read-only", "SystemCallFilter=adjtimex", "SystemCallErrorNumber=EPERM"},
 			[]string{"ExecReload=", "ProtectClock=", "ProtectProc=", "ProcSubset=", "ReadWritePaths="}},
+		// ICMP needs raw sockets and nothing more; the capability must reach the
+		// host's network namespace, so no private user namespace.
+		{catalog.BlackboxExporter,
+			[]string{"ExecReload=/bin/kill -HUP $MAINPID", "CapabilityBoundingSet=CAP_NET_RAW", "AmbientCapabilities=CAP_NET_RAW", "PrivateUsers=no", "ProtectHome=yes", "NoNewPrivileges=yes"},
+			[]string{"ReadWritePaths=", "CapabilityBoundingSet=CAP_NET_ADMIN"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.component, func(t *testing.T) {

@@ -276,15 +276,23 @@ func RenderGrafanaDashboardProvider(dir string) ([]byte, error) {
 }
 
 // GrafanaDashboards returns the built-in dashboards, file name to JSON, for
-// GrafanaDashboardsDir. Each call returns fresh copies.
-func GrafanaDashboards() map[string][]byte {
+// GrafanaDashboardsDir. Each call returns fresh copies. A component's own
+// dashboards come from its DashboardContributor (installer/component).
+func GrafanaDashboards() map[string][]byte { return ReadDashboards(grafanaFS, "grafana/dashboards") }
+
+// ReadDashboards returns the *.json files in dir of an embedded fsys, file
+// name to JSON, for a component that ships its own dashboards.
+func ReadDashboards(fsys fs.FS, dir string) map[string][]byte {
 	out := map[string][]byte{}
-	entries, err := fs.ReadDir(grafanaFS, "grafana/dashboards")
+	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		panic(fmt.Sprintf("embedded grafana dashboards: %v", err)) // the build embeds them
 	}
 	for _, e := range entries {
-		b, err := fs.ReadFile(grafanaFS, "grafana/dashboards/"+e.Name())
+		if e.IsDir() || path.Ext(e.Name()) != ".json" {
+			continue
+		}
+		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
 		if err != nil {
 			panic(fmt.Sprintf("embedded grafana dashboard %s: %v", e.Name(), err))
 		}

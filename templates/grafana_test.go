@@ -3,6 +3,7 @@ package templates
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -309,6 +310,11 @@ var grafanaKnownMetrics = map[string]string{
 	"alertmanager_notifications_total":           "Alertmanager (notify)",
 	"alertmanager_notifications_failed_total":    "Alertmanager (notify)",
 	"alertmanager_alerts":                        "Alertmanager",
+
+	"probe_success":                  "blackbox_exporter 0.24-0.27 (every prober)",
+	"probe_duration_seconds":         "blackbox_exporter 0.24-0.27 (every prober)",
+	"probe_http_duration_seconds":    "blackbox_exporter 0.24-0.27 (http prober, by phase)",
+	"probe_ssl_earliest_cert_expiry": "blackbox_exporter 0.24-0.27 (http and tcp probers over TLS)",
 }
 
 // Grafana's dashboard JSON, as far as the tests read it.
@@ -353,6 +359,7 @@ type grafanaDatasource struct {
 func grafanaLoadDashboards(t *testing.T) map[string]grafanaDashboard {
 	t.Helper()
 	files := GrafanaDashboards()
+	maps.Copy(files, BlackboxDashboards())
 	out := map[string]grafanaDashboard{}
 	for name, b := range files {
 		var d grafanaDashboard
@@ -370,6 +377,7 @@ func TestGrafanaDashboards(t *testing.T) {
 	want := map[string]struct{ uid, title string }{
 		"obsbox-host-overview.json": {"obsbox-host-overview", "Host overview"},
 		"obsbox-stack-health.json":  {"obsbox-stack-health", "Stack health"},
+		"obsbox-probes.json":        {"obsbox-probes", "Probes"},
 	}
 	if len(dashboards) != len(want) {
 		t.Errorf("%d dashboards, want %d", len(dashboards), len(want))

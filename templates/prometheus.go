@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/duration"
 )
@@ -53,8 +55,11 @@ type PrometheusConfig struct {
 	Alertmanager []PrometheusStaticTarget
 	Grafana      []PrometheusStaticTarget
 
-	Jobs        []PrometheusScrapeJob // the user's extra jobs
-	RemoteWrite []PrometheusRemoteWrite
+	// ComponentJobs are the jobs components contribute (installer/component's
+	// ScrapeContributor), after the built-in jobs and before the user's.
+	ComponentJobs []PrometheusScrapeJob
+	Jobs          []PrometheusScrapeJob // the user's extra jobs
+	RemoteWrite   []PrometheusRemoteWrite
 }
 
 // PrometheusStaticTarget is one component endpoint scraped by a built-in job.
@@ -64,14 +69,26 @@ type PrometheusStaticTarget struct {
 	Labels  map[string]string // extra target labels, e.g. the host's inventory labels
 }
 
-// PrometheusScrapeJob is an extra scrape job from the inventory.
+// PrometheusScrapeJob is an extra scrape job from the inventory, or one a component contributes.
 type PrometheusScrapeJob struct {
 	Name           string
-	Targets        []string // host:port
+	Targets        []string // host:port, or what RelabelConfigs turn into one
 	MetricsPath    string   // "" = Prometheus's default /metrics
 	Scheme         string   // "" = http; else http or https
 	ScrapeInterval string   // "" = global
 	Labels         map[string]string
+	Params         map[string][]string // URL parameters of every scrape
+	RelabelConfigs []PrometheusRelabel
+}
+
+// PrometheusRelabel is one relabel_configs entry; empty fields keep Prometheus's defaults.
+type PrometheusRelabel struct {
+	SourceLabels []string
+	Separator    string
+	Regex        string
+	TargetLabel  string
+	Replacement  string
+	Action       string
 }
 
 // PrometheusRemoteWrite is one remote_write endpoint. At most one of basic auth
@@ -129,8 +146,42 @@ type promScrapeConfig struct {
 	ScrapeTimeout  yStr               `yaml:"scrape_timeout,omitempty"`
 	MetricsPath    yStr               `yaml:"metrics_path,omitempty"`
 	Scheme         yStr               `yaml:"scheme,omitempty"`
+	Params         yParams            `yaml:"params,omitempty"`
 	FileSDConfigs  []promFileSDConfig `yaml:"file_sd_configs,omitempty"`
 	StaticConfigs  []promStaticConfig `yaml:"static_configs,omitempty"`
+	RelabelConfigs []promRelabel      `yaml:"relabel_configs,omitempty"`
+}
+
+type promRelabel struct {
+	SourceLabels []yStr `yaml:"source_labels,omitempty"`
+	Separator    yStr   `yaml:"separator,omitempty"`
+	Regex        yStr   `yaml:"regex,omitempty"`
+	TargetLabel  yStr   `yaml:"target_label,omitempty"`
+	Replacement  yStr   `yaml:"replacement,omitempty"`
+	Action       yStr   `yaml:"action,omitempty"`
+}
+
+// yParams are URL parameters, written with their names sorted.
+type yParams map[string][]string
+
+func (m yParams) MarshalYAML() (any, error) {
+	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		key, err := yKey(k)
+		if err != nil {
+			return nil, err
+		}
+		seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		for _, v := range m[k] {
+			value, err := yQuoted(v, yaml.SingleQuotedStyle)
+			if err != nil {
+				return nil, err
+			}
+			seq.Content = append(seq.Content, value)
+		}
+		n.Content = append(n.Content, key, seq)
+	}
+	return n, nil
 }
 
 type promRemoteWrite struct {
@@ -221,13 +272,18 @@ func RenderPrometheusConfig(c PrometheusConfig) ([]byte, error) {
 		doc.ScrapeConfigs = append(doc.ScrapeConfigs, job)
 	}
 
-	for _, j := range c.Jobs {
+	for _, j := range slices.Concat(c.ComponentJobs, c.Jobs) {
 		job := promScrapeConfig{
 			JobName:        yStr(j.Name),
 			ScrapeInterval: yStr(j.ScrapeInterval),
 			MetricsPath:    yStr(j.MetricsPath),
 			Scheme:         yStr(j.Scheme),
+			Params:         yParams(j.Params),
 			StaticConfigs:  []promStaticConfig{{Targets: yStrs(j.Targets), Labels: yLabels(j.Labels)}},
+		}
+		for _, r := range j.RelabelConfigs {
+			job.RelabelConfigs = append(job.RelabelConfigs, promRelabel{SourceLabels: yStrs(r.SourceLabels), Separator: yStr(r.Separator),
+				Regex: yStr(r.Regex), TargetLabel: yStr(r.TargetLabel), Replacement: yStr(r.Replacement), Action: yStr(r.Action)})
 		}
 		if j.ScrapeInterval != "" {
 			interval, err := duration.Positive(j.ScrapeInterval)
@@ -240,6 +296,14 @@ func RenderPrometheusConfig(c PrometheusConfig) ([]byte, error) {
 			}
 		}
 		doc.ScrapeConfigs = append(doc.ScrapeConfigs, job)
+	}
+	// A component's job and a user's may not share a name: Prometheus refuses the file.
+	jobNames := map[yStr]bool{}
+	for _, j := range doc.ScrapeConfigs {
+		if jobNames[j.JobName] {
+			return nil, fmt.Errorf("prometheus: two scrape jobs are called %q", string(j.JobName))
+		}
+		jobNames[j.JobName] = true
 	}
 
 	for i, rw := range c.RemoteWrite {

@@ -18,7 +18,40 @@ type RuleSettings struct {
 	Disabled       []string                // rule names left out
 	Overrides      map[string]RuleOverride // by rule name
 	RunbookBaseURL string                  // "" = DefaultRunbookBaseURL; a missing trailing / is added
+	// Groups are the rule groups components contribute, rendered after the
+	// built-in group; Disabled and Overrides apply to their rules too.
+	Groups []RuleGroup
 }
+
+// RuleGroup is a group of alert rules a component contributes.
+type RuleGroup struct {
+	Name  string
+	Rules []AlertRule
+}
+
+// AlertRule defines one alert rule with the built-in rules' mechanics: a
+// severity, a for and a threshold the inventory may override, and texts in
+// which <T> stands for the threshold and <FOR> for the for. Its runbook is
+// templates/runbooks/<Name>.md.
+type AlertRule struct {
+	Name             string
+	Severity         string // page or ticket
+	For              string // "" when the rule fires at once
+	ThresholdMeaning string // what Threshold measures; "" when it takes none
+	Threshold        float64
+	CheckThreshold   func(float64) error // required with a ThresholdMeaning
+	Expr             func(threshold string) string
+	Summary          string
+	Description      string
+}
+
+func (a AlertRule) def() rulesDef {
+	return rulesDef{name: a.Name, severity: a.Severity, forDur: a.For, thresholdMeaning: a.ThresholdMeaning,
+		threshold: a.Threshold, checkThreshold: a.CheckThreshold, expr: a.Expr, summary: a.Summary, description: a.Description}
+}
+
+// ThresholdAbove accepts a threshold greater than min.
+func ThresholdAbove(min float64) func(float64) error { return rulesAbove(min) }
 
 // RuleOverride changes one built-in rule; zero fields keep the default.
 type RuleOverride struct {
@@ -309,7 +342,8 @@ type rulesRule struct {
 	} `yaml:"annotations"`
 }
 
-// RenderAlertRules renders the built-in rules file (PromBuiltinRulesFile).
+// RenderAlertRules renders the built-in rules file (PromBuiltinRulesFile),
+// with the groups components contribute.
 // s comes from a validated inventory (installer/inventory checks rule names,
 // durations, severities and the runbook URL); what only the rule itself
 // knows (whether it takes a threshold, a for, another severity) is checked here.
@@ -336,6 +370,22 @@ func RenderAlertRules(s RuleSettings) ([]byte, error) {
 	}
 	if len(rules) > 0 {
 		doc.Groups = append(doc.Groups, rulesGroup{Name: "obsbox-builtin", Rules: rules})
+	}
+	for _, g := range s.Groups {
+		var rules []rulesRule
+		for _, a := range g.Rules {
+			if slices.Contains(s.Disabled, a.Name) {
+				continue
+			}
+			rule, err := a.def().render(s.Overrides[a.Name], base)
+			if err != nil {
+				return nil, fmt.Errorf("rules: rule %q: %w", a.Name, err)
+			}
+			rules = append(rules, rule)
+		}
+		if len(rules) > 0 {
+			doc.Groups = append(doc.Groups, rulesGroup{Name: yStr(g.Name), Rules: rules})
+		}
 	}
 	b, err := yMarshal(yamlHeader, doc)
 	if err != nil {

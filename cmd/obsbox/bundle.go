@@ -143,7 +143,7 @@ func pullTargets(args []string, inv *inventory.Inventory) ([][2]string, error) {
 // usesComponent reports whether any host in the inventory runs component.
 func inventoryUsesComponent(inv *inventory.Inventory, component string) bool {
 	for _, h := range inv.Hosts {
-		if role := catalog.Get(component).Role; role == "" && h.NodeExporter || role != "" && h.HasRole(role) {
+		if c := catalog.Get(component); c.Role == "" && h.NodeExporter || inv.Places(c, h) {
 			return true
 		}
 	}

@@ -13,7 +13,7 @@ import (
 
 // installOrder is the one install order: a component is installed (and
 // upgraded) after those before it. Every registered component must appear.
-var installOrder = []string{NodeExporter, Prometheus, Alertmanager, Grafana}
+var installOrder = []string{NodeExporter, BlackboxExporter, Prometheus, Alertmanager, Grafana}
 
 // Component is what is fixed about one component.
 type Component struct {
@@ -22,7 +22,11 @@ type Component struct {
 	Name string
 	// Role is the inventory role that places the component on a host; ""
 	// means every host (node_exporter, unless the host says node_exporter = false).
+	// Several components may share a role.
 	Role string
+	// Feature is the inventory block the component also needs on a host of
+	// its Role (e.g. "probe": at least one probe block); "" when the role alone places it.
+	Feature string
 	// Unit and User are derived from Name by Register (UnitName, UserName).
 	Unit string
 	User string
@@ -49,6 +53,9 @@ type Component struct {
 	DataDescription string
 	// Secrets names, by enclosing inventory block path, the settings whose values are secret.
 	Secrets map[string][]string
+	// AlertRules names the alert rules the component adds to Prometheus's
+	// rules file; rules.disable and rule blocks may name them.
+	AlertRules []string
 }
 
 // Port is one default listener.
@@ -127,11 +134,11 @@ func Known(name string) bool { return registry[name] != nil }
 // Index returns name's position in the install order, or -1.
 func Index(name string) int { return slices.Index(installOrder, name) }
 
-// Roles returns the inventory roles, in install order.
+// Roles returns the inventory roles, each once, in install order.
 func Roles() []string {
 	var out []string
 	for _, c := range All() {
-		if c.Role != "" {
+		if c.Role != "" && !slices.Contains(out, c.Role) {
 			out = append(out, c.Role)
 		}
 	}
@@ -154,6 +161,15 @@ func InstallOrder() []string { return slices.Clone(installOrder) }
 
 // NameList is the names joined for messages: "node_exporter, prometheus, …".
 func NameList() string { return strings.Join(Names(), ", ") }
+
+// AlertRuleNames returns the alert rules every component adds, in install order.
+func AlertRuleNames() []string {
+	var out []string
+	for _, c := range All() {
+		out = append(out, c.AlertRules...)
+	}
+	return out
+}
 
 // DefaultPort returns the default number of component's port called port, or 0.
 func DefaultPort(component, port string) int {

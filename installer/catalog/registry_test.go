@@ -9,6 +9,7 @@ import (
 	"github.com/obsbox/obsbox/bundles"
 	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/component"
+	"github.com/obsbox/obsbox/installer/inventory"
 	"github.com/obsbox/obsbox/systemd"
 )
 
@@ -48,7 +49,8 @@ func TestFinding12_RegistryConsistent(t *testing.T) {
 			what, v string
 			seen    map[string]string
 		}{{"unit", c.Unit, units}, {"user", c.User, users}, {"role", c.Role, roles}} {
-			if m.v == "" && m.what == "role" {
+			// A component that needs a feature rides along with its role's owner.
+			if m.what == "role" && (m.v == "" || c.Feature != "") {
 				continue
 			}
 			if other, dup := m.seen[m.v]; dup {
@@ -61,6 +63,9 @@ func TestFinding12_RegistryConsistent(t *testing.T) {
 		}
 		if len(c.Binaries) == 0 || c.Release.Host == "" || c.Release.Tarball == "" || c.Release.Checksum == "" || len(c.Release.TopFolders) == 0 {
 			t.Errorf("%s: binaries or release naming missing", c.Name)
+		}
+		if c.Feature != "" && (c.Role == "" || catalog.Get(c.Role) == nil || !slices.Contains(inventory.Features, c.Feature)) {
+			t.Errorf("%s: feature %q is not an inventory feature %v, or its role %q is no component's own", c.Name, c.Feature, inventory.Features, c.Role)
 		}
 		if c.DataDescription == "" {
 			t.Errorf("%s: what its data folder holds is not described", c.Name)
@@ -110,17 +115,18 @@ func TestFinding12_ReleaseNaming(t *testing.T) {
 
 func TestFinding12_Layout(t *testing.T) {
 	want := map[string][2]string{
-		catalog.Prometheus:   {"/etc/systemd/system/obsbox-prometheus.service", "obsbox-prometheus"},
-		catalog.Alertmanager: {"/etc/systemd/system/obsbox-alertmanager.service", "obsbox-alertmanager"},
-		catalog.Grafana:      {"/etc/systemd/system/obsbox-grafana.service", "obsbox-grafana"},
-		catalog.NodeExporter: {"/etc/systemd/system/obsbox-node-exporter.service", "obsbox-node-exporter"},
+		catalog.Prometheus:       {"/etc/systemd/system/obsbox-prometheus.service", "obsbox-prometheus"},
+		catalog.Alertmanager:     {"/etc/systemd/system/obsbox-alertmanager.service", "obsbox-alertmanager"},
+		catalog.Grafana:          {"/etc/systemd/system/obsbox-grafana.service", "obsbox-grafana"},
+		catalog.NodeExporter:     {"/etc/systemd/system/obsbox-node-exporter.service", "obsbox-node-exporter"},
+		catalog.BlackboxExporter: {"/etc/systemd/system/obsbox-blackbox-exporter.service", "obsbox-blackbox-exporter"},
 	}
 	for _, c := range catalog.All() {
 		if got := [2]string{catalog.UnitPath(c.Name), c.User}; got != want[c.Name] || c.Unit != catalog.UnitName(c.Name) {
 			t.Errorf("%s: unit path and user %v, want %v", c.Name, got, want[c.Name])
 		}
 	}
-	if got := catalog.Names(); !slices.Equal(got, []string{"node_exporter", "prometheus", "alertmanager", "grafana"}) {
+	if got := catalog.Names(); !slices.Equal(got, []string{"node_exporter", "blackbox_exporter", "prometheus", "alertmanager", "grafana"}) {
 		t.Errorf("install order %v", got)
 	}
 	if got := catalog.Roles(); !slices.Equal(got, []string{"prometheus", "alertmanager", "grafana"}) {

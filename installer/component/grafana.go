@@ -78,6 +78,9 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 		{Path: templates.GrafanaDashboardProviderPath, Content: provider, Mode: mode, Owner: "root", Group: user, Effect: EffectRestart},
 	}
 	dashboards := templates.GrafanaDashboards()
+	if err := contributedDashboards(inv, dashboards); err != nil {
+		return nil, err
+	}
 	for _, fname := range slices.Sorted(maps.Keys(dashboards)) {
 		// Grafana rereads provisioned dashboards by itself.
 		files = append(files, File{Path: path.Join(templates.GrafanaDashboardsDir, fname), Content: dashboards[fname], Mode: mode, Owner: "root", Group: user, Effect: EffectNone})

@@ -54,6 +54,7 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 	for _, h := range inv.HostsWithRole(catalog.Grafana) {
 		conf.Grafana = append(conf.Grafana, templates.PrometheusStaticTarget{Host: h.Name, Address: hostPort(h.Address, inv.Grafana.Port), Labels: h.Labels})
 	}
+	conf.ComponentJobs = contributedScrapeJobs(inv, c.Host)
 	for _, j := range pc.Scrape {
 		conf.Jobs = append(conf.Jobs, templates.PrometheusScrapeJob{Name: j.Name, Targets: j.Targets, MetricsPath: j.MetricsPath, Scheme: j.Scheme, ScrapeInterval: j.ScrapeInterval, Labels: j.Labels})
 	}
@@ -87,7 +88,8 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 	for n, o := range r.Overrides {
 		overrides[n] = templates.RuleOverride{For: o.For, Severity: o.Severity, Threshold: o.Threshold}
 	}
-	rules, err := templates.RenderAlertRules(templates.RuleSettings{Disabled: r.Disable, Overrides: overrides, RunbookBaseURL: r.RunbookBaseURL})
+	rules, err := templates.RenderAlertRules(templates.RuleSettings{Disabled: r.Disable, Overrides: overrides, RunbookBaseURL: r.RunbookBaseURL,
+		Groups: contributedRuleGroups(inv)})
 	if err != nil {
 		return nil, err
 	}

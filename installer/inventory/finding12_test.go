@@ -244,10 +244,11 @@ probe "legacy" {
 }
 
 // The inventory knows probes, not the program that runs them: that
-// component is added in its own commit.
+// component is added in its own commit. Goldens are output, which lists the
+// catalog's components.
 func TestFinding12_InventoryNamesNoProbeRunner(t *testing.T) {
 	filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil || d.IsDir() || strings.HasSuffix(path, ".golden") {
 			return err
 		}
 		b, _ := os.ReadFile(path)

@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 // Inventory is the decoded, defaulted and validated inventory.
@@ -206,6 +208,32 @@ var BuiltinRules = []string{
 	"MemoryPressure", "ClockSkew", "SystemdUnitFailed", "PrometheusConfigReloadFailed",
 	"PrometheusRuleEvaluationFailures", "PrometheusNotificationsFailing",
 	"AlertmanagerNotificationsFailing", "Watchdog",
+}
+
+// KnownRules lists every alert rule rules.disable and rule blocks may name:
+// the built-in ones and those the catalog's components add.
+func KnownRules() []string {
+	return append(slices.Clone(BuiltinRules), catalog.AlertRuleNames()...)
+}
+
+// Places reports whether the catalog puts component c on host h by its role
+// and, when c needs one, a feature of the inventory (see HasFeature). A
+// component without a role (node_exporter) is not placed by this.
+func (inv *Inventory) Places(c *catalog.Component, h *Host) bool {
+	return c.Role != "" && h.HasRole(c.Role) && (c.Feature == "" || inv.HasFeature(c.Feature))
+}
+
+// Features are the blocks a catalog component may need (catalog.Component.Feature).
+var Features = []string{"probe"}
+
+// HasFeature reports whether the inventory uses the block called feature:
+// "probe" when it has at least one probe block.
+func (inv *Inventory) HasFeature(feature string) bool {
+	switch feature {
+	case "probe":
+		return len(inv.Probes) > 0
+	}
+	return false
 }
 
 // HostsWithRole returns the hosts carrying role r, in file order.

@@ -486,15 +486,16 @@ func (v *validator) rules(r *rawRules) {
 	if r == nil {
 		return
 	}
+	known := KnownRules()
 	for i, name := range r.Disable {
-		if !slices.Contains(BuiltinRules, name) {
-			v.errorf(elemRange(r.Body, "disable", i, r.DisableRange), "Unknown rule", "rules.disable names %q, which is not a built-in rule.%s", name, suggest(name, BuiltinRules))
+		if !slices.Contains(known, name) {
+			v.errorf(elemRange(r.Body, "disable", i, r.DisableRange), "Unknown rule", "rules.disable names %q, which is not a built-in rule.%s", name, suggest(name, known))
 		}
 	}
 	seen := map[string]hcl.Range{}
 	for _, rr := range r.Rule {
-		if !slices.Contains(BuiltinRules, rr.Name) {
-			v.errorf(rr.NameRange, "Unknown rule", "rule %q is not a built-in rule.%s Built-in rules: %s.", rr.Name, suggest(rr.Name, BuiltinRules), strings.Join(BuiltinRules, ", "))
+		if !slices.Contains(known, rr.Name) {
+			v.errorf(rr.NameRange, "Unknown rule", "rule %q is not a built-in rule.%s Built-in rules: %s.", rr.Name, suggest(rr.Name, known), strings.Join(known, ", "))
 		}
 		if first, ok := seen[rr.Name]; ok {
 			v.errorf(rr.NameRange, "Duplicate rule block", "rule %q is already tuned at %s", rr.Name, v.at(first))
@@ -520,10 +521,14 @@ func (v *validator) rules(r *rawRules) {
 // Each clash is reported once, at the port attribute that caused it.
 func (v *validator) portConflicts(raw *rawFile, inv *Inventory) {
 	type listener struct {
-		what string
-		port int
-		rng  hcl.Range
+		what  string
+		port  int
+		rng   hcl.Range
+		scope catalog.Scope // ScopeAll unless the catalog says otherwise
 	}
+	// The components above have a port setting in the inventory; any other
+	// listens on its catalog defaults wherever it runs.
+	configured := []string{catalog.NodeExporter, catalog.Prometheus, catalog.Alertmanager, catalog.Grafana}
 	var promR, amR, amClR, grR, neR hcl.Range
 	if raw.Prometheus != nil {
 		promR = raw.Prometheus.PortRange
@@ -547,22 +552,36 @@ func (v *validator) portConflicts(raw *rawFile, inv *Inventory) {
 		if i < len(raw.Hosts) && raw.Hosts[i].SSH != nil && isSet(raw.Hosts[i].SSH.PortRange) {
 			sshR = raw.Hosts[i].SSH.PortRange
 		}
-		ls := []listener{{"sshd", h.SSH.Port, sshR}}
+		ls := []listener{{"sshd", h.SSH.Port, sshR, catalog.ScopeAll}}
 		if h.NodeExporter {
-			ls = append(ls, listener{catalog.NodeExporter, inv.NodeExporter.Port, neR})
+			ls = append(ls, listener{catalog.NodeExporter, inv.NodeExporter.Port, neR, catalog.ScopeAll})
 		}
 		if h.HasRole(catalog.Prometheus) {
-			ls = append(ls, listener{catalog.Prometheus, inv.Prometheus.Port, promR})
+			ls = append(ls, listener{catalog.Prometheus, inv.Prometheus.Port, promR, catalog.ScopeAll})
 		}
 		if h.HasRole(catalog.Alertmanager) {
-			ls = append(ls, listener{catalog.Alertmanager, inv.Alertmanager.Port, amR}, listener{catalog.Alertmanager + " cluster", inv.Alertmanager.ClusterPort, amClR})
+			// The cluster port stays ScopeAll here: it has always clashed with every other listener.
+			ls = append(ls, listener{catalog.Alertmanager, inv.Alertmanager.Port, amR, catalog.ScopeAll},
+				listener{catalog.Alertmanager + " cluster", inv.Alertmanager.ClusterPort, amClR, catalog.ScopeAll})
 		}
 		if h.HasRole(catalog.Grafana) {
-			ls = append(ls, listener{catalog.Grafana, inv.Grafana.Port, grR})
+			ls = append(ls, listener{catalog.Grafana, inv.Grafana.Port, grR, catalog.ScopeAll})
+		}
+		for _, c := range catalog.All() {
+			if slices.Contains(configured, c.Name) || !inv.Places(c, h) {
+				continue
+			}
+			for _, p := range c.Ports {
+				ls = append(ls, listener{c.Name + " " + p.Name, p.Default, hcl.Range{}, p.Scope})
+			}
 		}
 		for a := 0; a < len(ls); a++ {
 			for b := a + 1; b < len(ls); b++ {
 				if ls[a].port != ls[b].port || ls[a].port < 1 || ls[a].port > 65535 {
+					continue
+				}
+				// 127.0.0.1 and the host's own address are different sockets.
+				if sa, sb := ls[a].scope, ls[b].scope; sa != sb && sa != catalog.ScopeAll && sb != catalog.ScopeAll {
 					continue
 				}
 				key := ls[a].what + "|" + ls[b].what + "|" + fmt.Sprint(ls[a].port)
