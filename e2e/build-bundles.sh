@@ -17,9 +17,9 @@ set -euo pipefail
 # shellcheck source=e2e/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PROMETHEUS_VERSIONS=("2.42.0:apt" "2.53.3:trixie")
-ALERTMANAGER_VERSIONS=(0.25.0 0.27.0)
-NODE_EXPORTER_VERSIONS=("1.5.0:apt" "1.8.2:go" "9.9.9:broken")
+PROMETHEUS_VERSIONS=("2.42.0:apt" "2.53.3:trixie" "3.5.3:sid" "3.16.0:go")
+ALERTMANAGER_VERSIONS=("0.25.0:go" "0.27.0:go" "0.35.0:src")
+NODE_EXPORTER_VERSIONS=("1.5.0:apt" "1.8.2:go" "1.12.1:go" "9.9.9:broken")
 GRAFANA_VERSIONS=(11.2.2 11.3.0)
 BLACKBOX_VERSIONS=(0.27.0)
 
@@ -181,6 +181,16 @@ go_install() {
 
 modcache() { echo "$(go env GOMODCACHE)/$1"; }
 
+# module_dir MODULE@VERSION: the module's source folder in the module cache,
+# downloaded when missing (go install refuses some modules here, go mod download works).
+module_dir() {
+	local dir
+	dir=$(cd "$WORK" && GOFLAGS='' GOTOOLCHAIN=local go mod download -json "$1" | awk -F'"' '$2 == "Dir" { print $4 }') ||
+		die "go mod download $1 failed"
+	[ -d "$dir" ] || die "go mod download $1 gave no folder"
+	echo "$dir"
+}
+
 notice() { # what a test bundle is made of, for anyone who opens one
 	printf 'Test bundle for obsbox end-to-end tests, in the upstream release layout.\n%s\n' "$1"
 }
@@ -191,7 +201,24 @@ build_prometheus() {
 	local version=${1%%:*} source=${1#*:}
 	local dir=$MIRROR_DIR/prometheus/prometheus/releases/download/v$version
 	local top=prometheus-$version.linux-amd64 file=prometheus-$version.linux-amd64.tar.gz
-	if ! bundle_ok "$dir" "$file"; then
+	if ! bundle_ok "$dir" "$file" && [ "$source" = go ]; then
+		# Prometheus 3.x's Go module versions are v0.3MM.P for 3.MM.P.
+		local x=$WORK/prometheus-$version mod=github.com/prometheus/prometheus minor=${version#*.}
+		local modver
+		modver=$(printf 'v0.%d%02d.%s' "${version%%.*}" "${minor%%.*}" "${version##*.}")
+		log "building $file with go install of $mod $modver (module proxy; several minutes)"
+		go_install "$x/bin" "$version" "$mod/cmd/prometheus@$modver" "$mod/cmd/promtool@$modver"
+		mkdir -p "$x/stage/$top"
+		install -m 755 "$x/bin/prometheus" "$x/bin/promtool" "$x/stage/$top/"
+		check_version "$x/stage/$top/prometheus" "$version"
+		check_version "$x/stage/$top/promtool" "$version"
+		cp "$(modcache "$mod@$modver")/LICENSE" "$x/stage/$top/LICENSE"
+		notice "prometheus and promtool are built from $mod@$modver (CGO_ENABLED=0, version stamped, no web UI assets)." >"$x/stage/$top/NOTICE"
+		printf 'global:\n  scrape_interval: 15s\n' >"$x/stage/$top/prometheus.yml"
+		pack "$x/stage" "$top" "$dir/$file"
+		add_sum "$dir" "$file"
+		rm -f "$TOOLS_DIR/promtool-$version"
+	elif ! bundle_ok "$dir" "$file"; then
 		log "building $file from Debian's prometheus package ($source)"
 		local deb x=$WORK/prometheus-$version
 		deb=$(fetch_deb prometheus "$version" "$source")
@@ -227,13 +254,31 @@ build_prometheus() {
 }
 
 build_alertmanager() {
-	local version=$1
+	local version=${1%%:*} source=${1#*:}
 	local dir=$MIRROR_DIR/prometheus/alertmanager/releases/download/v$version
 	local top=alertmanager-$version.linux-amd64 file=alertmanager-$version.linux-amd64.tar.gz
 	if ! bundle_ok "$dir" "$file"; then
-		log "building $file with go install (module proxy)"
 		local x=$WORK/alertmanager-$version mod=github.com/prometheus/alertmanager
-		go_install "$x/bin" "$version" "$mod/cmd/alertmanager@v$version" "$mod/cmd/amtool@v$version"
+		if [ "$source" = src ]; then
+			# 0.32 and later embed a web UI build the module does not ship:
+			# a one-page placeholder stands in for it (TESTING.md).
+			log "building $file from its module source, with a placeholder web UI"
+			local src
+			src=$(module_dir "$mod@v$version")
+			cp -r "$src" "$x/src"
+			chmod -R u+w "$x/src"
+			for ui in elm mantine; do
+				mkdir -p "$x/src/ui/app/dist/$ui"
+				echo '<!doctype html><title>Alertmanager (obsbox test build: no web UI)</title>' >"$x/src/ui/app/dist/$ui/index.html"
+			done
+			mkdir -p "$x/bin"
+			(cd "$x/src" && CGO_ENABLED=0 GOFLAGS='' GOTOOLCHAIN=local go build -trimpath -tags netgo \
+				-ldflags "$VERSION_LDFLAG=$version" -o "$x/bin/" ./cmd/alertmanager ./cmd/amtool) >&2 ||
+				die "go build of $mod@v$version failed"
+		else
+			log "building $file with go install (module proxy)"
+			go_install "$x/bin" "$version" "$mod/cmd/alertmanager@v$version" "$mod/cmd/amtool@v$version"
+		fi
 		mkdir -p "$x/stage/$top"
 		install -m 755 "$x/bin/alertmanager" "$x/bin/amtool" "$x/stage/$top/"
 		check_version "$x/stage/$top/alertmanager" "$version"
@@ -307,9 +352,7 @@ build_blackbox_exporter() {
 	bundle_ok "$dir" "$file" && return 0
 	log "building $file from its module source (module proxy)"
 	local x=$WORK/blackbox_exporter-$version mod=github.com/prometheus/blackbox_exporter src
-	src=$(cd "$WORK" && GOFLAGS='' GOTOOLCHAIN=local go mod download -json "$mod@v$version" | awk -F'"' '$2 == "Dir" { print $4 }') ||
-		die "go mod download $mod@v$version failed"
-	[ -d "$src" ] || die "go mod download $mod@v$version gave no folder"
+	src=$(module_dir "$mod@v$version")
 	mkdir -p "$x/stage/$top"
 	cp -r "$src" "$x/src"
 	chmod -R u+w "$x/src"
@@ -354,11 +397,24 @@ build_grafana() {
 
 # ---- main ------------------------------------------------------------------
 
-for v in "${PROMETHEUS_VERSIONS[@]}"; do build_prometheus "$v"; done
-for v in "${ALERTMANAGER_VERSIONS[@]}"; do build_alertmanager "$v"; done
-for v in "${NODE_EXPORTER_VERSIONS[@]}"; do build_node_exporter "$v"; done
-for v in "${GRAFANA_VERSIONS[@]}"; do build_grafana "$v"; done
-for v in "${BLACKBOX_VERSIONS[@]}"; do build_blackbox_exporter "$v"; done
+# Two builds at a time: most of a first run is go builds, and two keep both
+# cores busy. Each build has folders of its own; a failed one fails the run.
+jobs=()
+run_build() {
+	while [ "$(jobs -rp | wc -l)" -ge 2 ]; do sleep 1; done
+	("$@") &
+	jobs+=("$!:$*")
+}
+for v in "${PROMETHEUS_VERSIONS[@]}"; do run_build build_prometheus "$v"; done
+for v in "${ALERTMANAGER_VERSIONS[@]}"; do run_build build_alertmanager "$v"; done
+for v in "${NODE_EXPORTER_VERSIONS[@]}"; do run_build build_node_exporter "$v"; done
+for v in "${GRAFANA_VERSIONS[@]}"; do run_build build_grafana "$v"; done
+for v in "${BLACKBOX_VERSIONS[@]}"; do run_build build_blackbox_exporter "$v"; done
+failed=()
+for j in "${jobs[@]}"; do
+	wait "${j%%:*}" || failed+=("${j#*:}")
+done
+[ ${#failed[@]} -eq 0 ] || die "bundle builds failed: ${failed[*]}"
 
 log "bundles ready in $MIRROR_DIR after $((SECONDS - began))s"
 (cd "$MIRROR_DIR" && find . -name '*.tar.gz' | sort) >&2
