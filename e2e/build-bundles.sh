@@ -265,6 +265,7 @@ build_alertmanager() {
 			log "building $file from its module source, with a placeholder web UI"
 			local src
 			src=$(module_dir "$mod@v$version")
+			mkdir -p "$x"
 			cp -r "$src" "$x/src"
 			chmod -R u+w "$x/src"
 			for ui in elm mantine; do
