@@ -5,7 +5,7 @@ package bundles
 
 import (
 	"fmt"
-
+	"maps"
 	"slices"
 	"strings"
 
@@ -19,6 +19,40 @@ func Newest(component string) string {
 		return ""
 	}
 	return slices.MaxFunc(c.Versions, CompareVersions)
+}
+
+// NewestInMajor is what a bare `upgrade` moves component to from current: the
+// newest catalog release with current's major version, never older than
+// current (a version newer than the catalog knows stays). newer lists, oldest
+// first, the newest release of each later major, which only an explicit
+// COMPONENT=VERSION moves to. For 0.x (Alertmanager, blackbox_exporter) the
+// major is 0: SemVer lets 0.MINOR break, but upstream keeps them compatible
+// and obsbox renders every one it knows, so a bare upgrade takes 0.27 to 0.35.
+// A current that does not parse is returned as it is.
+func NewestInMajor(component, current string) (newest string, newer []string) {
+	c := catalog.Get(component)
+	cur, err := ParseVersion(current)
+	if c == nil || err != nil {
+		return current, nil
+	}
+	newest = current
+	byMajor := map[uint64]string{}
+	for _, v := range c.Versions {
+		pv, err := ParseVersion(v)
+		if err != nil || pv.Pre != nil {
+			continue
+		}
+		switch {
+		case pv.Major == cur.Major && CompareVersions(v, newest) > 0:
+			newest = v
+		case pv.Major > cur.Major && (byMajor[pv.Major] == "" || CompareVersions(v, byMajor[pv.Major]) > 0):
+			byMajor[pv.Major] = v
+		}
+	}
+	for _, m := range slices.Sorted(maps.Keys(byMajor)) {
+		newer = append(newer, byMajor[m])
+	}
+	return newest, newer
 }
 
 // Architectures obsbox has bundles for, named as in upstream file names.

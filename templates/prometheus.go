@@ -60,6 +60,10 @@ type PrometheusConfig struct {
 	ComponentJobs []PrometheusScrapeJob
 	Jobs          []PrometheusScrapeJob // the user's extra jobs
 	RemoteWrite   []PrometheusRemoteWrite
+
+	// FallbackScrapeProtocol, when set, is every job's fallback_scrape_protocol
+	// (Prometheus 3.0+; 2.x refuses the key). installer/component decides it by version.
+	FallbackScrapeProtocol string
 }
 
 // PrometheusStaticTarget is one component endpoint scraped by a built-in job.
@@ -144,6 +148,7 @@ type promScrapeConfig struct {
 	JobName        yStr               `yaml:"job_name"`
 	ScrapeInterval yStr               `yaml:"scrape_interval,omitempty"`
 	ScrapeTimeout  yStr               `yaml:"scrape_timeout,omitempty"`
+	FallbackProto  yStr               `yaml:"fallback_scrape_protocol,omitempty"`
 	MetricsPath    yStr               `yaml:"metrics_path,omitempty"`
 	Scheme         yStr               `yaml:"scheme,omitempty"`
 	Params         yParams            `yaml:"params,omitempty"`
@@ -299,7 +304,8 @@ func RenderPrometheusConfig(c PrometheusConfig) ([]byte, error) {
 	}
 	// A component's job and a user's may not share a name: Prometheus refuses the file.
 	jobNames := map[yStr]bool{}
-	for _, j := range doc.ScrapeConfigs {
+	for i, j := range doc.ScrapeConfigs {
+		doc.ScrapeConfigs[i].FallbackProto = yStr(c.FallbackScrapeProtocol)
 		if jobNames[j.JobName] {
 			return nil, fmt.Errorf("prometheus: two scrape jobs are called %q", string(j.JobName))
 		}

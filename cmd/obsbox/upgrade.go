@@ -17,9 +17,10 @@ func newUpgradeCmd(g *globalOptions) *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
 		Use:   "upgrade [COMPONENT=VERSION ...]",
-		Short: "Set versions in the inventory (comments kept) — the given ones, or the catalog's newest — and roll them out",
+		Short: "Set versions in the inventory (comments kept) — the given ones, or the catalog's newest of each major — and roll them out",
 		Long: "Rewrites the inventory's versions block to the given versions, or to the newest in the built-in\n" +
-			"catalog when none are given, shows the plan and applies it: new binaries are staged on every host\n" +
+			"catalog within each component's major version when none are given (a new major only when named:\n" +
+			"obsbox upgrade prometheus=3.16.0), shows the plan and applies it: new binaries are staged on every host\n" +
 			"first, then node_exporter is restarted a quarter of its hosts at a time and the other components\n" +
 			"one host at a time, each behind a health gate; a host that fails it is switched back.",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -39,8 +40,10 @@ func newUpgradeCmd(g *globalOptions) *cobra.Command {
 				want[c] = v
 			}
 			if len(args) == 0 {
-				for _, c := range catalog.Names() {
-					want[c] = bundles.Newest(c)
+				var notes []string
+				want, notes = newestWithinMajor(inv)
+				for _, n := range notes {
+					fmt.Fprintln(g.human(), n)
 				}
 			}
 			return setVersionsAndApply(g, inv, want, &f)
@@ -48,6 +51,25 @@ func newUpgradeCmd(g *globalOptions) *cobra.Command {
 	}
 	f.register(cmd, true)
 	return cmd
+}
+
+// newestWithinMajor chooses a bare upgrade's versions: per component the
+// newest catalog release of the major version the inventory runs, never a
+// new major on its own; notes say which newer majors exist and how to move.
+func newestWithinMajor(inv *inventory.Inventory) (want map[string]string, notes []string) {
+	want = map[string]string{}
+	for _, c := range catalog.Names() {
+		cur := inv.Versions[c]
+		if cur == "" {
+			cur = catalog.Get(c).Default
+		}
+		newest, newer := bundles.NewestInMajor(c, cur)
+		want[c] = newest
+		for _, v := range newer {
+			notes = append(notes, fmt.Sprintf("%s %s is a new major version; a bare upgrade stays on %s. To move: obsbox upgrade %s=%s", c, v, newest, c, v))
+		}
+	}
+	return want, notes
 }
 
 // setVersionsAndApply records versions in the inventory, prints the plan and applies it.

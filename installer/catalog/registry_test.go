@@ -146,3 +146,63 @@ func TestFinding12_Layout(t *testing.T) {
 		t.Errorf("prometheus batch = %d, want 1", got)
 	}
 }
+
+// TestIssue13_CatalogIsCurrent: the defaults are the newest releases tested
+// here, among the known versions, and `obsbox init` writes them.
+func TestIssue13_CatalogIsCurrent(t *testing.T) {
+	want := map[string]string{catalog.Prometheus: "3.16.0", catalog.Alertmanager: "0.35.0", catalog.NodeExporter: "1.12.1", catalog.BlackboxExporter: "0.27.0"}
+	for c, v := range want {
+		if got := catalog.Get(c).Default; got != v {
+			t.Errorf("%s default %s, want %s", c, got, v)
+		}
+	}
+	for _, v := range []string{"2.53.3", "3.5.3", "3.16.0"} {
+		if !slices.Contains(catalog.Get(catalog.Prometheus).Versions, v) {
+			t.Errorf("prometheus %s (2.53 and 3.5 LTS, newest) is not known", v)
+		}
+	}
+	inv, diags := inventory.LoadSource("obsbox.hcl", inventory.ExampleInventory())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	for _, c := range catalog.All() {
+		if inv.Versions[c.Name] != c.Default {
+			t.Errorf("obsbox init writes %s %s, the catalog's default is %s", c.Name, inv.Versions[c.Name], c.Default)
+		}
+	}
+}
+
+// TestIssue13_BareUpgradeStaysInItsMajor: from every known version, a bare
+// upgrade picks the newest of the same major (0.x counts as one major, as
+// upstream keeps its minors compatible), never an older one, and names the
+// newer majors only as notes.
+func TestIssue13_BareUpgradeStaysInItsMajor(t *testing.T) {
+	for _, c := range catalog.All() {
+		for _, v := range c.Versions {
+			got, newer := bundles.NewestInMajor(c.Name, v)
+			gv, _ := bundles.ParseVersion(got)
+			cv, _ := bundles.ParseVersion(v)
+			if gv.Major != cv.Major || bundles.CompareVersions(got, v) < 0 {
+				t.Errorf("%s %s: bare upgrade to %s", c.Name, v, got)
+			}
+			for _, n := range newer {
+				if nv, _ := bundles.ParseVersion(n); nv.Major <= cv.Major || !slices.Contains(c.Versions, n) {
+					t.Errorf("%s %s: %s named as a newer major", c.Name, v, n)
+				}
+			}
+		}
+	}
+	if got, newer := bundles.NewestInMajor(catalog.Prometheus, "2.53.3"); got != "2.55.1" || !slices.Equal(newer, []string{"3.16.0"}) {
+		t.Errorf("prometheus 2.53.3: bare upgrade to %s, newer majors %v; want 2.55.1, [3.16.0]", got, newer)
+	}
+	if got, newer := bundles.NewestInMajor(catalog.Prometheus, "3.5.3"); got != "3.16.0" || newer != nil {
+		t.Errorf("prometheus 3.5.3: %s %v", got, newer)
+	}
+	if got, _ := bundles.NewestInMajor(catalog.Alertmanager, "0.27.0"); got != "0.35.0" {
+		t.Errorf("alertmanager 0.27.0: %s", got)
+	}
+	// A version newer than the catalog knows is never downgraded.
+	if got, _ := bundles.NewestInMajor(catalog.NodeExporter, "1.99.0"); got != "1.99.0" {
+		t.Errorf("node_exporter 1.99.0: %s", got)
+	}
+}

@@ -24,6 +24,40 @@ func (Alertmanager) Runs(_ *inventory.Inventory, h *inventory.Host) bool {
 	return h.HasRole(catalog.Alertmanager)
 }
 
+// alertmanagerFlags is the unit's command line, and the one place the
+// version would decide Alertmanager's rendering: 0.25 to 0.35 take the same
+// flags and alertmanager.yml (checked against each line's --help and
+// amtool check-config, installer/component lines_test.go). Matchers are
+// written double-quoted, which both the classic parser (0.25, 0.26) and
+// the UTF-8 one (0.27+) read alike; obsbox uses no api_version, v1 API or
+// match/match_re form that later lines removed or deprecated, and passes
+// no --enable-feature (0.33 removed auto-gomaxprocs).
+func alertmanagerFlags(_ string, inv *inventory.Inventory, h *inventory.Host) []string {
+	name := catalog.Alertmanager
+	ac := inv.Alertmanager
+	args := []string{
+		path.Join(binDir(name), "alertmanager"),
+		"--config.file=" + path.Join(catalog.ConfigDir(name), "alertmanager.yml"),
+		"--storage.path=" + catalog.DataDir(name),
+		fmt.Sprintf("--web.listen-address=:%d", ac.Port),
+	}
+	// Alertmanagers on several hosts gossip silences and notifications;
+	// a lone one keeps its cluster port closed.
+	peers := inv.HostsWithRole(catalog.Alertmanager)
+	if len(peers) > 1 {
+		args = append(args, fmt.Sprintf("--cluster.listen-address=%s", hostPort(h.Address, ac.ClusterPort)),
+			"--cluster.advertise-address="+hostPort(h.Address, ac.ClusterPort))
+		for _, p := range peers {
+			if p.Name != h.Name {
+				args = append(args, "--cluster.peer="+hostPort(p.Address, ac.ClusterPort))
+			}
+		}
+	} else {
+		args = append(args, "--cluster.listen-address=")
+	}
+	return args
+}
+
 func (a Alertmanager) Spec(c *Context) (*Spec, error) {
 	name := a.Name()
 	user := catalog.UserName(name)
@@ -54,26 +88,7 @@ func (a Alertmanager) Spec(c *Context) (*Spec, error) {
 		return nil, err
 	}
 
-	args := []string{
-		path.Join(binDir(name), "alertmanager"),
-		"--config.file=" + path.Join(cfgDir, "alertmanager.yml"),
-		"--storage.path=" + catalog.DataDir(name),
-		fmt.Sprintf("--web.listen-address=:%d", ac.Port),
-	}
-	// Alertmanagers on several hosts gossip silences and notifications;
-	// a lone one keeps its cluster port closed.
-	peers := c.Inv.HostsWithRole(catalog.Alertmanager)
-	if len(peers) > 1 {
-		args = append(args, fmt.Sprintf("--cluster.listen-address=%s", hostPort(c.Host.Address, ac.ClusterPort)),
-			"--cluster.advertise-address="+hostPort(c.Host.Address, ac.ClusterPort))
-		for _, p := range peers {
-			if p.Name != c.Host.Name {
-				args = append(args, "--cluster.peer="+hostPort(p.Address, ac.ClusterPort))
-			}
-		}
-	} else {
-		args = append(args, "--cluster.listen-address=")
-	}
+	args := alertmanagerFlags(c.Version, c.Inv, c.Host)
 	unit, err := systemd.Render(name, systemd.Unit{
 		Description:      "obsbox Alertmanager: alert routing and notifications",
 		User:             user,

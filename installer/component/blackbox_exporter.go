@@ -32,6 +32,19 @@ func (b BlackboxExporter) listen(inv *inventory.Inventory) string {
 	return hostPort("127.0.0.1", b.Port(inv))
 }
 
+// flags is the unit's command line, and the one place the version would
+// decide blackbox_exporter's rendering: 0.24 to 0.27 take the same flags and
+// blackbox.yml (0.27's --help and --config.check in lines_test.go; 0.24's
+// from its documentation: the http, tcp, icmp and dns probers and
+// query_name/query_type predate it).
+func (b BlackboxExporter) flags(_ string, inv *inventory.Inventory) []string {
+	return []string{
+		path.Join(binDir(catalog.BlackboxExporter), "blackbox_exporter"),
+		"--config.file=" + path.Join(catalog.ConfigDir(catalog.BlackboxExporter), templates.BlackboxConfigFile),
+		"--web.listen-address=" + b.listen(inv),
+	}
+}
+
 func (b BlackboxExporter) Spec(c *Context) (*Spec, error) {
 	name := b.Name()
 	user := catalog.UserName(name)
@@ -44,11 +57,7 @@ func (b BlackboxExporter) Spec(c *Context) (*Spec, error) {
 		Description: "obsbox blackbox_exporter: probes",
 		User:        user,
 		Group:       user,
-		ExecStart: []string{
-			path.Join(binDir(name), "blackbox_exporter"),
-			"--config.file=" + path.Join(cfgDir, templates.BlackboxConfigFile),
-			"--web.listen-address=" + b.listen(c.Inv),
-		},
+		ExecStart:   b.flags(c.Version, c.Inv),
 	})
 	if err != nil {
 		return nil, err

@@ -26,20 +26,31 @@ func (NodeExporter) TextfileDir() string {
 	return path.Join(catalog.DataDir(catalog.NodeExporter), "textfile")
 }
 
+// flags is the unit's command line, and the one place the version would
+// decide node_exporter's rendering: 1.5 to 1.12 take the same flags
+// (checked against each line's --help, installer/component lines_test.go).
+// The systemd collector's old unit-whitelist/blacklist names were gone
+// before 1.5; --collector.textfile.directory became repeatable in 1.7 and
+// one use means the same everywhere; --web.listen-address and
+// --web.config.file are exporter-toolkit's, stable throughout.
+func (n NodeExporter) flags(_ string, port int) []string {
+	return []string{
+		path.Join(binDir(catalog.NodeExporter), "node_exporter"),
+		fmt.Sprintf("--web.listen-address=:%d", port),
+		"--collector.systemd",
+		"--collector.textfile.directory=" + n.TextfileDir(),
+	}
+}
+
 func (n NodeExporter) Spec(c *Context) (*Spec, error) {
 	name := n.Name()
 	user := catalog.UserName(name)
 	port := c.Inv.NodeExporter.Port
 	unit, err := systemd.Render(name, systemd.Unit{
-		Description: "obsbox node_exporter: host metrics",
-		User:        user,
-		Group:       user,
-		ExecStart: []string{
-			path.Join(binDir(name), "node_exporter"),
-			fmt.Sprintf("--web.listen-address=:%d", port),
-			"--collector.systemd",
-			"--collector.textfile.directory=" + n.TextfileDir(),
-		},
+		Description:    "obsbox node_exporter: host metrics",
+		User:           user,
+		Group:          user,
+		ExecStart:      n.flags(c.Version, port),
 		ReadWritePaths: []string{catalog.DataDir(name)},
 	})
 	if err != nil {

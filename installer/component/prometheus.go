@@ -31,18 +31,60 @@ func (Prometheus) Runs(_ *inventory.Inventory, h *inventory.Host) bool {
 // hostPort joins a host's address with a port, bracketing IPv6.
 func hostPort(addr string, port int) string { return net.JoinHostPort(addr, strconv.Itoa(port)) }
 
+// prometheusLine is everything obsbox renders differently per Prometheus
+// release line; prometheusRelease is the one place the version decides it.
+// Checked against each line's --help and promtool (installer/component
+// lines_test.go) and the 3.0 migration guide:
+//   - the flags obsbox passes exist unchanged in 2.42 to 3.16; the removed
+//     ones (--storage.tsdb.retention, --alertmanager.timeout,
+//     --storage.tsdb.allow-overlapping-blocks) and the console flags (3.x
+//     tarballs ship no consoles/) are never passed;
+//   - no --enable-feature is passed, so none that 3.0 made default or removed matters;
+//   - 3.x fails a scrape whose Content-Type is missing or unknown where 2.x
+//     read it as text 0.0.4: every 3.x job gets fallback_scrape_protocol
+//     PrometheusText0.0.4, so a target 2.x scraped stays up after the upgrade
+//     (2.x refuses the key, so it is 3.x only);
+//   - UTF-8 names (3.x's metric_name_validation_scheme utf8 default) are
+//     left at each line's default: the inventory only admits legacy label
+//     names, which both schemes accept, and 2.55+ reads what 3.x stores.
+type prometheusLine struct {
+	FallbackScrapeProtocol string
+}
+
+func prometheusRelease(version string) prometheusLine {
+	// A version that does not parse, or a major after 3, renders as the newest line.
+	if major, _, ok := majorMinor(version); ok && major < 3 {
+		return prometheusLine{}
+	}
+	return prometheusLine{FallbackScrapeProtocol: "PrometheusText0.0.4"}
+}
+
+// prometheusFlags is the unit's command line; the same for every line (see prometheusLine).
+func prometheusFlags(_ prometheusLine, pc inventory.Prometheus) []string {
+	name := catalog.Prometheus
+	return []string{
+		path.Join(binDir(name), "prometheus"),
+		"--config.file=" + path.Join(catalog.ConfigDir(name), "prometheus.yml"),
+		"--storage.tsdb.path=" + catalog.DataDir(name),
+		"--storage.tsdb.retention.time=" + pc.Retention,
+		fmt.Sprintf("--web.listen-address=:%d", pc.Port),
+	}
+}
+
 func (p Prometheus) Spec(c *Context) (*Spec, error) {
 	name := p.Name()
 	user := catalog.UserName(name)
 	inv := c.Inv
 	cfgDir := catalog.ConfigDir(name)
 	pc := inv.Prometheus
+	line := prometheusRelease(c.Version)
 
 	conf := templates.PrometheusConfig{
-		ScrapeInterval:     pc.ScrapeInterval,
-		EvaluationInterval: pc.EvaluationInterval,
-		RuleFiles:          []string{templates.PromBuiltinRulesFile, templates.PromUserRulesGlob},
-		NodeTargetsFile:    templates.PromNodeTargetsFile,
+		FallbackScrapeProtocol: line.FallbackScrapeProtocol,
+		ScrapeInterval:         pc.ScrapeInterval,
+		EvaluationInterval:     pc.EvaluationInterval,
+		RuleFiles:              []string{templates.PromBuiltinRulesFile, templates.PromUserRulesGlob},
+		NodeTargetsFile:        templates.PromNodeTargetsFile,
 	}
 	for _, h := range inv.HostsWithRole(catalog.Alertmanager) {
 		conf.Alertmanagers = append(conf.Alertmanagers, hostPort(h.Address, inv.Alertmanager.Port))
@@ -119,16 +161,10 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 	}
 
 	unit, err := systemd.Render(name, systemd.Unit{
-		Description: "obsbox Prometheus: metrics and alerting rules",
-		User:        user,
-		Group:       user,
-		ExecStart: []string{
-			path.Join(binDir(name), "prometheus"),
-			"--config.file=" + path.Join(cfgDir, "prometheus.yml"),
-			"--storage.tsdb.path=" + catalog.DataDir(name),
-			"--storage.tsdb.retention.time=" + pc.Retention,
-			fmt.Sprintf("--web.listen-address=:%d", pc.Port),
-		},
+		Description:      "obsbox Prometheus: metrics and alerting rules",
+		User:             user,
+		Group:            user,
+		ExecStart:        prometheusFlags(line, pc),
 		WorkingDirectory: catalog.DataDir(name),
 		ReadWritePaths:   []string{catalog.DataDir(name)},
 	})

@@ -18,10 +18,10 @@ ssh {
 # Versions to install. Leave out to use obsbox's built-in catalog;
 # "obsbox upgrade" rewrites this block.
 versions {
-  prometheus    = "2.53.2"
-  alertmanager  = "0.27.0"
+  prometheus    = "3.16.0"
+  alertmanager  = "0.35.0"
   grafana       = "11.2.2"
-  node_exporter = "1.8.2"
+  node_exporter = "1.12.1"
 }
 
 # Where release tarballs come from. "obsbox bundle pull" downloads them once, on this machine.

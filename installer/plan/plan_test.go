@@ -238,6 +238,7 @@ func TestScrapeIntervalChangeReloadsPrometheusOnly(t *testing.T) {
 
 func TestVersionChangeSwitchesLinkAndRestarts(t *testing.T) {
 	inv := loadInventory(t, testInventory)
+	inv.Versions["node_exporter"] = "1.8.2" // an upgrade from a pinned version, whatever the default
 	sp := specs(t, inv, "web-1")
 	first := build(t, plan.Input{Host: "web-1", Specs: sp, State: emptyState()})
 	st := converged(sp, first.Record)

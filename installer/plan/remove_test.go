@@ -81,7 +81,7 @@ func removalCases() []removalCase {
 			want: []string{
 				"stop unit obsbox-prometheus.service", "stop unit obsbox-node-exporter.service",
 				"remove file " + catalog.UnitPath("grafana"), "remove link " + wants("alertmanager"),
-				"remove binaries /opt/obsbox/prometheus/2.53.2",
+				"remove binaries /opt/obsbox/prometheus/" + catalog.Get(catalog.Prometheus).Default,
 				"remove dir /opt/obsbox/prometheus", "remove dir /etc/obsbox/grafana", "remove dir /opt/obsbox", "remove dir /etc/obsbox",
 				"remove data /var/lib/obsbox/prometheus", "remove data /var/lib/obsbox/node_exporter",
 				"remove user obsbox-grafana", "remove group obsbox-grafana",
@@ -317,7 +317,7 @@ func TestRemovalProbeScript(t *testing.T) {
 	st, _ := installedHost(t)
 	script := plan.RemovalProbe(st.Record, staging).Script()
 	shellSyntax(t, script)
-	for _, want := range []string{"'/opt/obsbox/prometheus/2.53.2'", "'" + hoststate.RecordPath + "'", "/var/tmp/obsbox-apply.*", "'" + staging + "'"} {
+	for _, want := range []string{"'/opt/obsbox/prometheus/" + catalog.Get(catalog.Prometheus).Default + "'", "'" + hoststate.RecordPath + "'", "/var/tmp/obsbox-apply.*", "'" + staging + "'"} {
 		if !strings.Contains(script, want) {
 			t.Errorf("probe does not look at %s", want)
 		}
