@@ -110,14 +110,20 @@ func TestUpgradeMajor(t *testing.T) {
 		if err := getJSON(am+"/api/v2/silence/"+sil.ID, &silence); err != nil || silence["status"] == nil {
 			t.Errorf("the silence made before the upgrade is gone: %v %v", err, silence)
 		}
-		// group_wait is 30s: a lost notification log would page again by then.
-		time.Sleep(45 * time.Second)
+		// Alertmanager keeps no alerts across a restart: Prometheus sends
+		// E2EPage again within its resend delay (1m) — the alert is not lost.
+		eventually(t, 120*time.Second, "E2EPage active in Alertmanager again", func() error {
+			var alerts []map[string]any
+			if err := getJSON(am+"/api/v2/alerts?filter="+urlEscape(`alertname="E2EPage"`), &alerts); err != nil || len(alerts) == 0 {
+				return fmt.Errorf("%v %v", err, alerts)
+			}
+			return nil
+		})
+		// group_wait is 30s: with its notification log lost, Alertmanager
+		// would page again by then.
+		time.Sleep(40 * time.Second)
 		if n := hook.notifications("E2EPage"); n != sent {
 			t.Errorf("E2EPage was notified %d more times after the upgrade: the notification log was lost", n-sent)
-		}
-		var alerts []map[string]any
-		if err := getJSON(am+"/api/v2/alerts?filter=alertname%3D%22E2EPage%22", &alerts); err != nil || len(alerts) == 0 {
-			t.Errorf("E2EPage is not active in Alertmanager after the upgrade: %v %v", err, alerts)
 		}
 	})
 
@@ -126,6 +132,7 @@ func TestUpgradeMajor(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("upgrade: %s", r)
 		}
+		t.Logf("the major upgrade's preview:\n%s", r.stdout)
 		if !strings.Contains(r.stdout, "major upgrade 2.53.3 → 3.5.3") || !strings.Contains(r.stdout, "below 2.55.0 is refused") {
 			t.Errorf("the preview should name the major upgrade:\n%s", r.stdout)
 		}
@@ -140,6 +147,7 @@ func TestUpgradeMajor(t *testing.T) {
 	t.Run("rollback from 3.5.3 to 2.53.3 is refused before anything is touched", func(t *testing.T) {
 		pids, inv := s.mainPIDs(), must(os.ReadFile(s.inv))
 		r := s.obsbox("rollback", "prometheus")
+		t.Logf("the refused rollback said:\n%s", r)
 		if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "cannot read a TSDB") || !strings.Contains(r.stdout+r.stderr, "2.55") {
 			t.Errorf("rollback to 2.53.3 should be refused naming the reason: %s", r)
 		}
@@ -192,6 +200,7 @@ func TestUpgradeMajor(t *testing.T) {
 		pids := s.mainPIDs()
 		r := s.obsbox("upgrade", "prometheus=3.99.0", "alertmanager=0.99.0")
 		out := r.stdout + r.stderr
+		t.Logf("the upgrade to versions not cached said:\n%s", r)
 		if r.code == 0 || !strings.Contains(out, "prometheus-3.99.0.linux-amd64.tar.gz") || !strings.Contains(out, "alertmanager-0.99.0.linux-amd64.tar.gz") ||
 			!strings.Contains(out, "obsbox bundle import") {
 			t.Errorf("the upgrade should fail naming every missing bundle and how to get it: %s", r)
