@@ -66,6 +66,7 @@ func (diffPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		h.Plan.Actions[i].Diff = fileDiff(a.Target, o, f)
 		if a.Target == catalog.UnitPath(a.Component) {
 			h.Plan.AddNotes(plan.UnitChangeNotes(a.Component, []byte(o), f.Content)...)
+			h.Plan.NoteFlagChanges(a.Component, []byte(o), f.Content)
 		}
 	}
 	return nil

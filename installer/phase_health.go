@@ -33,7 +33,7 @@ func (healthPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		// The same gate as a rollout: unit active and not restarting, health
 		// endpoint ready, a reload taken, the wanted version running.
 		unit := catalog.UnitName(spec.Component)
-		if check, err := r.gate(ctx, h, spec, spec.Version, h.State.Units[unit].NRestarts); err != nil {
+		if check, err := r.gate(ctx, h, spec, spec.Version, h.State.Units[unit].NRestarts, 0); err != nil {
 			if ctx.Err() != nil {
 				return err // stopped, not failed
 			}

@@ -23,6 +23,18 @@ func (planPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	inv := r.Opts.Inventory
 	targetsOnly := r.targetsOnly(h)
 	in := plan.Input{Host: h.Host.Name, State: h.State, StagingDir: h.Conn.StagingDir(), TargetsOnly: targetsOnly}
+	// Every missing bundle at once, not the first: one trip fetches them all.
+	var wants []bundles.Want
+	for _, c := range component.All() {
+		if c.Runs(inv, h.Host) && (!targetsOnly || c.Name() == catalog.Prometheus) {
+			wants = append(wants, bundles.Want{Component: c.Name(), Version: inv.Versions[c.Name()], Arch: arch})
+		}
+	}
+	if missing, err := r.Opts.Store.Missing(ctx, wants); err != nil {
+		return err
+	} else if len(missing) > 0 {
+		return missing
+	}
 	for _, c := range component.All() {
 		name := c.Name()
 		if !c.Runs(inv, h.Host) {
@@ -57,6 +69,7 @@ func (planPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	// Work folders of killed applies: plan shows them, apply (holding the
 	// lock, so no live run owns them) removes them.
 	p.Actions = append(p.Actions, plan.LeftoverActions(h.State.ApplyDirs)...)
+	p.AddNotes(plan.MajorUpgradeNotes(p.Rollouts())...)
 	h.Plan = p
 	return nil
 }

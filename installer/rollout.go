@@ -3,16 +3,21 @@ package installer
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/obsbox/obsbox/bundles"
 	"github.com/obsbox/obsbox/installer/catalog"
+	"github.com/obsbox/obsbox/installer/hoststate"
 	"github.com/obsbox/obsbox/installer/shell"
 
 	"github.com/obsbox/obsbox/installer/component"
@@ -124,7 +129,9 @@ func (r *Run) rolloutHost(ctx context.Context, h *HostRun, comp string) error {
 	}
 	spec := h.spec(comp)
 	unit := catalog.UnitName(comp)
+	var before float64 // server time of data the new version must still answer for
 	if !h.Plan.GateOnly(comp) {
+		before = dataBefore(ctx, h, spec)
 		// The record marks the switch as not yet gated, so a run stopped
 		// from here on leaves the gate to the next apply.
 		if _, err := h.Conn.Run(ctx, h.Plan.RolloutScript(comp)); err != nil {
@@ -137,7 +144,7 @@ func (r *Run) rolloutHost(ctx context.Context, h *HostRun, comp string) error {
 		}
 	}
 	restarts := h.State.Units[unit].NRestarts
-	check, err := r.gate(ctx, h, spec, ro.To, restarts)
+	check, err := r.gate(ctx, h, spec, ro.To, restarts, before)
 	if err == nil {
 		// Passed: the record says so, whatever happens to ctx now.
 		wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -158,7 +165,7 @@ func (r *Run) rolloutHost(ctx context.Context, h *HostRun, comp string) error {
 	back := fmt.Sprintf("rolled back to %s", ro.From)
 	if _, rerr := h.Conn.Run(bctx, h.Plan.RollbackScript(comp)); rerr != nil {
 		back = fmt.Sprintf("switching back to %s FAILED: %v", ro.From, rerr)
-	} else if _, gerr := r.gate(bctx, h, spec, ro.From, restarts); gerr != nil {
+	} else if _, gerr := r.gate(bctx, h, spec, ro.From, restarts, before); gerr != nil {
 		back = fmt.Sprintf("switched back to %s, which is not healthy either: %v", ro.From, gerr)
 	} else {
 		back += ", which is healthy again"
@@ -175,9 +182,10 @@ func (e *gateCutShort) Error() string {
 	return fmt.Sprintf("%s was switched to %s, but its health gate was cut short; the next apply checks it (and switches back if it fails)", e.comp, e.version)
 }
 
-// gate waits until the unit is active, its health endpoint answers and it
-// runs version; it returns the name of the check that failed.
-func (r *Run) gate(ctx context.Context, h *HostRun, spec *component.Spec, version string, restarts int) (string, error) {
+// gate waits until the unit is active, its health endpoint answers, it
+// runs version and, when before is set, it answers a query over the data
+// of that time; it returns the name of the check that failed.
+func (r *Run) gate(ctx context.Context, h *HostRun, spec *component.Spec, version string, restarts int, before float64) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.Opts.HealthTimeout)
 	defer cancel()
 	unit := catalog.UnitName(spec.Component)
@@ -185,7 +193,7 @@ func (r *Run) gate(ctx context.Context, h *HostRun, spec *component.Spec, versio
 	base := fmt.Sprintf("http://127.0.0.1:%d", spec.Health.Port)
 	check, last := "unit", "not checked yet"
 	for {
-		check, last = r.gateOnce(ctx, h, client, unit, base, spec, version, restarts)
+		check, last = r.gateOnce(ctx, h, client, unit, base, spec, version, restarts, before)
 		if last == "" {
 			return "", nil
 		}
@@ -206,7 +214,7 @@ func (r *Run) gate(ctx context.Context, h *HostRun, spec *component.Spec, versio
 
 // restarts is the unit's automatic-restart count when the run read the host:
 // only restarts beyond it are this run's doing.
-func (r *Run) gateOnce(ctx context.Context, h *HostRun, client *http.Client, unit, base string, spec *component.Spec, version string, restarts int) (string, string) {
+func (r *Run) gateOnce(ctx context.Context, h *HostRun, client *http.Client, unit, base string, spec *component.Spec, version string, restarts int, before float64) (string, string) {
 	out, err := h.Conn.Run(ctx, "systemctl show -p ActiveState,NRestarts "+shell.Quote(unit))
 	if err != nil {
 		return "unit", err.Error()
@@ -241,6 +249,11 @@ func (r *Run) gateOnce(ctx context.Context, h *HostRun, client *http.Client, uni
 	if normalizeVersion(running) != normalizeVersion(version) {
 		return "version", fmt.Sprintf("%s reports version %q, want %s", spec.Health.BuildInfo, running, version)
 	}
+	if before > 0 {
+		if _, err := instantQuery(ctx, client, base, dataQuery[spec.Component], before); err != nil {
+			return "data", "the data from before the switch is not answered: " + err.Error()
+		}
+	}
 	return "", ""
 }
 
@@ -272,4 +285,137 @@ func normalizeVersion(v string) string {
 	v = strings.TrimPrefix(v, "v")
 	v, _, _ = strings.Cut(v, "+")
 	return v
+}
+
+// FloorError is a version change the component's downgrade floor forbids.
+type FloorError struct {
+	Component, From, To string
+	Floor               catalog.Floor
+}
+
+func (e *FloorError) Error() string {
+	instead := fmt.Sprintf("go back no further than %s", e.Floor.Min)
+	if v := floorTarget(e.Component); v != "" {
+		instead = fmt.Sprintf("`obsbox upgrade %s=%s` goes back to a version that reads the data", e.Component, v)
+	}
+	return fmt.Sprintf("%s %s → %s refused, nothing was changed: %s, and this host's %s has run %s, so its data would be lost. "+
+		"Instead: %s, or stay on %s", e.Component, e.From, e.To, e.Floor.Reason, catalog.DataDir(e.Component), e.From, instead, e.From)
+}
+
+// floorTarget is the newest catalog version at or above the floor's Min and
+// below its Ran: the furthest back a host may go.
+func floorTarget(comp string) string {
+	c := catalog.Get(comp)
+	best := ""
+	for _, v := range c.Versions {
+		if bundles.CompareVersions(v, c.DowngradeFloor.Min) >= 0 && bundles.CompareVersions(v, c.DowngradeFloor.Ran) < 0 &&
+			(best == "" || bundles.CompareVersions(v, best) > 0) {
+			best = v
+		}
+	}
+	return best
+}
+
+// BelowFloor is the one downgrade rule: a host whose record says comp runs,
+// or ran before its last upgrade, a version at or above the floor's Ran may
+// not go to a version below its Min. nil when to is allowed.
+func BelowFloor(comp string, rec hoststate.ComponentRecord, to string) error {
+	c := catalog.Get(comp)
+	if c == nil || c.DowngradeFloor == nil || to == "" || bundles.CompareVersions(to, c.DowngradeFloor.Min) >= 0 {
+		return nil
+	}
+	for _, ran := range []string{rec.Version, rec.Previous} {
+		if ran != "" && bundles.CompareVersions(ran, c.DowngradeFloor.Ran) >= 0 {
+			return &FloorError{Component: comp, From: ran, To: to, Floor: *c.DowngradeFloor}
+		}
+	}
+	return nil
+}
+
+// refuseBelowFloors runs after the probe, before any plan: if any host would
+// go below a downgrade floor, every host leaves the run untouched.
+func (r *Run) refuseBelowFloors() {
+	inv := r.Opts.Inventory
+	var refused []string
+	for _, h := range r.Hosts {
+		if h.Result.err != nil || h.State == nil || r.targetsOnly(h) {
+			continue
+		}
+		for _, c := range component.All() {
+			rec, ok := h.State.Record.Components[c.Name()]
+			if !ok || !c.Runs(inv, h.Host) {
+				continue
+			}
+			if err := BelowFloor(c.Name(), rec, inv.Versions[c.Name()]); err != nil {
+				h.fail("plan", err)
+				fmt.Fprintf(r.Opts.Out, "%s: %s\n", h.Host.Name, err)
+				refused = append(refused, h.Host.Name)
+				break
+			}
+		}
+	}
+	if len(refused) == 0 {
+		return
+	}
+	for _, h := range r.Hosts {
+		if h.Result.err == nil {
+			h.fail("plan", fmt.Errorf("not touched: %s refused a version change (see there), so no host is changed", strings.Join(refused, ", ")))
+		}
+	}
+}
+
+// dataQuery is, per component, an instant query its new version must answer
+// over data written before the switch: the data folder was kept and is read.
+var dataQuery = map[string]string{catalog.Prometheus: "count(up)"}
+
+// queryResult is the part of a Prometheus instant query's answer the gate reads.
+type queryResult struct {
+	Status string `json:"status"`
+	Data   struct {
+		Result []struct {
+			Value []any `json:"value"`
+		} `json:"result"`
+	} `json:"data"`
+}
+
+// instantQuery runs q at time at (0: now) and returns the evaluation time of
+// its first sample, or an error when the answer holds none.
+func instantQuery(ctx context.Context, client *http.Client, base, q string, at float64) (float64, error) {
+	u := base + "/api/v1/query?query=" + url.QueryEscape(q)
+	if at > 0 {
+		u += "&time=" + strconv.FormatFloat(at, 'f', 3, 64)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var res queryResult
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&res); err != nil {
+		return 0, fmt.Errorf("query %s: HTTP %s, unreadable answer: %v", q, resp.Status, err)
+	}
+	if res.Status != "success" || len(res.Data.Result) == 0 || len(res.Data.Result[0].Value) == 0 {
+		return 0, fmt.Errorf("query %s at %s returned no sample (status %q)", q, time.Unix(int64(at), 0).UTC().Format(time.RFC3339), res.Status)
+	}
+	t, _ := res.Data.Result[0].Value[0].(float64)
+	return t, nil
+}
+
+// dataBefore asks the version still running, just before the switch, for
+// the server's time of an answered data query; 0 when there is nothing to
+// compare (no query for comp, or no data yet).
+func dataBefore(ctx context.Context, h *HostRun, spec *component.Spec) float64 {
+	q := dataQuery[spec.Component]
+	if q == "" || spec.Health.Port == 0 {
+		return 0
+	}
+	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	t, err := instantQuery(qctx, h.httpClient(), fmt.Sprintf("http://127.0.0.1:%d", spec.Health.Port), q, 0)
+	if err != nil {
+		return 0
+	}
+	// A second back, so the sample lies before the switch, not at it.
+	return t - 1
 }

@@ -362,7 +362,9 @@ func Plan(ctx context.Context, opts Options) (*Report, []*HostRun, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	r.runPhases(ctx, []Phase{connectPhase{}, probePhase{}, planPhase{}, diffPhase{}})
+	r.runPhases(ctx, []Phase{connectPhase{}, probePhase{}})
+	r.refuseBelowFloors()
+	r.runPhases(ctx, []Phase{planPhase{}, diffPhase{}})
 	r.finish()
 	return r.report(), r.Hosts, nil
 }
@@ -385,6 +387,7 @@ func Apply(ctx context.Context, opts Options) (*Report, error) {
 	} else {
 		r.runPhases(ctx, phases[:2])
 		r.settleLocks(ctx)
+		r.refuseBelowFloors()
 		r.runPhases(ctx, phases[2:])
 		r.rollout(ctx)
 	}

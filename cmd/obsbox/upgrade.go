@@ -72,7 +72,11 @@ func newestWithinMajor(inv *inventory.Inventory) (want map[string]string, notes 
 	return want, notes
 }
 
-// setVersionsAndApply records versions in the inventory, prints the plan and applies it.
+// setVersionsAndApply plans every host with the new versions before
+// anything is written: a missing bundle (all of them listed), a host that
+// cannot be planned or a refused downgrade ends the command with the
+// inventory as it was and no host touched. Then it records the versions,
+// prints the plan and applies it.
 func setVersionsAndApply(g *globalOptions, inv *inventory.Inventory, want map[string]string, f *runFlags) error {
 	var changes []string
 	for _, c := range sortedKeys(want) {
@@ -80,45 +84,77 @@ func setVersionsAndApply(g *globalOptions, inv *inventory.Inventory, want map[st
 			changes = append(changes, fmt.Sprintf("%s %s → %s", c, inv.Versions[c], want[c]))
 		}
 	}
+	next := inv
+	var src []byte
 	if len(changes) == 0 {
 		fmt.Fprintln(g.human(), "The inventory already names these versions.")
 	} else {
-		src, err := inventory.SetVersions(inv.Source, want)
-		if err != nil {
+		var err error
+		if src, err = inventory.SetVersions(inv.Source, want); err != nil {
 			return usageError(err)
 		}
-		next, err := reloadEdited(g, inv, src)
-		if err != nil {
+		if next, err = reloadEdited(g, inv, src); err != nil {
 			return err
 		}
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	opts := g.runOptions(next, f)
+	opts.Diffs = true
+	opts.Out = nil // the plan below says per host what failed
+	rep, _, err := installer.Plan(ctx, opts)
+	if err != nil {
+		return usageError(err)
+	}
+	if ctx.Err() != nil {
+		return interruptedError(nil)
+	}
+	if err := preflight(rep); err != nil {
+		return err
+	}
+	if src != nil {
 		if err := writeInventory(inv.Path, src); err != nil {
 			return failure(err)
 		}
 		fmt.Fprintf(g.human(), "%s: %s\n", inv.Path, strings.Join(changes, ", "))
-		inv = next
 	}
-	ctx, cancel := signalContext()
-	defer cancel()
-	opts := g.runOptions(inv, f)
-	opts.Diffs = true
 	if !g.json {
-		rep, _, err := installer.Plan(ctx, opts)
-		if err != nil {
-			return usageError(err)
-		}
-		if ctx.Err() != nil {
-			return interruptedError(nil)
-		}
 		rep.WritePlan(g.stdout)
-		if !rep.Changes() && len(rep.Failed()) == 0 {
-			return nil
-		}
 	}
-	opts.Diffs = false
+	if !rep.Changes() {
+		return nil
+	}
+	opts = g.runOptions(next, f)
 	if g.progress() {
 		opts.Progress = newApplyProgress(g.stderr)
 	}
-	return runApply(g, inv, opts)
+	return runApply(g, next, opts)
+}
+
+// preflight is nil when every host could be planned. Otherwise it names
+// every bundle missing on any host at once, then the other failures.
+func preflight(rep *installer.Report) error {
+	failed := rep.Failed()
+	if len(failed) == 0 {
+		return nil
+	}
+	var missing bundles.MissingBundles
+	var other []string
+	for _, h := range failed {
+		var mb bundles.MissingBundles
+		if errors.As(h.Err(), &mb) {
+			missing = missing.Add(mb...)
+			continue
+		}
+		other = append(other, h.Host+": "+h.Error)
+	}
+	var parts []string
+	if len(missing) > 0 {
+		parts = append(parts, missing.Error())
+	}
+	parts = append(parts, other...)
+	return failure(fmt.Errorf("nothing was changed: the inventory is as it was and no host was touched, because %d of %d hosts cannot take the new versions:\n%s",
+		len(failed), len(rep.Hosts), strings.Join(parts, "\n")))
 }
 
 func sortedKeys(m map[string]string) []string {

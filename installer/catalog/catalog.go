@@ -53,9 +53,18 @@ type Component struct {
 	DataDescription string
 	// Secrets names, by enclosing inventory block path, the settings whose values are secret.
 	Secrets map[string][]string
+	// DowngradeFloor, when set, bounds how far back a host may go once it
+	// has run a version at or above Ran; nil: any version may follow any.
+	DowngradeFloor *Floor
 	// AlertRules names the alert rules the component adds to Prometheus's
 	// rules file; rules.disable and rule blocks may name them.
 	AlertRules []string
+}
+
+// Floor: a host whose component has run Ran or newer may not go below Min
+// (its data folder would be unreadable), for Reason.
+type Floor struct {
+	Ran, Min, Reason string
 }
 
 // Port is one default listener.

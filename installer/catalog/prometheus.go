@@ -29,6 +29,8 @@ func init() {
 		Default:         "3.16.0",
 		DataKind:        "metrics history (the TSDB)",
 		DataDescription: "Prometheus's time series database (TSDB)",
-		Secrets:         map[string][]string{"prometheus/remote_write": {"url", "password", "bearer_token"}},
+		DowngradeFloor: &Floor{Ran: "3.0.0", Min: "2.55.0",
+			Reason: "Prometheus 2 before 2.55.0 cannot read a TSDB that Prometheus 3 has written"},
+		Secrets: map[string][]string{"prometheus/remote_write": {"url", "password", "bearer_token"}},
 	})
 }
