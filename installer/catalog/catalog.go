@@ -53,6 +53,9 @@ type Component struct {
 	DataDescription string
 	// Secrets names, by enclosing inventory block path, the settings whose values are secret.
 	Secrets map[string][]string
+	// MajorChanges says, per major version, what changes for the user when a
+	// fleet moves to it, for the major upgrade's plan note.
+	MajorChanges map[int]string
 	// DowngradeFloor, when set, bounds how far back a host may go once it
 	// has run a version at or above Ran; nil: any version may follow any.
 	DowngradeFloor *Floor

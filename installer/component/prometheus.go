@@ -41,9 +41,13 @@ func hostPort(addr string, port int) string { return net.JoinHostPort(addr, strc
 //     tarballs ship no consoles/) are never passed;
 //   - no --enable-feature is passed, so none that 3.0 made default or removed matters;
 //   - 3.x fails a scrape whose Content-Type is missing or unknown where 2.x
-//     read it as text 0.0.4: every 3.x job gets fallback_scrape_protocol
-//     PrometheusText0.0.4, so a target 2.x scraped stays up after the upgrade
-//     (2.x refuses the key, so it is 3.x only);
+//     read it as text 0.0.4. fallback_scrape_protocol would keep such targets
+//     up, but 2.x refuses the key, and a rollout writes the configuration
+//     before it switches the binary and keeps it when a failed gate switches
+//     back: a 2.x started on a 3.x-only file would not start at all. So both
+//     majors get the same file (every exporter obsbox installs sends a valid
+//     Content-Type), and the major upgrade's plan note names the change
+//     (catalog: MajorChanges) for the user's own scrape jobs.
 //   - UTF-8 names (3.x's metric_name_validation_scheme utf8 default) are
 //     left at each line's default: the inventory only admits legacy label
 //     names, which both schemes accept, and 2.55+ reads what 3.x stores.
@@ -52,11 +56,10 @@ type prometheusLine struct {
 }
 
 func prometheusRelease(version string) prometheusLine {
-	// A version that does not parse, or a major after 3, renders as the newest line.
-	if major, _, ok := majorMinor(version); ok && major < 3 {
-		return prometheusLine{}
-	}
-	return prometheusLine{FallbackScrapeProtocol: "PrometheusText0.0.4"}
+	// Every line renders alike today (see above); the version is the one
+	// place where a line of its own would be chosen.
+	_ = version
+	return prometheusLine{}
 }
 
 // prometheusFlags is the unit's command line; the same for every line (see prometheusLine).

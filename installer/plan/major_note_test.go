@@ -16,7 +16,7 @@ func TestIssue13Finding3_MajorUpgradeNote(t *testing.T) {
 		t.Fatalf("notes = %+v, want one for prometheus only", notes)
 	}
 	n := notes[0]
-	for _, want := range []string{"major upgrade 2.53.3 → 3.16.0", "/var/lib/obsbox/prometheus", "kept", "below 2.55.0 is refused"} {
+	for _, want := range []string{"major upgrade 2.53.3 → 3.16.0", "/var/lib/obsbox/prometheus", "kept", "below 2.55.0 is refused", "valid Content-Type"} {
 		if !strings.Contains(n.Text, want) {
 			t.Errorf("the note does not say %q: %s", want, n.Text)
 		}

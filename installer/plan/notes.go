@@ -117,6 +117,9 @@ func MajorUpgradeNotes(rs []Rollout) []Note {
 		if kind := catalog.Get(r.Component).DataKind; kind != "" {
 			text += fmt.Sprintf("; its data folder %s (%s) is kept, and the rollout gate checks %s answers for data from before the switch", catalog.DataDir(r.Component), kind, r.To)
 		}
+		if change := catalog.Get(r.Component).MajorChanges[int(to.Major)]; change != "" && dir == "upgrade" {
+			text += "; " + change
+		}
 		if f := catalog.Get(r.Component).DowngradeFloor; f != nil && dir == "upgrade" && bundles.CompareVersions(r.To, f.Ran) >= 0 {
 			text += fmt.Sprintf("; once %s has run, going back below %s is refused (%s)", r.To, f.Min, f.Reason)
 		}
