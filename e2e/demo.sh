@@ -28,10 +28,11 @@ ssh {
 }
 
 versions {
-  prometheus    = "2.53.3"
-  alertmanager  = "0.27.0"
-  grafana       = "11.2.2" # the test-only Grafana stand-in (real Grafana cannot be fetched here)
-  node_exporter = "1.8.2"
+  prometheus        = "3.16.0"
+  alertmanager      = "0.35.0"
+  grafana           = "11.2.2" # the test-only Grafana stand-in (real Grafana cannot be fetched here)
+  node_exporter     = "1.12.1"
+  blackbox_exporter = "0.27.0"
 }
 
 bundles {
@@ -58,13 +59,21 @@ host "h3" {
 }
 
 grafana { admin_password = "obsbox-demo" }
+
+# blackbox_exporter on the Prometheus host probes these.
+probe "exporters" {
+  module   = "http_2xx"
+  targets  = ["http://$p.12:9100/metrics", "http://$p.13:9100/metrics"]
+  interval = "15s"
+}
 HCL
 (umask 077 && echo obsbox-secure-pw >"$demo/sudo-password")
 
 files=()
-for c in prometheus/prometheus/releases/download/v2.53.3/prometheus-2.53.3 \
-	prometheus/alertmanager/releases/download/v0.27.0/alertmanager-0.27.0 \
-	prometheus/node_exporter/releases/download/v1.8.2/node_exporter-1.8.2; do
+for c in prometheus/prometheus/releases/download/v3.16.0/prometheus-3.16.0 \
+	prometheus/alertmanager/releases/download/v0.35.0/alertmanager-0.35.0 \
+	prometheus/node_exporter/releases/download/v1.12.1/node_exporter-1.12.1 \
+	prometheus/blackbox_exporter/releases/download/v0.27.0/blackbox_exporter-0.27.0; do
 	files+=("$mirror/$c.linux-amd64.tar.gz")
 done
 files+=("$mirror/oss/release/grafana-11.2.2.linux-amd64.tar.gz")
@@ -78,6 +87,7 @@ The stack is up (inventory: $demo/obsbox.hcl):
   Alertmanager  http://$p.11:9093
   Grafana       http://$p.11:3000   (admin / obsbox-demo; a test-only stand-in, not the real Grafana)
   node_exporter http://$p.11:9100/metrics, http://$p.12:9100/metrics, http://$p.13:9100/metrics
+  probes        probe_success{probe="exporters"} in Prometheus (blackbox_exporter on h1, 127.0.0.1:9115 only)
 
 Try: $obsbox -i $demo/obsbox.hcl status
      $obsbox -i $demo/obsbox.hcl plan      (nothing to do)
