@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Test hosts for obsbox's end-to-end suite: Debian bookworm machines booted with
-# systemd-nspawn (systemd as PID 1, sshd, own network namespace) on bridge obsbr0.
+# Test hosts for obsbox's end-to-end suite: Debian machines (bookworm or trixie)
+# booted with systemd-nspawn (systemd as PID 1, sshd, own network namespace) on
+# bridge obsbr0.
 #
-#   hosts.sh up N        boot fresh hosts h1..hN at PREFIX.11, PREFIX.12, ...
+#   hosts.sh up N [FL]   boot fresh hosts h1..hN at PREFIX.11, PREFIX.12, ...;
+#                        FL: one flavour for all (bookworm, the default, or
+#                        trixie) or one per host, comma-separated: bookworm,trixie
 #   hosts.sh down        stop the hosts this harness started, remove them and the bridge
 #   hosts.sh status      list the hosts and what systemd says on each
 #   hosts.sh stop NAME   power one host off (its disk is kept)
@@ -24,7 +27,7 @@ BOOT_TIMEOUT=${OBSBOX_E2E_BOOT_TIMEOUT:-180}
 RUN_ENV=$STATE/run.env
 
 usage() {
-	sed -n '2,10s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,13s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -128,10 +131,11 @@ host_ssh() {
 		"root@$1" "$2" </dev/null 9>&-
 }
 
+# mount_root DIR LOWER: the host's disk, an overlay on its flavour's rootfs.
 mount_root() {
-	local dir=$1
+	local dir=$1 lower=$2
 	mountpoint -q "$dir/root" && return 0
-	mount -t overlay overlay -o "lowerdir=$ROOTFS,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
+	mount -t overlay overlay -o "lowerdir=$lower,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
 }
 
 unmount_root() {
@@ -154,17 +158,20 @@ remove_machine_dir() {
 # prepare_host makes a host's root filesystem: an overlay on the cached rootfs
 # (a full copy where overlayfs is not available), then its identity and users.
 prepare_host() {
-	local name=$1 addr=$2 dir=$MACHINES/$1 mode=overlay
+	local name=$1 addr=$2 flavour=$3 dir=$MACHINES/$1 mode=overlay lower
+	lower=$(rootfs_of "$flavour")
 	remove_machine_dir "$dir"
 	mkdir -p "$dir/upper" "$dir/work" "$dir/root" "$STATE/hosts/$name"
-	if [ "${OBSBOX_E2E_NO_OVERLAY:-}" = 1 ] || ! mount_root "$dir" 2>/dev/null; then
+	if [ "${OBSBOX_E2E_NO_OVERLAY:-}" = 1 ] || ! mount_root "$dir" "$lower" 2>/dev/null; then
 		mode=copy
 		rm -rf "$dir/upper" "$dir/work"
-		cp -a --reflink=auto "$ROOTFS/." "$dir/root/"
+		cp -a --reflink=auto "$lower/." "$dir/root/"
 	fi
 	echo "$addr" >"$STATE/hosts/$name/address"
 	echo "$mode" >"$STATE/hosts/$name/mode"
 	echo "$dir" >"$STATE/hosts/$name/dir"
+	echo "$flavour" >"$STATE/hosts/$name/flavour"
+	echo "$lower" >"$STATE/hosts/$name/rootfs"
 
 	local root=$dir/root
 	echo "$name" >"$root/etc/hostname"
@@ -212,7 +219,7 @@ boot_host() {
 	local name=$1 dir mode pid
 	dir=$(host_get "$name" dir)
 	mode=$(host_get "$name" mode)
-	[ "$mode" = overlay ] && mount_root "$dir"
+	[ "$mode" = overlay ] && mount_root "$dir" "$(host_get "$name" rootfs)"
 	# A background job of a non-interactive shell is no process-group leader, so
 	# setsid does not fork and $! is systemd-nspawn's own PID.
 	setsid systemd-nspawn -D "$dir/root" -b -M "$name" --register=no --keep-unit \
@@ -362,11 +369,31 @@ teardown() {
 	rm -rf "$STATE"
 }
 
+# parse_flavours N SPEC fills HOST_FLAVOURS with one flavour per host: SPEC is
+# empty (all the default), one flavour (all hosts) or N comma-separated ones.
+HOST_FLAVOURS=()
+parse_flavours() {
+	local n=$1 spec=$2 f i
+	HOST_FLAVOURS=()
+	[ -n "$spec" ] || spec=$DEFAULT_FLAVOUR
+	IFS=, read -r -a HOST_FLAVOURS <<<"$spec"
+	for f in "${HOST_FLAVOURS[@]}"; do
+		is_flavour "$f" || die "unknown host flavour '$f' in '$spec' (have: ${FLAVOURS[*]})"
+	done
+	if [ ${#HOST_FLAVOURS[@]} -eq 1 ]; then
+		f=${HOST_FLAVOURS[0]}
+		for ((i = 1; i < n; i++)); do HOST_FLAVOURS+=("$f"); done
+	fi
+	[ ${#HOST_FLAVOURS[@]} -eq "$n" ] ||
+		die "up $n needs one flavour or $n comma-separated flavours, got '$spec'"
+}
+
 cmd_up() {
 	local n=${1:-}
 	if ! [[ $n =~ ^[0-9]+$ ]] || [ "$n" -lt 1 ] || [ "$n" -gt 50 ]; then
 		die "up needs a host count from 1 to 50, got '${n}'"
 	fi
+	parse_flavours "$n" "${2:-}"
 	[[ $PREFIX =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || die "OBSBOX_E2E_PREFIX must look like 10.99.0, got '$PREFIX'"
 	need_root
 	take_run_lock
@@ -378,7 +405,15 @@ cmd_up() {
 	OWNER_PID='' OWNER_START='' HOLDER_PID='' HOLDER_START=''
 	PREFIX=${OBSBOX_E2E_PREFIX:-10.99.0} BRIDGE=${OBSBOX_E2E_BRIDGE:-obsbr0}
 	MACHINES=${OBSBOX_E2E_MACHINES:-/var/tmp/obsbox-e2e/machines}
-	ensure_rootfs
+	# On a fresh machine build every flavour at once: the suite needs them all and
+	# two debootstraps in parallel cost little more than one.
+	local f
+	for f in "${HOST_FLAVOURS[@]}"; do
+		[ -e "$(rootfs_of "$f")/$ROOTFS_MARKER" ] || {
+			ensure_rootfs
+			break
+		}
+	done
 	ensure_key
 
 	if locked_by_caller; then
@@ -399,7 +434,7 @@ cmd_up() {
 	local i name names=()
 	for ((i = 1; i <= n; i++)); do
 		name=h$i
-		prepare_host "$name" "$PREFIX.$((10 + i))"
+		prepare_host "$name" "$PREFIX.$((10 + i))" "${HOST_FLAVOURS[$((i - 1))]}"
 		boot_host "$name"
 		names+=("$name")
 	done
@@ -407,9 +442,9 @@ cmd_up() {
 	local booted=$SECONDS
 	wait_hosts strict "${names[@]}" || die "test hosts did not come up"
 	trap - EXIT
-	log "$n host(s) running after $((SECONDS - began))s (setup $((booted - began))s, boot $((SECONDS - booted))s); known_hosts: $STATE/known_hosts"
+	log "$n host(s) (${HOST_FLAVOURS[*]}) running after $((SECONDS - began))s (setup $((booted - began))s, boot $((SECONDS - booted))s); known_hosts: $STATE/known_hosts"
 	for name in "${names[@]}"; do
-		printf '%s %s\n' "$name" "$(host_get "$name" address)"
+		printf '%s %s %s\n' "$name" "$(host_get "$name" address)" "$(host_get "$name" flavour)"
 	done
 }
 
@@ -464,12 +499,12 @@ cmd_status() {
 		else
 			state=stopped
 		fi
-		printf '%-4s %-15s %s\n' "$name" "$addr" "$state"
+		printf '%-4s %-15s %-9s %s\n' "$name" "$addr" "$(host_get "$name" flavour)" "$state"
 	done
 }
 
 case ${1:-} in
-up) cmd_up "${2:-}" ;;
+up) cmd_up "${2:-}" "${3:-}" ;;
 down) cmd_down ;;
 status) cmd_status ;;
 stop) cmd_stop "${2:-}" ;;

@@ -6,7 +6,6 @@ E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$E2E_DIR/.." && pwd)
 
 CACHE=${OBSBOX_E2E_CACHE:-/var/cache/obsbox-e2e}
-ROOTFS=$CACHE/rootfs-bookworm
 ROOTFS_MARKER=.obsbox-rootfs-complete
 KEY=$CACHE/id_ed25519
 MIRROR_DIR=$CACHE/mirror
@@ -33,31 +32,72 @@ if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 	PATH=/usr/local/go/bin:$PATH
 fi
 
-# ensure_rootfs builds the cached bookworm root filesystem once. It takes the same
-# flock as any other builder, so a build in progress elsewhere is waited for.
-ensure_rootfs() {
-	[ -e "$ROOTFS/$ROOTFS_MARKER" ] && return 0
-	command -v debootstrap >/dev/null || die "debootstrap is missing (run e2e/prereqs.sh)"
-	mkdir -p "$CACHE"
-	local fd
-	exec {fd}>"$CACHE/rootfs.lock"
+# Host flavours: Debian releases a test host can run. The first is the default.
+# bookworm has systemd 252, trixie systemd 257.
+FLAVOURS=(bookworm trixie)
+DEFAULT_FLAVOUR=bookworm
+
+is_flavour() {
+	local f
+	for f in "${FLAVOURS[@]}"; do [ "$f" = "$1" ] && return 0; done
+	return 1
+}
+
+# rootfs_of FLAVOUR: the cached root filesystem of that flavour.
+rootfs_of() { printf '%s/rootfs-%s\n' "$CACHE" "$1"; }
+
+# bootstrap_rootfs FLAVOUR builds one cached root filesystem under its own flock
+# (bookworm keeps the historic rootfs.lock), so a build in progress elsewhere is
+# waited for rather than repeated.
+bootstrap_rootfs() {
+	local flavour=$1 dir lockname=rootfs-$1.lock fd
+	dir=$(rootfs_of "$flavour")
+	[ "$flavour" = bookworm ] && lockname=rootfs.lock
+	exec {fd}>"$CACHE/$lockname"
 	if ! flock -n "$fd"; then
-		log "waiting for another rootfs build ($CACHE/rootfs.lock)"
+		log "waiting for another $flavour rootfs build ($CACHE/$lockname)"
 		flock "$fd"
 	fi
-	if [ ! -e "$ROOTFS/$ROOTFS_MARKER" ]; then
-		log "bootstrapping Debian bookworm into $ROOTFS (once, about 2 minutes)"
-		rm -rf "$ROOTFS.tmp" "$ROOTFS"
+	if [ ! -e "$dir/$ROOTFS_MARKER" ]; then
+		log "bootstrapping Debian $flavour into $dir (once, 1-2 minutes)"
+		rm -rf "$dir.tmp" "$dir"
 		if ! debootstrap --variant=minbase --include="$ROOTFS_PACKAGES" \
-			bookworm "$ROOTFS.tmp" "$DEBIAN_MIRROR" >"$CACHE/debootstrap.log" 2>&1; then
-			tail -n 20 "$CACHE/debootstrap.log" >&2
+			"$flavour" "$dir.tmp" "$DEBIAN_MIRROR" >"$CACHE/debootstrap-$flavour.log" 2>&1; then
+			tail -n 20 "$CACHE/debootstrap-$flavour.log" >&2
 			exec {fd}>&-
-			die "debootstrap of $ROOTFS.tmp failed (full log: $CACHE/debootstrap.log)"
+			log "error: debootstrap of $dir.tmp failed (full log: $CACHE/debootstrap-$flavour.log)"
+			return 1
 		fi
-		touch "$ROOTFS.tmp/$ROOTFS_MARKER"
-		mv "$ROOTFS.tmp" "$ROOTFS"
+		touch "$dir.tmp/$ROOTFS_MARKER"
+		mv "$dir.tmp" "$dir"
 	fi
 	exec {fd}>&-
+}
+
+# ensure_rootfs builds the cached root filesystems that are missing: the named
+# flavours (all of them when none is named), in parallel, because first-run time
+# counts (two debootstraps on two cores take little more than one).
+ensure_rootfs() {
+	local f want=("$@") pids=() bad=0 p
+	[ ${#want[@]} -gt 0 ] || want=("${FLAVOURS[@]}")
+	for f in "${want[@]}"; do
+		is_flavour "$f" || die "unknown host flavour '$f' (have: ${FLAVOURS[*]})"
+	done
+	local missing=()
+	for f in "${want[@]}"; do
+		[ -e "$(rootfs_of "$f")/$ROOTFS_MARKER" ] || missing+=("$f")
+	done
+	[ ${#missing[@]} -gt 0 ] || return 0
+	command -v debootstrap >/dev/null || die "debootstrap is missing (run e2e/prereqs.sh)"
+	mkdir -p "$CACHE"
+	for f in "${missing[@]}"; do
+		bootstrap_rootfs "$f" 9>&- &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" || bad=1
+	done
+	[ "$bad" = 0 ] || die "could not bootstrap every host flavour (${missing[*]})"
 }
 
 # ensure_key creates the harness key pair once.

@@ -61,6 +61,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 	done
 fi
 
+# Every host flavour must be bootstrappable, unless its rootfs is cached already
+# (an old debootstrap knows no trixie).
+for flavour in "${FLAVOURS[@]}"; do
+	[ -e "$(rootfs_of "$flavour")/$ROOTFS_MARKER" ] && continue
+	[ -e "/usr/share/debootstrap/scripts/$flavour" ] ||
+		unavailable "debootstrap cannot bootstrap Debian $flavour (no /usr/share/debootstrap/scripts/$flavour; upgrade debootstrap)"
+done
+
 # The hosts need a bridge and overlay (or room for copies); check the bridge now
 # rather than fail halfway through booting.
 if ! ip link show "$BRIDGE" >/dev/null 2>&1; then

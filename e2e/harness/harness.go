@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,10 +29,20 @@ import (
 // "deploy" has passwordless sudo; root, deploy and secure all accept KeyPath.
 const SecurePassword = "obsbox-secure-pw"
 
+// Host flavours: the Debian release a test host runs.
+const (
+	Bookworm = "bookworm" // Debian 12, systemd 252; the default
+	Trixie   = "trixie"   // Debian 13, systemd 257
+)
+
+// Flavours lists every host flavour hosts.sh can boot.
+var Flavours = []string{Bookworm, Trixie}
+
 // Host is one test machine.
 type Host struct {
 	Name    string // h1, h2, ...
 	Address string // PREFIX.11, PREFIX.12, ...
+	Flavour string // Bookworm or Trixie
 }
 
 // Cluster is a set of running test hosts owned by this process.
@@ -43,10 +54,28 @@ type Cluster struct {
 	lock *os.File
 }
 
-// Up boots fresh hosts h1..hn, waiting for the run lock if another run holds it
-// (up to OBSBOX_E2E_LOCK_WAIT seconds, default 1800). Leftovers of a run that
-// died are removed first. Call Down when done.
+// Up boots fresh bookworm hosts h1..hn, waiting for the run lock if another run
+// holds it (up to OBSBOX_E2E_LOCK_WAIT seconds, default 1800). Leftovers of a
+// run that died are removed first. Call Down when done.
 func Up(n int) (*Cluster, error) {
+	return up(n, "")
+}
+
+// UpWith is Up with one host per flavour given, in order: UpWith(Bookworm,
+// Trixie, Trixie) boots h1 on bookworm, h2 and h3 on trixie.
+func UpWith(flavours ...string) (*Cluster, error) {
+	if len(flavours) == 0 {
+		return nil, errors.New("harness: UpWith needs at least one flavour")
+	}
+	for _, f := range flavours {
+		if !slices.Contains(Flavours, f) {
+			return nil, fmt.Errorf("harness: unknown host flavour %q (have %s)", f, strings.Join(Flavours, ", "))
+		}
+	}
+	return up(len(flavours), strings.Join(flavours, ","))
+}
+
+func up(n int, flavours string) (*Cluster, error) {
 	lock, err := takeRunLock()
 	if err != nil {
 		return nil, err
@@ -56,18 +85,22 @@ func Up(n int) (*Cluster, error) {
 		KnownHostsPath: filepath.Join(stateDir(), "known_hosts"),
 		lock:           lock,
 	}
-	out, err := hostsScript("up", strconv.Itoa(n))
+	args := []string{"up", strconv.Itoa(n)}
+	if flavours != "" {
+		args = append(args, flavours)
+	}
+	out, err := hostsScript(args...)
 	if err != nil {
 		c.release()
 		return nil, err
 	}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Fields(line)
-		if len(f) != 2 {
+		if len(f) != 3 {
 			c.release()
 			return nil, fmt.Errorf("harness: unexpected line %q from hosts.sh up", line)
 		}
-		c.Hosts = append(c.Hosts, Host{Name: f[0], Address: f[1]})
+		c.Hosts = append(c.Hosts, Host{Name: f[0], Address: f[1], Flavour: f[2]})
 	}
 	if len(c.Hosts) != n {
 		err := fmt.Errorf("harness: hosts.sh up %d reported %d hosts", n, len(c.Hosts))
@@ -199,9 +232,12 @@ func Prereqs(t testing.TB) {
 			missing = append(missing, tool)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(cacheDir(), "rootfs-bookworm", ".obsbox-rootfs-complete")); err != nil {
-		if _, err := exec.LookPath("debootstrap"); err != nil {
-			missing = append(missing, "debootstrap (no cached rootfs)")
+	for _, f := range Flavours {
+		if _, err := os.Stat(filepath.Join(cacheDir(), "rootfs-"+f, ".obsbox-rootfs-complete")); err != nil {
+			if _, err := exec.LookPath("debootstrap"); err != nil {
+				missing = append(missing, "debootstrap (no cached rootfs-"+f+")")
+			}
+			break
 		}
 	}
 	if len(missing) == 0 {
