@@ -15,13 +15,17 @@ import (
 	"time"
 
 	"github.com/obsbox/obsbox/e2e/harness"
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
-// flavourVersions are the versions TestFlavours installs: empty fields are
-// writeInventory's defaults (Prometheus 2.53.3, Alertmanager 0.27.0,
-// node_exporter 1.8.2). For the catalog's defaults set, e.g.,
-// Prometheus: catalog.Get("prometheus").Default (and the same for the others).
-var flavourVersions = invData{}
+// flavourVersions are the versions TestFlavours installs: the catalog's
+// defaults, today's releases, so a fresh install of what `obsbox init`
+// writes is proven on both host flavours.
+var flavourVersions = invData{
+	Prometheus:   catalog.Get(catalog.Prometheus).Default,
+	Alertmanager: catalog.Get(catalog.Alertmanager).Default,
+	NodeExporter: catalog.Get(catalog.NodeExporter).Default,
+}
 
 // flavourSystemd is the systemd major version each host flavour ships.
 var flavourSystemd = map[string]string{harness.Bookworm: "252", harness.Trixie: "257"}
