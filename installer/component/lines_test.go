@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/obsbox/obsbox/installer/catalog"
+	"github.com/obsbox/obsbox/installer/inventory"
 	"github.com/obsbox/obsbox/internal/golden"
 )
 
@@ -39,6 +40,10 @@ var releaseLines = []struct {
 	{catalog.NodeExporter, "1.12", "1.12.1", false},
 	{catalog.BlackboxExporter, "0.24", "0.24.0", true},
 	{catalog.BlackboxExporter, "0.27", "0.27.0", false},
+	// Grafana cannot run here: checked against its documentation only.
+	{catalog.Grafana, "11", "11.2.2", true},
+	{catalog.Grafana, "12", "12.0.0", true},
+	{catalog.Grafana, "13", "13.0.0", true},
 }
 
 // linesInv has what every line renders differently, if at all: two
@@ -71,7 +76,8 @@ probe "shop" {
 func lineSpec(t *testing.T, comp, version string) *Spec {
 	t.Helper()
 	inv := loadProbeInv(t, linesInv)
-	spec, err := impls[comp].Spec(&Context{Inv: inv, Host: inv.Host("mon-1"), Version: version})
+	spec, err := impls[comp].Spec(&Context{Inv: inv, Host: inv.Host("mon-1"), Version: version,
+		GrafanaAdminPassword: inventory.NewSecret("admin-pw-123"), GrafanaSecretKey: inventory.NewSecret("k3y-0123456789abcdef")})
 	if err != nil {
 		t.Fatalf("%s %s: %v", comp, version, err)
 	}
