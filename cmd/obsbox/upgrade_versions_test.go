@@ -19,7 +19,14 @@ func TestIssue13_BareUpgradeNamesNewMajors(t *testing.T) {
 	if want["prometheus"] != "2.55.1" || want["node_exporter"] != "1.12.1" {
 		t.Errorf("bare upgrade wants %v", want)
 	}
-	if len(notes) != 1 || !strings.Contains(notes[0], "obsbox upgrade prometheus=3.16.0") {
-		t.Errorf("notes %q", notes)
+	// One note per newer major of each component: Prometheus 3, Grafana 12 and 13.
+	joined := strings.Join(notes, "\n")
+	for _, want := range []string{"obsbox upgrade prometheus=3.16.0", "obsbox upgrade grafana=12."} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("no note says %q: %q", want, notes)
+		}
+	}
+	if strings.Contains(joined, "node_exporter") {
+		t.Errorf("node_exporter has no newer major, but a note names it: %q", notes)
 	}
 }
