@@ -64,7 +64,8 @@ func (a Alertmanager) Spec(c *Context) (*Spec, error) {
 	ac := c.Inv.Alertmanager
 	cfgDir := catalog.ConfigDir(name)
 
-	conf := templates.AlertmanagerConfig{DefaultReceiver: ac.DefaultReceiver}
+	conf := templates.AlertmanagerConfig{DefaultReceiver: ac.DefaultReceiver,
+		WatchdogReceiver: ac.WatchdogReceiver, WatchdogInterval: ac.WatchdogInterval}
 	for _, r := range ac.Receivers {
 		tr := templates.AlertmanagerReceiver{Name: r.Name}
 		switch {

@@ -260,8 +260,13 @@ func buildAlertmanager(r *rawAlertmanager) Alertmanager {
 	case len(a.Receivers) > 0:
 		a.DefaultReceiver = a.Receivers[0].Name
 	}
+	a.WatchdogReceiver = deref(r.WatchdogReceiver, "")
+	a.WatchdogInterval = deref(r.WatchdogInterval, DefaultWatchdogInterval)
 	return a
 }
+
+// DefaultWatchdogInterval is how often Watchdog reaches its receiver.
+const DefaultWatchdogInterval = "5m"
 
 func deref[T any](p *T, def T) T {
 	if p == nil {

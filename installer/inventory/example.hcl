@@ -102,6 +102,13 @@ alertmanager {
   #   receiver = "team"
   # }
   # default_receiver = "team"
+  #
+  # Watchdog always fires; sent every watchdog_interval (default 5m) to a dead man's
+  # switch outside this stack, it pages someone when the stack itself goes silent.
+  # receiver "deadman" {
+  #   webhook { url = env("DEADMAN_URL") }
+  # }
+  # watchdog_receiver = "deadman"
 }
 
 grafana {

@@ -126,11 +126,17 @@ type rawAlertmanager struct {
 	Receivers       []rawReceiver `hcl:"receiver,block"`
 	Routes          []rawRoute    `hcl:"route,block"`
 	DefaultReceiver *string       `hcl:"default_receiver,optional"`
+	// WatchdogReceiver gets the always-firing Watchdog every WatchdogInterval:
+	// a dead man's switch outside the stack pages when it stops arriving.
+	WatchdogReceiver *string `hcl:"watchdog_receiver,optional"`
+	WatchdogInterval *string `hcl:"watchdog_interval,optional"`
 
-	PortRange            hcl.Range `hcl:"port,attr_value_range"`
-	ClusterPortRange     hcl.Range `hcl:"cluster_port,attr_value_range"`
-	DefaultReceiverRange hcl.Range `hcl:"default_receiver,attr_value_range"`
-	DefRange             hcl.Range `hcl:",def_range"`
+	PortRange             hcl.Range `hcl:"port,attr_value_range"`
+	ClusterPortRange      hcl.Range `hcl:"cluster_port,attr_value_range"`
+	DefaultReceiverRange  hcl.Range `hcl:"default_receiver,attr_value_range"`
+	WatchdogReceiverRange hcl.Range `hcl:"watchdog_receiver,attr_value_range"`
+	WatchdogIntervalRange hcl.Range `hcl:"watchdog_interval,attr_value_range"`
+	DefRange              hcl.Range `hcl:",def_range"`
 }
 
 type rawReceiver struct {

@@ -125,6 +125,9 @@ type Alertmanager struct {
 	Receivers       []Receiver
 	Routes          []Route
 	DefaultReceiver string // default: the first receiver, or "null" when there are none
+	// WatchdogReceiver gets Watchdog every WatchdogInterval (default 5m); "" sends it nowhere.
+	WatchdogReceiver string
+	WatchdogInterval string
 }
 
 // Receiver is a named notification target; exactly one kind is set.

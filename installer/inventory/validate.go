@@ -470,6 +470,14 @@ func (v *validator) alertmanager(a *rawAlertmanager, inv *Inventory) {
 	if a.DefaultReceiver != nil && !slices.Contains(known, *a.DefaultReceiver) {
 		v.errorf(a.DefaultReceiverRange, "Unknown receiver", "default_receiver names %q, which is not defined.%s%s", *a.DefaultReceiver, suggest(*a.DefaultReceiver, receivers), receiverList(receivers))
 	}
+	if a.WatchdogReceiver != nil && !slices.Contains(receivers, *a.WatchdogReceiver) {
+		v.errorf(a.WatchdogReceiverRange, "Unknown receiver", "watchdog_receiver names %q, which is not defined.%s%s", *a.WatchdogReceiver, suggest(*a.WatchdogReceiver, receivers), receiverList(receivers))
+	}
+	if a.WatchdogInterval != nil {
+		if _, err := duration.Positive(*a.WatchdogInterval); err != nil {
+			v.errorf(a.WatchdogIntervalRange, "Invalid watchdog_interval", "watchdog_interval: %v", err)
+		}
+	}
 	if len(a.Receivers) > 0 && len(inv.HostsWithRole(catalog.Alertmanager)) == 0 && len(inv.Hosts) > 0 {
 		v.warnf(a.DefRange, "No Alertmanager host", `receivers are configured but no host has the "alertmanager" role, so no alert is sent`)
 	}
