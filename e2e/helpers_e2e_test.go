@@ -131,6 +131,10 @@ alertmanager {
     receiver = "hook"
   }
   default_receiver = "hook"
+{{- if .Watchdog}}
+  watchdog_receiver = "hook"
+  watchdog_interval = "{{.Watchdog}}"
+{{- end}}
 }
 
 grafana {
@@ -148,6 +152,7 @@ rules {
 
 type invData struct {
 	Key, KnownHosts, Dir, Mirror, Webhook, Extra string
+	Watchdog                                     string // watchdog_interval; "" = Watchdog goes nowhere
 	Rules                                        string // more lines of the rules block
 	Prometheus, Alertmanager, NodeExporter       string
 	Hosts                                        []harness.Host

@@ -25,6 +25,7 @@ type webhook struct {
 	url    string
 	mu     sync.Mutex
 	alerts []map[string]any
+	at     []time.Time // when each of alerts arrived
 }
 
 func startWebhook(t *testing.T) *webhook {
@@ -41,6 +42,9 @@ func startWebhook(t *testing.T) *webhook {
 		if json.Unmarshal(b, &msg) == nil {
 			w.mu.Lock()
 			w.alerts = append(w.alerts, msg.Alerts...)
+			for range msg.Alerts {
+				w.at = append(w.at, time.Now())
+			}
 			w.mu.Unlock()
 		}
 	}), ReadHeaderTimeout: 5 * time.Second}

@@ -41,6 +41,20 @@ func (w *webhook) notifications(name string) int {
 	return n
 }
 
+// arrivals returns when firing alerts called name reached the webhook.
+func (w *webhook) arrivals(name string) []time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []time.Time
+	for i, a := range w.alerts {
+		l, _ := a["labels"].(map[string]any)
+		if a["status"] == "firing" && l["alertname"] == name {
+			out = append(out, w.at[i])
+		}
+	}
+	return out
+}
+
 // TestUpgradeMajor is issue 13's acceptance for the 2 → 3 upgrade, the
 // downgrade floor, Alertmanager's and node_exporter's upgrades, and
 // upgrades that are all or nothing before they start.
@@ -53,7 +67,10 @@ func TestUpgradeMajor(t *testing.T) {
 	// after Alertmanager's upgrade (the notification log is kept).
 	os.WriteFile(filepath.Join(s.dir, "rules", "page.yml"), []byte(
 		"groups:\n- name: e2e\n  rules:\n  - alert: E2EPage\n    expr: vector(1)\n    labels: {severity: page}\n"), 0o644)
-	s.writeInventory(invData{Prometheus: "2.53.3", Alertmanager: "0.27.0", NodeExporter: "1.8.2", RuleFiles: true})
+	// Watchdog every 10s to the webhook: a dead man's switch must see no gap
+	// while Prometheus moves from 2 to 3.
+	const watchdogEvery = 10 * time.Second
+	s.writeInventory(invData{Prometheus: "2.53.3", Alertmanager: "0.27.0", NodeExporter: "1.8.2", RuleFiles: true, Watchdog: "10s"})
 	h1 := s.c.Hosts[0].Address
 	prom, am := "http://"+h1+":9090", "http://"+h1+":9093"
 	if r := s.obsbox("apply"); r.code != 0 {
@@ -127,7 +144,15 @@ func TestUpgradeMajor(t *testing.T) {
 		}
 	})
 
+	var promUpgradesFrom time.Time
 	t.Run("prometheus 2.53.3 → 3.5.3 is planned as a major upgrade and keeps the TSDB", func(t *testing.T) {
+		eventually(t, 60*time.Second, "Watchdog at the webhook", func() error {
+			if len(hook.arrivals("Watchdog")) == 0 {
+				return fmt.Errorf("not yet")
+			}
+			return nil
+		})
+		promUpgradesFrom = time.Now()
 		r := s.obsbox("upgrade", "prometheus=3.5.3")
 		if r.code != 0 {
 			t.Fatalf("upgrade: %s", r)
@@ -180,6 +205,31 @@ func TestUpgradeMajor(t *testing.T) {
 		if _, err := queryAt(prom, `up{instance="h2"}`, before); err != nil {
 			t.Errorf("a series from before the upgrades is not queryable after the rollback: %v", err)
 		}
+	})
+
+	t.Run("Watchdog kept arriving through the Prometheus upgrades and the rollback", func(t *testing.T) {
+		if promUpgradesFrom.IsZero() {
+			t.Skip("the upgrades did not run")
+		}
+		time.Sleep(2 * watchdogEvery) // one more after the last restart
+		var times []time.Time
+		for _, at := range hook.arrivals("Watchdog") {
+			if !at.Before(promUpgradesFrom.Add(-2 * watchdogEvery)) {
+				times = append(times, at)
+			}
+		}
+		// Alertmanager re-sends on its group_interval tick once repeat_interval
+		// has passed, so two intervals apart is normal; a third is slack.
+		limit := 3 * watchdogEvery
+		for i := 1; i < len(times); i++ {
+			if gap := times[i].Sub(times[i-1]); gap > limit {
+				t.Errorf("no Watchdog for %s (at %s): a dead man's switch would have paged", gap.Round(time.Second), times[i-1].Format(time.TimeOnly))
+			}
+		}
+		if last := times[len(times)-1]; time.Since(last) > limit {
+			t.Errorf("no Watchdog since %s", last.Format(time.TimeOnly))
+		}
+		t.Logf("%d Watchdog notifications through the upgrades", len(times))
 	})
 
 	t.Run("apply with versions edited to 2.53.3 is refused on every host", func(t *testing.T) {
