@@ -182,6 +182,7 @@ func (s *stack) writeInventory(d invData) {
 	if err := os.WriteFile(s.inv, b.Bytes(), 0o644); err != nil {
 		s.t.Fatal(err)
 	}
+	useStackDir(s.dir)
 }
 
 func (s *stack) env() []string {

@@ -18,6 +18,8 @@ type contextBuilder struct {
 	// grafanaSecrets resolves the secrets; nil reads the inventory's files.
 	grafanaSecrets func() (password, key inventory.Secret, err error)
 
+	security component.Security // the run's, resolved once
+
 	once          sync.Once
 	password, key inventory.Secret
 	err           error
@@ -25,7 +27,7 @@ type contextBuilder struct {
 }
 
 func (b *contextBuilder) context(comp string, h *inventory.Host, version string, bundle *bundles.Bundle) (*component.Context, error) {
-	c := &component.Context{Inv: b.inv, Host: h, Version: version, Bundle: bundle}
+	c := &component.Context{Inv: b.inv, Host: h, Version: version, Bundle: bundle, Security: b.security}
 	if comp != catalog.Grafana {
 		return c, nil
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -42,18 +41,6 @@ func (healthPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		}
 	}
 	return nil
-}
-
-func (h *HostRun) httpClient() *http.Client {
-	return &http.Client{
-		Timeout: 5 * time.Second,
-		Transport: &http.Transport{
-			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				return h.Conn.DialContext(ctx, network, addr)
-			},
-			DisableKeepAlives: true,
-		},
-	}
 }
 
 // probeOnce returns "" when healthy, else what was wrong.

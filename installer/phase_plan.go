@@ -22,7 +22,7 @@ func (planPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	}
 	inv := r.Opts.Inventory
 	targetsOnly := r.targetsOnly(h)
-	in := plan.Input{Host: h.Host.Name, State: h.State, StagingDir: h.Conn.StagingDir(), TargetsOnly: targetsOnly}
+	in := plan.Input{Host: h.Host.Name, State: h.State, StagingDir: h.Conn.StagingDir(), TargetsOnly: targetsOnly, TLS: h.tls}
 	// Every missing bundle at once, not the first: one trip fetches them all.
 	var wants []bundles.Want
 	for _, c := range component.All() {
@@ -54,6 +54,9 @@ func (planPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		cc, err := r.contexts.context(name, h.Host, version, b)
 		if err != nil {
 			return err
+		}
+		if h.tls != nil {
+			cc.HostCert = h.tls.Cert
 		}
 		spec, err := c.Spec(cc)
 		if err != nil {

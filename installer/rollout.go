@@ -131,7 +131,7 @@ func (r *Run) rolloutHost(ctx context.Context, h *HostRun, comp string) error {
 	unit := catalog.UnitName(comp)
 	var before float64 // server time of data the new version must still answer for
 	if !h.Plan.GateOnly(comp) {
-		before = dataBefore(ctx, h, spec)
+		before = dataBefore(ctx, r, h, spec)
 		// The record marks the switch as not yet gated, so a run stopped
 		// from here on leaves the gate to the next apply.
 		if _, err := h.Conn.Run(ctx, h.Plan.RolloutScript(comp)); err != nil {
@@ -189,8 +189,7 @@ func (r *Run) gate(ctx context.Context, h *HostRun, spec *component.Spec, versio
 	ctx, cancel := context.WithTimeout(ctx, r.Opts.HealthTimeout)
 	defer cancel()
 	unit := catalog.UnitName(spec.Component)
-	client := h.httpClient()
-	base := fmt.Sprintf("http://127.0.0.1:%d", spec.Health.Port)
+	client, base := h.endpoint(r, spec.Health.Port)
 	check, last := "unit", "not checked yet"
 	for {
 		check, last = r.gateOnce(ctx, h, client, unit, base, spec, version, restarts, before)
@@ -405,14 +404,15 @@ func instantQuery(ctx context.Context, client *http.Client, base, q string, at f
 // dataBefore asks the version still running, just before the switch, for
 // the server's time of an answered data query; 0 when there is nothing to
 // compare (no query for comp, or no data yet).
-func dataBefore(ctx context.Context, h *HostRun, spec *component.Spec) float64 {
+func dataBefore(ctx context.Context, r *Run, h *HostRun, spec *component.Spec) float64 {
 	q := dataQuery[spec.Component]
 	if q == "" || spec.Health.Port == 0 {
 		return 0
 	}
 	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	t, err := instantQuery(qctx, h.httpClient(), fmt.Sprintf("http://127.0.0.1:%d", spec.Health.Port), q, 0)
+	client, base := h.endpoint(r, spec.Health.Port)
+	t, err := instantQuery(qctx, client, base, q, 0)
 	if err != nil {
 		return 0
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/obsbox/obsbox/installer/component"
 	"github.com/obsbox/obsbox/installer/hoststate"
 	"github.com/obsbox/obsbox/installer/inventory"
+	"github.com/obsbox/obsbox/installer/pki"
 	"github.com/obsbox/obsbox/installer/plan"
 	"github.com/obsbox/obsbox/installer/transport"
 )
@@ -47,6 +48,11 @@ type Options struct {
 	LockTimeout time.Duration
 	// Command names the run in the lock others see ("obsbox apply").
 	Command string
+
+	// Certs says which host certificates the run issues beyond renewals.
+	Certs CertMode
+	// RotateCA, when set, replaces the CA before anything is planned (certs rotate --ca).
+	RotateCA func(*pki.CA) (*pki.CA, error)
 }
 
 // Progress receives byte and host counts for progress bars.
@@ -86,6 +92,8 @@ type HostRun struct {
 	done []plan.Action
 
 	oldContent map[string][]byte // for diffs
+
+	tls *plan.HostTLS // the host's certificate this run; nil when TLS is off
 }
 
 // HostResult is what happened on a host, for the summary and --json.
@@ -121,6 +129,7 @@ type Run struct {
 	now     func() time.Time // the clock hosts are timed with
 
 	contexts   contextBuilder // what each component's Spec is built from
+	sec        *runSecurity   // TLS and basic auth, resolved once after the hosts were read
 	locking    bool           // take each host's lock beside the state probe
 	lockHolder string         // what this run writes into the locks
 	applying   bool           // results list what was done, not what is planned
@@ -364,7 +373,11 @@ func Plan(ctx context.Context, opts Options) (*Report, []*HostRun, error) {
 	}
 	r.runPhases(ctx, []Phase{connectPhase{}, probePhase{}})
 	r.refuseBelowFloors()
-	r.runPhases(ctx, []Phase{planPhase{}, diffPhase{}})
+	if err := r.resolveSecurity(true); err != nil {
+		r.finish()
+		return nil, nil, err
+	}
+	r.runPhases(ctx, []Phase{certsPhase{}, planPhase{}, diffPhase{}})
 	r.finish()
 	return r.report(), r.Hosts, nil
 }
@@ -376,7 +389,7 @@ func Apply(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	// The diff phase reads old contents only with Opts.Diffs (--json).
-	phases := []Phase{connectPhase{}, probePhase{}, planPhase{}, diffPhase{}, uploadPhase{}, applyPhase{}, healthPhase{}}
+	phases := []Phase{connectPhase{}, probePhase{}, certsPhase{}, planPhase{}, diffPhase{}, uploadPhase{}, applyPhase{}, healthPhase{}}
 	if opts.OnlyConnect {
 		phases = phases[:1]
 	} else {
@@ -388,6 +401,10 @@ func Apply(ctx context.Context, opts Options) (*Report, error) {
 		r.runPhases(ctx, phases[:2])
 		r.settleLocks(ctx)
 		r.refuseBelowFloors()
+		if err := r.resolveSecurity(true); err != nil {
+			r.finish()
+			return nil, err
+		}
 		r.runPhases(ctx, phases[2:])
 		r.rollout(ctx)
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/component"
-	"github.com/obsbox/obsbox/installer/inventory"
 )
 
 // StatusRow is one component on one host. In JSON what is not known (no
@@ -115,7 +114,8 @@ func (statusPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		}
 		if row.Unit == "active" {
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			msg := probeOnce(ctx, h.httpClient(), healthURL(inv, c), "")
+			client, base := h.endpoint(r, c.Port(inv))
+			msg := probeOnce(ctx, client, base+catalog.Get(name).Health.Path, "")
 			cancel()
 			row.Health = "ok"
 			if msg != "" {
@@ -136,11 +136,6 @@ func (statusPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	return nil
 }
 
-// healthURL is where status asks a component whether it is ready.
-func healthURL(inv *inventory.Inventory, c component.Component) string {
-	return fmt.Sprintf("http://127.0.0.1:%d%s", c.Port(inv), catalog.Get(c.Name()).Health.Path)
-}
-
 // selected reports whether --hosts named h (or named none).
 func (r *Run) selected(h *HostRun) bool {
 	return len(r.Opts.Hosts) == 0 || slices.Contains(r.Opts.Hosts, h.Host.Name)
@@ -154,7 +149,12 @@ func Status(ctx context.Context, opts Options) (*StatusReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.runPhases(ctx, []Phase{connectPhase{}, probePhase{}, statusPhase{}, scrapePhase{}})
+	r.runPhases(ctx, []Phase{connectPhase{}, probePhase{}})
+	if err := r.resolveSecurity(false); err != nil {
+		r.finish()
+		return nil, err
+	}
+	r.runPhases(ctx, []Phase{statusPhase{}, scrapePhase{}})
 	r.finish()
 	return r.statusReport(), nil
 }
@@ -235,17 +235,18 @@ func (scrapePhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	if len(proms) == 0 || proms[0].Name != h.Host.Name {
 		return nil
 	}
-	targets, err := scrapeHealth(ctx, h, r.Opts.Inventory.Prometheus.Port)
+	targets, err := scrapeHealth(ctx, r, h, r.Opts.Inventory.Prometheus.Port)
 	h.scrape = &scrapeResult{targets: targets, err: err}
 	return nil
 }
 
 // scrapeHealth asks Prometheus for its node job's targets: instance -> health.
-func scrapeHealth(ctx context.Context, h *HostRun, port int) (map[string]string, error) {
+func scrapeHealth(ctx context.Context, r *Run, h *HostRun, port int) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/api/v1/targets?state=active", port), nil)
-	resp, err := h.httpClient().Do(req)
+	client, base := h.endpoint(r, port)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/targets?state=active", nil)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,7 @@ func BlackboxDashboards() map[string][]byte { return ReadDashboards(blackboxFS, 
 const blackboxProbeSeries = `{job=~"probe-.+"}`
 
 // BlackboxAlertRules are the probes' rules: a failing probe pages, a slow
-// one and a certificate close to expiry open a ticket.
+// one opens a ticket (certificates close to expiry: CertificateAlertRules).
 func BlackboxAlertRules() RuleGroup {
 	return RuleGroup{Name: "obsbox-probes", Rules: []AlertRule{
 		{
@@ -92,20 +92,6 @@ func BlackboxAlertRules() RuleGroup {
 			Summary: `Probe {{ $labels.probe }} of {{ $labels.instance }} is slow`,
 			Description: `Probes of {{ $labels.instance }} (probe {{ $labels.probe }}) took {{ printf "%.2f" $value }} s on average ` +
 				`over the last 10 minutes, more than the <T> s threshold.`,
-		},
-		{
-			Name:             "CertificateExpiringSoon",
-			Severity:         "ticket",
-			For:              "15m",
-			ThresholdMeaning: "days left before the earliest certificate a probe sees expires; fires below it",
-			Threshold:        14,
-			CheckThreshold:   ThresholdAbove(0),
-			Expr: func(t string) string {
-				return `(probe_ssl_earliest_cert_expiry` + blackboxProbeSeries + ` - time()) / 86400 < ` + t
-			},
-			Summary: `Certificate of {{ $labels.instance }} expires soon`,
-			Description: `The earliest-expiring certificate {{ $labels.instance }} presents (probe {{ $labels.probe }}) expires ` +
-				`in {{ printf "%.1f" $value }} days, fewer than <T>. Renew it before clients refuse the connection.`,
 		},
 	}}
 }

@@ -64,6 +64,11 @@ type GrafanaINI struct {
 	// the same across applies; "" keeps Grafana's built-in (public) default.
 	SecretKey string
 	LogLevel  string // debug, info, warn, error or critical; "" means info
+	// KeyPairFile, when set, makes Grafana serve https only with the key
+	// and certificate in it (and its session cookie secure).
+	KeyPairFile string
+	// MetricsUser and MetricsPassword, when set, guard /metrics with basic auth.
+	MetricsUser, MetricsPassword string
 }
 
 // RenderGrafanaINI renders grafana.ini for GrafanaINIPath.
@@ -99,15 +104,25 @@ func RenderGrafanaINI(c GrafanaINI) ([]byte, error) {
 		"HTTPPort":        strconv.Itoa(c.HTTPPort),
 		"LogLevel":        c.LogLevel,
 		"CookieSecure":    "",
+		"Protocol":        "http",
+		"KeyPairFile":     c.KeyPairFile,
+		"MetricsUser":     c.MetricsUser,
+		"MetricsPassword": c.MetricsPassword,
 	}
-	if strings.HasPrefix(c.RootURL, "https://") {
+	if strings.HasPrefix(c.RootURL, "https://") || c.KeyPairFile != "" {
 		data["CookieSecure"] = "true"
+	}
+	if c.KeyPairFile != "" {
+		data["Protocol"] = "https"
 	}
 	for _, v := range []struct{ key, field, value string }{
 		{"admin_user", "AdminUser", c.AdminUser},
 		{"admin_password", "AdminPassword", c.AdminPassword},
 		{"secret_key", "SecretKey", c.SecretKey},
 		{"root_url", "RootURL", c.RootURL},
+		{"cert_file", "KeyPairFile", c.KeyPairFile},
+		{"basic_auth_username", "MetricsUser", c.MetricsUser},
+		{"basic_auth_password", "MetricsPassword", c.MetricsPassword},
 	} {
 		q, err := grafanaINIValue(v.value)
 		if err != nil {
@@ -177,7 +192,14 @@ type GrafanaDatasource struct {
 	IsDefault         bool
 	ScrapeInterval    string // Prometheus' scrape interval, e.g. "15s": the shortest step Grafana asks for; "" omits it
 	PrometheusVersion string // e.g. "2.53.2", lets Grafana use newer APIs; "" omits it
+	// CACert, when set, is the PEM bundle Grafana checks the server's
+	// certificate against; BasicAuthUser/Password its credentials.
+	CACert                           string
+	BasicAuthUser, BasicAuthPassword string
 }
+
+// GrafanaDatasourceSecretKeys are the keys of the datasource file whose values are secrets.
+var GrafanaDatasourceSecretKeys = []string{"basicAuthPassword", "password"}
 
 // grafanaProvisioningHeader heads Grafana's provisioning files.
 const grafanaProvisioningHeader = "# Managed by obsbox: local edits are overwritten by the next apply.\n"
@@ -188,20 +210,29 @@ type grafanaDatasourceFile struct {
 }
 
 type grafanaDatasourceYAML struct {
-	Name      yDQ    `yaml:"name"`
-	Type      string `yaml:"type"`
-	UID       yDQ    `yaml:"uid"`
-	OrgID     int    `yaml:"orgId"`
-	Access    string `yaml:"access"`
-	URL       yDQ    `yaml:"url"`
-	IsDefault bool   `yaml:"isDefault"`
-	Editable  bool   `yaml:"editable"`
-	JSONData  struct {
+	Name          yDQ    `yaml:"name"`
+	Type          string `yaml:"type"`
+	UID           yDQ    `yaml:"uid"`
+	OrgID         int    `yaml:"orgId"`
+	Access        string `yaml:"access"`
+	URL           yDQ    `yaml:"url"`
+	IsDefault     bool   `yaml:"isDefault"`
+	Editable      bool   `yaml:"editable"`
+	BasicAuth     bool   `yaml:"basicAuth,omitempty"`
+	BasicAuthUser yDQ    `yaml:"basicAuthUser,omitempty"`
+	JSONData      struct {
 		HTTPMethod        string `yaml:"httpMethod"`
 		PrometheusType    string `yaml:"prometheusType"`
 		PrometheusVersion yDQ    `yaml:"prometheusVersion,omitempty"`
 		TimeInterval      yDQ    `yaml:"timeInterval,omitempty"`
+		TLSAuthWithCACert bool   `yaml:"tlsAuthWithCACert,omitempty"`
 	} `yaml:"jsonData"`
+	SecureJSONData *grafanaSecureJSON `yaml:"secureJsonData,omitempty"`
+}
+
+type grafanaSecureJSON struct {
+	TLSCACert         yText `yaml:"tlsCACert,omitempty"`
+	BasicAuthPassword yDQ   `yaml:"basicAuthPassword,omitempty"`
 }
 
 type grafanaProviderFile struct {
@@ -248,6 +279,17 @@ func RenderGrafanaDatasource(d GrafanaDatasource) ([]byte, error) {
 	ds.JSONData.PrometheusType = "Prometheus"
 	ds.JSONData.PrometheusVersion = grafanaValue(d.PrometheusVersion)
 	ds.JSONData.TimeInterval = grafanaValue(d.ScrapeInterval)
+	if d.CACert != "" || d.BasicAuthUser != "" {
+		ds.SecureJSONData = &grafanaSecureJSON{}
+	}
+	if d.CACert != "" {
+		ds.JSONData.TLSAuthWithCACert = true
+		ds.SecureJSONData.TLSCACert = yText(strings.ReplaceAll(d.CACert, "$", "$$"))
+	}
+	if d.BasicAuthUser != "" {
+		ds.BasicAuth, ds.BasicAuthUser = true, grafanaValue(d.BasicAuthUser)
+		ds.SecureJSONData.BasicAuthPassword = grafanaValue(d.BasicAuthPassword)
+	}
 	b, err := yMarshal(grafanaProvisioningHeader, grafanaDatasourceFile{APIVersion: 1, Datasources: []grafanaDatasourceYAML{ds}})
 	if err != nil {
 		return nil, fmt.Errorf("grafana datasource: %w", err)
@@ -352,12 +394,12 @@ func grafanaRender(name string, data any) ([]byte, error) {
 }
 
 // GrafanaINISecretKeys are the keys of grafana.ini whose values are secrets.
-var GrafanaINISecretKeys = []string{"admin_password", "secret_key", "password", "client_secret", "api_key", "token"}
+var GrafanaINISecretKeys = []string{"admin_password", "secret_key", "password", "basic_auth_password", "client_secret", "api_key", "token"}
 
 // SecretValues lists the secrets c puts into grafana.ini.
 func (c GrafanaINI) SecretValues() []string {
 	var out []string
-	for _, s := range []string{c.AdminPassword, c.SecretKey} {
+	for _, s := range []string{c.AdminPassword, c.SecretKey, c.MetricsPassword} {
 		if s != "" {
 			out = append(out, s)
 		}

@@ -61,9 +61,21 @@ type PrometheusConfig struct {
 	Jobs          []PrometheusScrapeJob // the user's extra jobs
 	RemoteWrite   []PrometheusRemoteWrite
 
+	// Client is how Prometheus reaches the endpoints obsbox installs (the
+	// built-in jobs, component jobs, Alertmanagers, internal remote writes);
+	// nil: plain http without credentials.
+	Client *PrometheusClient
+
 	// FallbackScrapeProtocol, when set, is every job's fallback_scrape_protocol
 	// (Prometheus 3.0+; 2.x refuses the key). installer/component decides it by version.
 	FallbackScrapeProtocol string
+}
+
+// PrometheusClient is how Prometheus talks to obsbox's own endpoints.
+type PrometheusClient struct {
+	CAFile       string // https, trusting this CA bundle; "" = plain http
+	Username     string // basic auth; "" = none
+	PasswordFile string
 }
 
 // PrometheusStaticTarget is one component endpoint scraped by a built-in job.
@@ -83,6 +95,11 @@ type PrometheusScrapeJob struct {
 	Labels         map[string]string
 	Params         map[string][]string // URL parameters of every scrape
 	RelabelConfigs []PrometheusRelabel
+	// Internal: the job scrapes an endpoint obsbox installs, through the
+	// config's Client; ServerName is the name its certificate is checked
+	// against when the address is not one of its names (127.0.0.1).
+	Internal   bool
+	ServerName string
 }
 
 // PrometheusRelabel is one relabel_configs entry; empty fields keep Prometheus's defaults.
@@ -103,6 +120,7 @@ type PrometheusRemoteWrite struct {
 	Username    string
 	Password    string
 	BearerToken string
+	Internal    bool // an endpoint obsbox installs: through the config's Client
 }
 
 // FileSDTarget is one target of a file_sd JSON file.
@@ -131,7 +149,15 @@ type promAlerting struct {
 }
 
 type promAlertmanagers struct {
+	Scheme        yStr               `yaml:"scheme,omitempty"`
+	TLSConfig     *promTLS           `yaml:"tls_config,omitempty"`
+	BasicAuth     *promBasicAuth     `yaml:"basic_auth,omitempty"`
 	StaticConfigs []promStaticConfig `yaml:"static_configs"`
+}
+
+type promTLS struct {
+	CAFile     yStr `yaml:"ca_file,omitempty"`
+	ServerName yStr `yaml:"server_name,omitempty"`
 }
 
 type promStaticConfig struct {
@@ -152,6 +178,8 @@ type promScrapeConfig struct {
 	MetricsPath    yStr               `yaml:"metrics_path,omitempty"`
 	Scheme         yStr               `yaml:"scheme,omitempty"`
 	Params         yParams            `yaml:"params,omitempty"`
+	TLSConfig      *promTLS           `yaml:"tls_config,omitempty"`
+	BasicAuth      *promBasicAuth     `yaml:"basic_auth,omitempty"`
 	FileSDConfigs  []promFileSDConfig `yaml:"file_sd_configs,omitempty"`
 	StaticConfigs  []promStaticConfig `yaml:"static_configs,omitempty"`
 	RelabelConfigs []promRelabel      `yaml:"relabel_configs,omitempty"`
@@ -192,13 +220,30 @@ func (m yParams) MarshalYAML() (any, error) {
 type promRemoteWrite struct {
 	Name          yStr               `yaml:"name,omitempty"`
 	URL           yStr               `yaml:"url"`
+	TLSConfig     *promTLS           `yaml:"tls_config,omitempty"`
 	BasicAuth     *promBasicAuth     `yaml:"basic_auth,omitempty"`
 	Authorization *promAuthorization `yaml:"authorization,omitempty"`
 }
 
 type promBasicAuth struct {
-	Username yStr `yaml:"username"`
-	Password yStr `yaml:"password,omitempty"`
+	Username     yStr `yaml:"username"`
+	Password     yStr `yaml:"password,omitempty"`
+	PasswordFile yStr `yaml:"password_file,omitempty"`
+}
+
+// client returns what a job (or alerting, or a remote write) to an obsbox
+// endpoint carries: its scheme, TLS settings and credentials.
+func (c *PrometheusClient) client(serverName string) (scheme yStr, tls *promTLS, auth *promBasicAuth) {
+	if c == nil {
+		return "", nil, nil
+	}
+	if c.CAFile != "" {
+		scheme, tls = "https", &promTLS{CAFile: yStr(c.CAFile), ServerName: yStr(serverName)}
+	}
+	if c.Username != "" {
+		auth = &promBasicAuth{Username: yStr(c.Username), PasswordFile: yStr(c.PasswordFile)}
+	}
+	return scheme, tls, auth
 }
 
 type promAuthorization struct {
@@ -243,7 +288,9 @@ func RenderPrometheusConfig(c PrometheusConfig) ([]byte, error) {
 		RuleFiles: yStrs(c.RuleFiles),
 	}
 	if len(c.Alertmanagers) > 0 {
+		scheme, tls, auth := c.Client.client("")
 		doc.Alerting = &promAlerting{Alertmanagers: []promAlertmanagers{{
+			Scheme: scheme, TLSConfig: tls, BasicAuth: auth,
 			StaticConfigs: []promStaticConfig{{Targets: yStrs(c.Alertmanagers)}},
 		}}}
 	}
@@ -252,8 +299,9 @@ func RenderPrometheusConfig(c PrometheusConfig) ([]byte, error) {
 	if nodeFile == "" {
 		nodeFile = PromNodeTargetsFile
 	}
+	scheme, tls, auth := c.Client.client("")
 	doc.ScrapeConfigs = append(doc.ScrapeConfigs, promScrapeConfig{
-		JobName:       PromJobNode,
+		JobName: PromJobNode, Scheme: scheme, TLSConfig: tls, BasicAuth: auth,
 		FileSDConfigs: []promFileSDConfig{{Files: []yStr{yStr(nodeFile)}, RefreshInterval: promFileSDRefresh}},
 	})
 	for _, j := range []struct {
@@ -267,7 +315,7 @@ func RenderPrometheusConfig(c PrometheusConfig) ([]byte, error) {
 		if len(j.targets) == 0 {
 			continue
 		}
-		job := promScrapeConfig{JobName: yStr(j.name)}
+		job := promScrapeConfig{JobName: yStr(j.name), Scheme: scheme, TLSConfig: tls, BasicAuth: auth}
 		for _, t := range j.targets {
 			labels := yLabels{}
 			maps.Copy(labels, t.Labels)
@@ -285,6 +333,13 @@ func RenderPrometheusConfig(c PrometheusConfig) ([]byte, error) {
 			Scheme:         yStr(j.Scheme),
 			Params:         yParams(j.Params),
 			StaticConfigs:  []promStaticConfig{{Targets: yStrs(j.Targets), Labels: yLabels(j.Labels)}},
+		}
+		if j.Internal {
+			sc, t, a := c.Client.client(j.ServerName)
+			if sc != "" {
+				job.Scheme = sc
+			}
+			job.TLSConfig, job.BasicAuth = t, a
 		}
 		for _, r := range j.RelabelConfigs {
 			job.RelabelConfigs = append(job.RelabelConfigs, promRelabel{SourceLabels: yStrs(r.SourceLabels), Separator: yStr(r.Separator),
@@ -323,6 +378,9 @@ func RenderPrometheusConfig(c PrometheusConfig) ([]byte, error) {
 			return nil, fmt.Errorf("%s: set either username/password or a bearer token, not both", where)
 		}
 		out := promRemoteWrite{Name: yStr(rw.Name), URL: yStr(rw.URL)}
+		if rw.Internal {
+			_, out.TLSConfig, out.BasicAuth = c.Client.client("")
+		}
 		if rw.Username != "" || rw.Password != "" {
 			out.BasicAuth = &promBasicAuth{Username: yStr(rw.Username), Password: yStr(rw.Password)}
 		}

@@ -192,6 +192,7 @@ func runApply(g *globalOptions, inv *inventory.Inventory, opts installer.Options
 		}
 	} else {
 		rep.WriteSummary(g.stdout)
+		writeAccess(g, inv)
 	}
 	if ctx.Err() != nil {
 		return interruptedError(rep)

@@ -91,6 +91,7 @@ func newRootCmd() *cobra.Command {
 		newRollbackCmd(g),
 		newUninstallCmd(g),
 		newBundleCmd(g),
+		newCertsCmd(g),
 		newVersionCmd(g),
 	)
 	return root

@@ -17,6 +17,6 @@ func init() {
 		Versions:        []string{"0.24.0", "0.25.0", "0.26.0", "0.27.0"},
 		Default:         "0.27.0",
 		DataDescription: "nothing: blackbox_exporter keeps no state",
-		AlertRules:      []string{"ProbeFailed", "ProbeSlow", "CertificateExpiringSoon"},
+		AlertRules:      []string{"ProbeFailed", "ProbeSlow"},
 	})
 }

@@ -5,11 +5,12 @@ const NodeExporter = "node_exporter"
 
 func init() {
 	Register(Component{
-		Name:     NodeExporter,
-		Ports:    []Port{{Name: "web", Default: 9100, Scope: ScopeAll}},
-		Health:   Health{Path: "/metrics", BuildInfo: "node_exporter_build_info"},
-		Binaries: []string{"node_exporter"},
-		Release:  GitHubPrometheus(),
+		Name:       NodeExporter,
+		AlertRules: []string{"CertificateExpiringSoon"},
+		Ports:      []Port{{Name: "web", Default: 9100, Scope: ScopeAll}},
+		Health:     Health{Path: "/metrics", BuildInfo: "node_exporter_build_info"},
+		Binaries:   []string{"node_exporter"},
+		Release:    GitHubPrometheus(),
 		Versions: []string{"1.5.0", "1.6.0", "1.6.1", "1.7.0", "1.8.0", "1.8.1", "1.8.2", "1.9.0", "1.9.1",
 			"1.10.0", "1.11.0", "1.12.0", "1.12.1"},
 		// The newest release tested here end to end (e2e bundles).

@@ -89,7 +89,22 @@ func (a Alertmanager) Spec(c *Context) (*Spec, error) {
 		return nil, err
 	}
 
-	args := alertmanagerFlags(c.Version, c.Inv, c.Host)
+	files, dirs, kp, webFlags, checks, err := c.webEndpoint(name)
+	if err != nil {
+		return nil, err
+	}
+	args := append(alertmanagerFlags(c.Version, c.Inv, c.Host), webFlags...)
+	// Gossip between several Alertmanagers is mutual TLS with the obsbox CA.
+	// It reads its CA at start: a new CA bundle restarts the member.
+	if c.Security.TLS && len(c.Inv.HostsWithRole(catalog.Alertmanager)) > 1 {
+		ctls, err := templates.RenderClusterTLSConfig(catalog.KeyPairPath(name), catalog.CABundlePath(name))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{Path: path.Join(cfgDir, templates.ClusterTLSFile), Content: ctls, Mode: 0o640, Owner: "root", Group: user, Effect: EffectRestart})
+		files = append(files, c.caBundleFile(name, EffectRestart)...)
+		args = append(args, "--cluster.tls-config="+path.Join(cfgDir, templates.ClusterTLSFile))
+	}
 	unit, err := systemd.Render(name, systemd.Unit{
 		Description:      "obsbox Alertmanager: alert routing and notifications",
 		User:             user,
@@ -106,9 +121,12 @@ func (a Alertmanager) Spec(c *Context) (*Spec, error) {
 		Version:   c.Version,
 		Bundle:    c.Bundle,
 		Binaries:  slices.Clone(catalog.Get(name).Binaries),
-		Files: []File{{Path: path.Join(cfgDir, "alertmanager.yml"), Content: yml, Mode: 0o640, Owner: "root", Group: user,
-			Secrets: &Secrets{Format: "yaml", Keys: templates.AlertmanagerSecretKeys, Values: conf.SecretValues()}, Effect: EffectReload}},
-		Unit:   unit,
+		Files: append([]File{{Path: path.Join(cfgDir, "alertmanager.yml"), Content: yml, Mode: 0o640, Owner: "root", Group: user,
+			Secrets: &Secrets{Format: "yaml", Keys: templates.AlertmanagerSecretKeys, Values: conf.SecretValues()}, Effect: EffectReload}}, files...),
+		Dirs:    dirs,
+		KeyPair: kp,
+		Checks:  checks,
+		Unit:    unit,
 		Reload: catalog.Get(name).Reload,
 		Check:  &Check{Tool: "amtool", Args: []string{"check-config", "alertmanager.yml"}},
 		Health: health(name, ac.Port),

@@ -53,11 +53,15 @@ func (b BlackboxExporter) Spec(c *Context) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	files, dirs, kp, webFlags, checks, err := c.webEndpoint(name)
+	if err != nil {
+		return nil, err
+	}
 	unit, err := systemd.Render(name, systemd.Unit{
 		Description: "obsbox blackbox_exporter: probes",
 		User:        user,
 		Group:       user,
-		ExecStart:   b.flags(c.Version, c.Inv),
+		ExecStart:   append(b.flags(c.Version, c.Inv), webFlags...),
 	})
 	if err != nil {
 		return nil, err
@@ -67,9 +71,12 @@ func (b BlackboxExporter) Spec(c *Context) (*Spec, error) {
 		Version:   c.Version,
 		Bundle:    c.Bundle,
 		Binaries:  slices.Clone(catalog.Get(name).Binaries),
-		Files: []File{{Path: path.Join(cfgDir, templates.BlackboxConfigFile), Content: cfg, Mode: 0o640,
-			Owner: "root", Group: user, Effect: EffectReload}},
-		Unit:   unit,
+		Files: append([]File{{Path: path.Join(cfgDir, templates.BlackboxConfigFile), Content: cfg, Mode: 0o640,
+			Owner: "root", Group: user, Effect: EffectReload}}, files...),
+		Dirs:    dirs,
+		KeyPair: kp,
+		Checks:  checks,
+		Unit:    unit,
 		Reload: catalog.Get(name).Reload,
 		Check:  &Check{Tool: "blackbox_exporter", Args: []string{"--config.check", "--config.file=" + templates.BlackboxConfigFile}},
 		Health: health(name, b.Port(c.Inv)),
@@ -79,7 +86,7 @@ func (b BlackboxExporter) Spec(c *Context) (*Spec, error) {
 // ScrapeJobs is one job per probe block, asking the local blackbox_exporter
 // to probe each target: the target becomes the probe's parameter and the
 // series' instance.
-func (b BlackboxExporter) ScrapeJobs(inv *inventory.Inventory, _ *inventory.Host) []templates.PrometheusScrapeJob {
+func (b BlackboxExporter) ScrapeJobs(inv *inventory.Inventory, prom *inventory.Host) []templates.PrometheusScrapeJob {
 	var out []templates.PrometheusScrapeJob
 	for _, p := range inv.Probes {
 		labels := maps.Clone(p.Labels)
@@ -94,6 +101,9 @@ func (b BlackboxExporter) ScrapeJobs(inv *inventory.Inventory, _ *inventory.Host
 			ScrapeInterval: p.Interval,
 			Labels:         labels,
 			Params:         map[string][]string{"module": {p.Module}},
+			// The exporter is the local one: its certificate names the host, not 127.0.0.1.
+			Internal:   true,
+			ServerName: prom.Name,
 			RelabelConfigs: []templates.PrometheusRelabel{
 				{SourceLabels: []string{"__address__"}, TargetLabel: "__param_target"},
 				{SourceLabels: []string{"__param_target"}, TargetLabel: "instance"},

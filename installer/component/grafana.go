@@ -63,6 +63,18 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 		AdminPassword: password,
 		SecretKey:     c.GrafanaSecretKey.Value(),
 	}
+	sec := c.Security
+	var dirs []Dir
+	var kp *KeyPair
+	if sec.TLS {
+		// Grafana reads its certificate at start only: a new one restarts it.
+		iniConf.KeyPairFile = catalog.KeyPairPath(name)
+		kp = &KeyPair{Path: catalog.KeyPairPath(name), Group: user, Cert: c.HostCert, Effect: EffectRestart}
+		dirs = append(dirs, Dir{Path: path.Dir(catalog.KeyPairPath(name)), Mode: 0o750, Owner: "root", Group: user})
+	}
+	if sec.BasicAuth {
+		iniConf.MetricsUser, iniConf.MetricsPassword = catalog.WebUser, sec.Password.Value()
+	}
 	ini, err := templates.RenderGrafanaINI(iniConf)
 	if err != nil {
 		return nil, fmt.Errorf("grafana.ini: %w", err)
@@ -73,11 +85,18 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 	}
 	// The scrape interval stays out of the datasource: a change to it would
 	// restart Grafana, where Prometheus only reloads.
-	ds, err := templates.RenderGrafanaDatasource(templates.GrafanaDatasource{
-		URL:               "http://" + hostPort(proms[0].Address, inv.Prometheus.Port),
+	dsConf := templates.GrafanaDatasource{
+		URL:               sec.Origin(proms[0].Address, inv.Prometheus.Port),
 		IsDefault:         true,
 		PrometheusVersion: inv.Versions[catalog.Prometheus],
-	})
+	}
+	if sec.TLS {
+		dsConf.CACert = string(sec.CABundle)
+	}
+	if sec.BasicAuth {
+		dsConf.BasicAuthUser, dsConf.BasicAuthPassword = catalog.WebUser, sec.Password.Value()
+	}
+	ds, err := templates.RenderGrafanaDatasource(dsConf)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +109,8 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 		{Path: templates.GrafanaINIPath, Content: ini, Mode: mode, Owner: "root", Group: user, Effect: EffectRestart,
 			Secrets: &Secrets{Format: "ini", Keys: templates.GrafanaINISecretKeys, Values: iniConf.SecretValues()}},
 		{Path: adminPasswordFile, Content: []byte(password + "\n"), Mode: 0o600, Owner: "root", Group: "root", Sensitive: true, Effect: EffectRestart, Hook: true},
-		{Path: templates.GrafanaDatasourcePath, Content: ds, Mode: mode, Owner: "root", Group: user, Effect: EffectRestart},
+		{Path: templates.GrafanaDatasourcePath, Content: ds, Mode: mode, Owner: "root", Group: user, Effect: EffectRestart,
+			Secrets: &Secrets{Format: "yaml", Keys: templates.GrafanaDatasourceSecretKeys, Values: secretValues(sec.Password.Value())}},
 		{Path: templates.GrafanaDashboardProviderPath, Content: provider, Mode: mode, Owner: "root", Group: user, Effect: EffectRestart},
 	}
 	dashboards := templates.GrafanaDashboards()
@@ -101,8 +121,8 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 		// Grafana rereads provisioned dashboards by itself.
 		files = append(files, File{Path: path.Join(templates.GrafanaDashboardsDir, fname), Content: dashboards[fname], Mode: mode, Owner: "root", Group: user, Effect: EffectNone})
 	}
-	dirs := []Dir{{Path: templates.GrafanaDashboardsDir, Mode: 0o750, Owner: "root", Group: user},
-		{Path: templates.GrafanaProvisioningDir, Mode: 0o750, Owner: "root", Group: user}}
+	dirs = append(dirs, Dir{Path: templates.GrafanaDashboardsDir, Mode: 0o750, Owner: "root", Group: user},
+		Dir{Path: templates.GrafanaProvisioningDir, Mode: 0o750, Owner: "root", Group: user})
 	for _, sub := range templates.GrafanaProvisioningSubdirs {
 		dirs = append(dirs, Dir{Path: path.Join(templates.GrafanaProvisioningDir, sub), Mode: 0o750, Owner: "root", Group: user})
 	}
@@ -133,6 +153,7 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 		Binaries:      slices.Clone(catalog.Get(name).Binaries),
 		Files:         files,
 		Dirs:          dirs,
+		KeyPair:       kp,
 		Unit:          unit,
 		Reload:        catalog.Get(name).Reload,
 		BeforeRestart: hook,

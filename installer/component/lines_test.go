@@ -5,6 +5,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"os"
@@ -13,11 +18,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/inventory"
+	"github.com/obsbox/obsbox/installer/pki"
 	"github.com/obsbox/obsbox/internal/golden"
 )
 
@@ -76,8 +83,10 @@ probe "shop" {
 func lineSpec(t *testing.T, comp, version string) *Spec {
 	t.Helper()
 	inv := loadProbeInv(t, linesInv)
+	sec, cert, _ := lineSecurity(t)
 	spec, err := impls[comp].Spec(&Context{Inv: inv, Host: inv.Host("mon-1"), Version: version,
-		GrafanaAdminPassword: inventory.NewSecret("admin-pw-123"), GrafanaSecretKey: inventory.NewSecret("k3y-0123456789abcdef")})
+		GrafanaAdminPassword: inventory.NewSecret("admin-pw-123"), GrafanaSecretKey: inventory.NewSecret("k3y-0123456789abcdef"),
+		Security: sec, HostCert: cert})
 	if err != nil {
 		t.Fatalf("%s %s: %v", comp, version, err)
 	}
@@ -183,12 +192,13 @@ func runTool(t *testing.T, dir, bin string, args ...string) (string, error) {
 // own promtool / amtool; a Prometheus 3.x file is refused by 2.53's promtool,
 // so the version really decides what may be written.
 func TestIssue13_RealToolsAcceptEveryLine(t *testing.T) {
+	_, _, pair := lineSecurity(t)
 	for _, l := range releaseLines {
 		var tool string
 		var args [][]string
 		switch l.comp {
 		case catalog.Prometheus:
-			tool, args = "promtool", [][]string{{"check", "config", "prometheus.yml"}}
+			tool, args = "promtool", [][]string{{"check", "config", "prometheus.yml"}, {"check", "web-config", "web.yml"}}
 		case catalog.Alertmanager:
 			tool, args = "amtool", [][]string{{"check-config", "alertmanager.yml"}}
 		default:
@@ -198,6 +208,7 @@ func TestIssue13_RealToolsAcceptEveryLine(t *testing.T) {
 			bin := lineTool(t, tool, l.line, l.version)
 			dir := t.TempDir()
 			writeConfig(t, lineSpec(t, l.comp, l.version), dir)
+			promWriteFile(t, filepath.Join(dir, catalog.KeyPairRel), pair)
 			for _, a := range args {
 				if out, err := runTool(t, dir, bin, a...); err != nil {
 					t.Errorf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(a, " "), err, out)
@@ -292,3 +303,34 @@ func TestIssue13_FlagsExistInEveryLine(t *testing.T) {
 		})
 	}
 }
+
+// lineSecurity is the default security every line renders with: TLS and
+// basic auth. Goldens get a fixed certificate text and hash (stable across
+// runs); realPair is a real key and certificate for mon-1 from a CA made
+// for the test, for the tools that load it.
+func lineSecurity(t *testing.T) (sec Security, goldenCert, realPair []byte) {
+	t.Helper()
+	lineSecOnce.Do(func() {
+		ca, err := pki.Ephemeral(time.Now())
+		if err != nil {
+			panic(err)
+		}
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, k)
+		cert, err := ca.Sign(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
+			pki.Subject{Name: "mon-1", Address: "10.0.0.5"}, 90*24*time.Hour, time.Now())
+		if err != nil {
+			panic(err)
+		}
+		kder, _ := x509.MarshalPKCS8PrivateKey(k)
+		linePair = append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), cert...)
+	})
+	sec = Security{TLS: true, BasicAuth: true, CABundle: []byte("-----BEGIN CERTIFICATE-----\nTEST CA\n-----END CERTIFICATE-----\n"),
+		Password: inventory.NewSecret("web-pw-0123456789"), Hash: "$2a$10$abcdefghijklmnopqrstuuQeQzcXWxIlnA0mi8TGaf9yWr2NqEaW."}
+	return sec, []byte("-----BEGIN CERTIFICATE-----\nTEST HOST CERT\n-----END CERTIFICATE-----\n"), linePair
+}
+
+var (
+	lineSecOnce sync.Once
+	linePair    []byte
+)

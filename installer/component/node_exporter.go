@@ -8,6 +8,7 @@ import (
 	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/inventory"
 	"github.com/obsbox/obsbox/systemd"
+	"github.com/obsbox/obsbox/templates"
 )
 
 // NodeExporter runs on every host unless the host says node_exporter = false.
@@ -46,11 +47,20 @@ func (n NodeExporter) Spec(c *Context) (*Spec, error) {
 	name := n.Name()
 	user := catalog.UserName(name)
 	port := c.Inv.NodeExporter.Port
+	files, dirs, kp, webFlags, checks, err := c.webEndpoint(name)
+	if err != nil {
+		return nil, err
+	}
+	// The expiry of the certificate obsbox issued, for CertificateExpiringSoon.
+	if prom := certificateMetrics(c.HostCert); prom != nil {
+		files = append(files, File{Path: path.Join(n.TextfileDir(), certMetricsFile), Content: prom, Mode: 0o644,
+			Owner: "root", Group: "root", Effect: EffectNone})
+	}
 	unit, err := systemd.Render(name, systemd.Unit{
 		Description:    "obsbox node_exporter: host metrics",
 		User:           user,
 		Group:          user,
-		ExecStart:      n.flags(c.Version, port),
+		ExecStart:      append(n.flags(c.Version, port), webFlags...),
 		ReadWritePaths: []string{catalog.DataDir(name)},
 	})
 	if err != nil {
@@ -62,9 +72,18 @@ func (n NodeExporter) Spec(c *Context) (*Spec, error) {
 		Bundle:    c.Bundle,
 		Binaries:  slices.Clone(catalog.Get(name).Binaries),
 		// Readable by all: anything on the host may drop metrics here (root writes them).
-		Dirs:   []Dir{{Path: n.TextfileDir(), Mode: 0o755, Owner: "root", Group: "root"}},
-		Unit:   unit,
-		Reload: catalog.Get(name).Reload,
-		Health: health(name, port),
+		Dirs:    append([]Dir{{Path: n.TextfileDir(), Mode: 0o755, Owner: "root", Group: "root"}}, dirs...),
+		Files:   files,
+		KeyPair: kp,
+		Checks:  checks,
+		Unit:    unit,
+		Reload:  catalog.Get(name).Reload,
+		Health:  health(name, port),
 	}, nil
+}
+
+// AlertRules watch the certificate obsbox issued to each host (its textfile
+// metrics) and those the probes see.
+func (NodeExporter) AlertRules(*inventory.Inventory) templates.RuleGroup {
+	return templates.CertificateAlertRules()
 }

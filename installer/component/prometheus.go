@@ -88,6 +88,7 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 		EvaluationInterval:     pc.EvaluationInterval,
 		RuleFiles:              []string{templates.PromBuiltinRulesFile, templates.PromUserRulesGlob},
 		NodeTargetsFile:        templates.PromNodeTargetsFile,
+		Client:                 c.prometheusClient(),
 	}
 	for _, h := range inv.HostsWithRole(catalog.Alertmanager) {
 		conf.Alertmanagers = append(conf.Alertmanagers, hostPort(h.Address, inv.Alertmanager.Port))
@@ -163,11 +164,23 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 		files = append(files, File{Path: path.Join(cfgDir, "rules", "user", base), Content: content, Mode: mode, Owner: "root", Group: user, Effect: EffectReload})
 	}
 
+	// Its own endpoint, and what it needs to reach the others: the CA
+	// bundle and the web password, both read again on every scrape.
+	webFiles, webDirs, kp, webFlags, checks, err := c.webEndpoint(name)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, webFiles...)
+	files = append(files, c.caBundleFile(name, EffectNone)...)
+	if c.Security.BasicAuth {
+		files = append(files, File{Path: webPasswordFile(), Content: []byte(c.Security.Password.Value()), Mode: 0o640, Owner: "root", Group: user,
+			Sensitive: true, Effect: EffectNone})
+	}
 	unit, err := systemd.Render(name, systemd.Unit{
 		Description:      "obsbox Prometheus: metrics and alerting rules",
 		User:             user,
 		Group:            user,
-		ExecStart:        prometheusFlags(line, pc),
+		ExecStart:        append(prometheusFlags(line, pc), webFlags...),
 		WorkingDirectory: catalog.DataDir(name),
 		ReadWritePaths:   []string{catalog.DataDir(name)},
 	})
@@ -180,11 +193,13 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 		Bundle:    c.Bundle,
 		Binaries:  slices.Clone(catalog.Get(name).Binaries),
 		Files:     files,
-		Dirs: []Dir{
+		Dirs: append([]Dir{
 			{Path: path.Join(cfgDir, "rules"), Mode: 0o750, Owner: "root", Group: user},
 			{Path: path.Join(cfgDir, "rules", "user"), Mode: 0o750, Owner: "root", Group: user},
 			{Path: path.Join(cfgDir, "targets"), Mode: 0o750, Owner: "root", Group: user},
-		},
+		}, webDirs...),
+		KeyPair: kp,
+		Checks:  checks,
 		Unit:   unit,
 		Reload: catalog.Get(name).Reload,
 		Check:  &Check{Tool: "promtool", Args: []string{"check", "config", "prometheus.yml"}},

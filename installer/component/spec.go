@@ -30,6 +30,11 @@ type Context struct {
 	// GrafanaAdminPassword and GrafanaSecretKey are resolved once per run by the caller.
 	GrafanaAdminPassword inventory.Secret
 	GrafanaSecretKey     inventory.Secret
+	// Security is the run's TLS and basic auth, the same for every host.
+	Security Security
+	// HostCert is the host's certificate PEM; nil while it is yet to be
+	// issued (plan), when the key pair files show as pending.
+	HostCert []byte
 }
 
 // Spec is the desired state of one component on one host.
@@ -41,10 +46,13 @@ type Spec struct {
 	Binaries []string
 	Files    []File
 	Dirs     []Dir
-	Unit     []byte // rendered unit file
-	Reload   bool   // the unit supports reload (SIGHUP) for configuration changes
-	Check    *Check // validates the configuration folder before it goes live
+	Unit     []byte  // rendered unit file
+	Reload   bool    // the unit supports reload (SIGHUP) for configuration changes
+	Check    *Check  // validates the configuration folder before it goes live
+	Checks   []Check // more checks of the same folder (web.yml with promtool)
 	Health   Health
+	// KeyPair is the component's copy of the host's key and certificate.
+	KeyPair *KeyPair
 	// BeforeRestart is shell run as root with the unit stopped, before it
 	// starts again, when a file marked Hook changed.
 	BeforeRestart string
@@ -95,12 +103,24 @@ const (
 	EffectRestart               // restart
 )
 
+// KeyPair is a file holding the host's key (which never leaves the host)
+// and then its certificate: the apply script puts them together.
+type KeyPair struct {
+	Path   string
+	Group  string // readable by root and this group only
+	Cert   []byte // the certificate PEM; nil when not issued yet
+	Effect Effect // what a new certificate does to the running unit
+}
+
 // Check runs a component's own validation tool against a candidate config folder.
 // In Args, "{dir}" stands for the candidate folder and "{bin}" for the folder holding
 // the (possibly not yet installed) version's binaries.
 type Check struct {
 	Tool string // binary name inside the bundle, e.g. "promtool"
 	Args []string
+	// ToolFrom is the component on the same host whose bundle holds Tool
+	// ("" = the component's own).
+	ToolFrom string
 }
 
 // Health is how to ask a running component whether it is ready.

@@ -57,6 +57,16 @@ type State struct {
 	Groups  map[string]bool
 	Units   map[string]Unit
 	Staged  map[string]bool // file names already complete in the staging folder
+	// HostCert is the host's certificate (catalog.HostCertPath), public.
+	HostCert []byte
+	// KeyPairCerts maps each component's key pair file to the sha256 of
+	// the certificate part (its key is never read).
+	KeyPairCerts map[string]string
+	// WebHashes maps each web config to the bcrypt hash of the web user in
+	// it, so a run that knows the password keeps the hash.
+	WebHashes map[string]string
+	// OpenSSL: the host can make a key and a certificate request.
+	OpenSSL bool
 	// ApplyDirs are apply work folders (ApplyDirGlob) left on the host by
 	// runs that were killed before their cleanup ran.
 	ApplyDirs []string
@@ -102,6 +112,10 @@ const (
 	tagExe      = "@@obsbox exe"      // + /proc/PID/exe, its target
 	tagStaged   = "@@obsbox staged"   // + a name in the staging folder
 	tagApplyDir = "@@obsbox applydir" // + an apply work folder
+	tagHostCert = "@@obsbox hostcert" // + the host certificate's PEM
+	tagKeyPair  = "@@obsbox keypair"  // + a key pair file, the sha256 of its certificate part
+	tagWebHash  = "@@obsbox webhash"  // + a web config, the web user's hash in it
+	tagOpenSSL  = "@@obsbox openssl"  // + the path of openssl, or nothing
 	// sha256sum -z writes its own records, "HASH  NAME", unescaped; they
 	// stand where a tag is read and are told apart by their shape.
 )
@@ -159,6 +173,14 @@ func (req ProbeRequest) script(l layout) string {
 			shell.Quote(req.StagingDir), tagStaged)
 	}
 	// Root-owned only: a folder of that name made by anyone else is not ours.
+	// TLS: the public certificate, what each key pair holds (its
+	// certificate part only), and the hash of the web user.
+	text(tagHostCert, fmt.Sprintf("head -c 65536 %s 2>/dev/null || true", shell.Quote(path.Join(l.etc, catalog.HostTLSDirName, catalog.HostCertName))))
+	w("for f in %s/*/%s; do [ -f \"$f\" ] && [ ! -L \"$f\" ] && printf '%s\\000%%s\\000%%s\\000' \"$f\" \"$(sed -n '/^-----BEGIN CERTIFICATE-----$/,/^-----END CERTIFICATE-----$/p' \"$f\" | sha256sum | cut -c1-64)\"; done",
+		shell.Quote(l.etc), catalog.KeyPairRel, tagKeyPair)
+	w("for f in %s/*/%s; do [ -f \"$f\" ] && [ ! -L \"$f\" ] && printf '%s\\000%%s\\000%%s\\000' \"$f\" \"$(sed -n %s \"$f\" | head -n 1)\"; done",
+		shell.Quote(l.etc), catalog.WebConfigName, tagWebHash, shell.Quote(`s/^ *`+catalog.WebUser+`: *//p`))
+	text(tagOpenSSL, "command -v openssl || true")
 	w("for d in %s/%s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && [ -O \"$d\" ] && printf '%s\\000%%s\\000' \"$d\"; done",
 		shell.Quote(l.applyParent), path.Base(ApplyDirGlob), tagApplyDir)
 	w("%s", printEnd)
@@ -181,11 +203,14 @@ func ParseProbe(out []byte) (*State, error) {
 		Groups: map[string]bool{},
 		Units:  map[string]Unit{},
 		Staged: map[string]bool{},
+
+		KeyPairCerts: map[string]string{},
+		WebHashes:    map[string]string{},
 	}
 	var record string
 	exes := map[int]string{}
 	arity := map[string]int{tagArch: 1, tagSystemd: 1, tagRecord: 1, tagUsers: 1, tagGroups: 1, tagUnits: 1,
-		tagStaged: 1, tagApplyDir: 1, tagExe: 2, tagPath: 7}
+		tagStaged: 1, tagApplyDir: 1, tagExe: 2, tagPath: 7, tagHostCert: 1, tagKeyPair: 2, tagWebHash: 2, tagOpenSSL: 1}
 	hash := func(f string) bool {
 		sum, name, ok := hashRecord(f)
 		if ok {
@@ -238,6 +263,16 @@ func ParseProbe(out []byte) (*State, error) {
 			}
 		case tagApplyDir:
 			s.ApplyDirs = append(s.ApplyDirs, f[0])
+		case tagHostCert:
+			if strings.Contains(f[0], "-----BEGIN CERTIFICATE-----") {
+				s.HostCert = []byte(f[0])
+			}
+		case tagKeyPair:
+			s.KeyPairCerts[f[0]] = f[1]
+		case tagWebHash:
+			s.WebHashes[f[0]] = strings.Trim(strings.TrimSpace(f[1]), `'"`)
+		case tagOpenSSL:
+			s.OpenSSL = strings.TrimSpace(f[0]) != ""
 		}
 		return nil
 	})

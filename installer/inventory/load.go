@@ -309,6 +309,9 @@ func (r *rawFile) secrets() []string {
 	if r.Grafana != nil {
 		add(r.Grafana.AdminPassword)
 	}
+	if r.Security != nil {
+		add(r.Security.WebPassword)
+	}
 	if r.Prometheus != nil {
 		for _, rw := range r.Prometheus.RemoteWrite {
 			add(&rw.URL, rw.Password, rw.BearerToken)

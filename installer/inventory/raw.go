@@ -18,6 +18,7 @@ type rawFile struct {
 	NodeExporter *rawNodeExporter `hcl:"node_exporter,block"`
 	Rules        *rawRules        `hcl:"rules,block"`
 	Probes       []rawProbe       `hcl:"probe,block"`
+	Security     *rawSecurity     `hcl:"security,block"`
 }
 
 type rawSSH struct {

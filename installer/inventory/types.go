@@ -25,6 +25,7 @@ type Inventory struct {
 	NodeExporter NodeExporter
 	Rules        Rules
 	Probes       []Probe // in file order
+	Security     Security
 }
 
 // Secret is a string that prints as (sensitive) everywhere.

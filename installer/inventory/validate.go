@@ -106,6 +106,7 @@ func (v *validator) check(raw *rawFile, inv *Inventory) {
 	}
 	v.rules(raw.Rules)
 	v.probes(raw.Probes)
+	v.security(raw.Security)
 	v.portConflicts(raw, inv)
 }
 

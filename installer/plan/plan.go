@@ -76,6 +76,14 @@ type Host struct {
 	rollouts     map[string]rollout    // component -> version switch
 	daemonReload bool
 	resetUnits   []string // units removed: their failed state is forgotten
+	keyPairs     []keyPairBuild
+}
+
+// keyPairBuild is a key pair the script assembles before the checks run.
+type keyPairBuild struct {
+	step       InstallKeyPair
+	key        string // the host key it starts with
+	certStaged string
 }
 
 type check struct {
@@ -85,6 +93,8 @@ type check struct {
 	bin       string            // folder holding the tool: staged tree or installed version
 	tool      string
 	args      []string
+	toolFrom  string            // the component whose folder holds the tool, resolved after all are planned
+	built     map[string]string // path relative to configDir -> file the script assembled in $C
 }
 
 // stagedFile is what the apply script checks root's copy of a staged file against.
@@ -116,6 +126,18 @@ type Input struct {
 	// TargetsOnly limits the plan to files the running service picks up by
 	// itself (Prometheus's file_sd targets): no restart, no other change.
 	TargetsOnly bool
+	// TLS is the host's certificate; nil when TLS is off.
+	TLS *HostTLS
+}
+
+// HostTLS is what the host's certificate work looks like this run.
+type HostTLS struct {
+	Cert []byte // the certificate the host will hold; nil while it is to be issued (plan)
+	// NewKey is where the key made on the host for a new certificate waits
+	// (root's own folder); "" when the host keeps its key.
+	NewKey string
+	// Reason says why a certificate is issued ("new", "expires in 20d", …); "" when none is.
+	Reason string
 }
 
 func sum(b []byte) string {
@@ -124,6 +146,7 @@ func sum(b []byte) string {
 }
 
 type builder struct {
+	bins   map[string]string // component -> folder holding its binaries this run
 	in     Input
 	h      *Host
 	rec    *hoststate.Record
@@ -140,6 +163,10 @@ func Build(in Input) (*Host, error) {
 		rec:    in.State.Record.Clone(),
 		staged: map[string]bool{},
 		wanted: map[string]bool{},
+		bins:   map[string]string{},
+	}
+	if in.TLS != nil && !in.TargetsOnly {
+		b.hostTLS(in.TLS)
 	}
 	for _, s := range in.Specs {
 		if in.TargetsOnly {
@@ -152,6 +179,21 @@ func Build(in Input) (*Host, error) {
 	}
 	for _, c := range in.Removed {
 		b.removeComponent(c)
+	}
+	if t := in.TLS; t != nil && t.NewKey != "" && !in.TargetsOnly {
+		// Last of the files: every key pair holds the new key by now.
+		b.add(Action{Op: OpChange, Kind: KindFile, Target: catalog.HostKeyPath(), Detail: "the key made on the host for the new certificate",
+			step: PromoteHostKey{From: t.NewKey}})
+		b.recordPath(catalog.HostKeyPath())
+	}
+	for i, c := range b.h.checks {
+		if c.toolFrom != "" {
+			bin, ok := b.bins[c.toolFrom]
+			if !ok {
+				return nil, fmt.Errorf("%s: its check needs %s from %s, which is not on this host", c.component, c.tool, c.toolFrom)
+			}
+			b.h.checks[i].bin = bin
+		}
 	}
 	b.services()
 	if !b.h.Empty() {
@@ -321,7 +363,7 @@ func (b *builder) component(s *component.Spec) error {
 	b.prune(c, s.Version, cur.Target, running)
 
 	// Configuration files, checked together before any goes live.
-	chk := check{component: c, configDir: catalog.ConfigDir(c), files: map[string]string{}}
+	chk := check{component: c, configDir: catalog.ConfigDir(c), files: map[string]string{}, built: map[string]string{}}
 	configChanged := false
 	for _, f := range s.Files {
 		changed := b.file(c, f)
@@ -342,6 +384,12 @@ func (b *builder) component(s *component.Spec) error {
 			}
 		}
 	}
+	if kp := s.KeyPair; kp != nil && b.in.TLS != nil && b.keyPair(c, unit, kp) {
+		if rel, ok := strings.CutPrefix(kp.Path, chk.configDir+"/"); ok {
+			chk.built[rel] = InstallKeyPair{Component: c}.built()
+			configChanged = true
+		}
+	}
 	// Files obsbox once wrote into the config folder that are no longer wanted.
 	for _, p := range slices.Clone(b.rec.Paths) {
 		if !strings.HasPrefix(p, chk.configDir+"/") || b.wanted[p] {
@@ -355,13 +403,21 @@ func (b *builder) component(s *component.Spec) error {
 		}
 		b.rec.Paths = slices.DeleteFunc(b.rec.Paths, func(x string) bool { return x == p })
 	}
-	if s.Check != nil && (configChanged || binDir != vdir) {
-		chk.tool, chk.args = s.Check.Tool, s.Check.Args
-		chk.bin = binDir
-		if chk.bin == "" {
-			chk.bin = catalog.CurrentLink(c)
+	if binDir == "" {
+		binDir = catalog.CurrentLink(c)
+	}
+	b.bins[c] = binDir
+	if configChanged || binDir != vdir {
+		if s.Check != nil {
+			one := chk
+			one.tool, one.args, one.bin = s.Check.Tool, s.Check.Args, binDir
+			b.h.checks = append(b.h.checks, one)
 		}
-		b.h.checks = append(b.h.checks, chk)
+		for _, more := range s.Checks {
+			one := chk
+			one.tool, one.args, one.bin, one.toolFrom = more.Tool, more.Args, binDir, more.ToolFrom
+			b.h.checks = append(b.h.checks, one)
+		}
 	}
 
 	// The unit.
@@ -381,6 +437,63 @@ func (b *builder) component(s *component.Spec) error {
 		b.want(unit, OpStart)
 	}
 	return nil
+}
+
+// hostTLS plans root's TLS folder and the host's (public) certificate.
+func (b *builder) hostTLS(t *HostTLS) {
+	b.dir("", component.Dir{Path: catalog.ConfigRoot, Mode: 0o755, Owner: "root", Group: "root"})
+	b.dir("", component.Dir{Path: catalog.HostTLSDir(), Mode: 0o700, Owner: "root", Group: "root"})
+	if t.Cert == nil {
+		b.wanted[catalog.HostCertPath()] = true
+		b.add(Action{Op: OpCreate, Kind: KindFile, Target: catalog.HostCertPath(), Detail: "certificate to be issued (" + t.Reason + ")"})
+		return
+	}
+	b.file("", component.File{Path: catalog.HostCertPath(), Content: t.Cert, Mode: 0o644, Owner: "root", Group: "root"})
+	if t.Reason != "" {
+		b.h.Notes = append(b.h.Notes, Note{Text: "certificate issued: " + t.Reason})
+	}
+}
+
+// keyPair plans a component's copy of the host key and certificate, and
+// reports whether it changes. The probe hashed the certificate part only.
+func (b *builder) keyPair(c, unit string, kp *component.KeyPair) bool {
+	b.wanted[kp.Path] = true
+	b.recordPath(kp.Path)
+	st := b.in.State
+	cur := st.Path(kp.Path)
+	if kp.Cert == nil {
+		b.add(Action{Op: OpCreate, Kind: KindFile, Target: kp.Path, Component: c, Detail: "key and certificate to be issued"})
+		b.wantEffect(unit, kp.Effect, false)
+		return false
+	}
+	fresh := b.in.TLS.NewKey != ""
+	if !fresh && cur.Kind == hoststate.KindFile && st.KeyPairCerts[kp.Path] == sum(kp.Cert) &&
+		cur.Mode == 0o640 && cur.Owner == "root" && cur.Group == kp.Group {
+		return false
+	}
+	key := catalog.HostKeyPath()
+	if fresh {
+		key = b.in.TLS.NewKey
+	}
+	step := InstallKeyPair{Component: c, Dest: kp.Path, Group: kp.Group}
+	b.h.keyPairs = append(b.h.keyPairs, keyPairBuild{step: step, key: key, certStaged: b.stage(kp.Cert, false)})
+	op := OpChange
+	if cur.Kind == hoststate.KindMissing {
+		op = OpCreate
+	}
+	b.add(Action{Op: op, Kind: KindFile, Target: kp.Path, Component: c, Detail: "the host's key and certificate", step: step})
+	b.wantEffect(unit, kp.Effect, false)
+	return true
+}
+
+// wantEffect asks for what a changed file does to the unit.
+func (b *builder) wantEffect(unit string, e component.Effect, reloads bool) {
+	switch {
+	case e == component.EffectRestart, e == component.EffectReload && !reloads:
+		b.want(unit, OpRestart)
+	case e == component.EffectReload:
+		b.want(unit, OpReload)
+	}
 }
 
 // targets plans only the files of s that list the fleet's hosts (file_sd

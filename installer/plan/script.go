@@ -119,10 +119,21 @@ func (h *Host) Script() string {
 		w("echo %s > %s", q(t.Staged), inC(d+"/.obsbox-bundle"))
 	}
 
+	// Key pairs: the host's key, which never left it, and its new certificate.
+	for _, k := range h.keyPairs {
+		w("%s", buildKeyPair(k.step, k.key, k.certStaged))
+	}
+
 	// 3. Each component's own tool checks the configuration that is about to go live.
+	made := map[string]bool{}
 	for _, c := range h.checks {
 		d := "cfg-" + c.component
-		w("mkdir %s", inC(d))
+		if !made[d] {
+			made[d] = true
+			w("mkdir %s", inC(d))
+		} else {
+			w("rm -rf %s && mkdir %s", inC(d), inC(d))
+		}
 		w("if [ -d %s ]; then cp -a %s/. %s/; fi", q(c.configDir), q(c.configDir), inC(d))
 		rels := make([]string, 0, len(c.files))
 		for rel := range c.files {
@@ -135,6 +146,9 @@ func (h *Host) Script() string {
 			} else {
 				w("mkdir -p %s && cp %s %s", inC(path.Dir(d+"/"+rel)), inC("in/"+name), inC(d+"/"+rel))
 			}
+		}
+		for _, rel := range sortedKeys(c.built) {
+			w("mkdir -p %s && cp %s %s", inC(path.Dir(d+"/"+rel)), inC(c.built[rel]), inC(d+"/"+rel))
 		}
 		var tool string
 		if rel, ok := strings.CutPrefix(c.bin, "$C/"); ok {
@@ -188,6 +202,15 @@ func (h *Host) Script() string {
 	return b.String()
 }
 
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // allStaged lists every staged name the script uses, sorted: those its
 // steps install (files, and the tarballs of trees) and those its checks read.
 func (h *Host) allStaged() []string {
@@ -206,6 +229,9 @@ func (h *Host) allStaged() []string {
 				seen[n] = true
 			}
 		}
+	}
+	for _, k := range h.keyPairs {
+		seen[k.certStaged] = true
 	}
 	out := make([]string, 0, len(seen))
 	for n := range seen {

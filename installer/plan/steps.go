@@ -316,3 +316,35 @@ func writeSteps(b *strings.Builder, steps ...Step) {
 		}
 	}
 }
+
+// InstallKeyPair puts the key pair that BuildKeyPair assembled in $C at
+// Dest, readable by root and Group only.
+type InstallKeyPair struct {
+	Component string
+	Dest      string
+	Group     string
+}
+
+// built is the assembled key pair inside the script's private folder $C.
+func (s InstallKeyPair) built() string { return "kp-" + s.Component + ".pem" }
+
+func (s InstallKeyPair) lines() []string {
+	return []string{fmt.Sprintf("cp %s %s && chmod 640 %s && chown %s %s && mv -f %s %s",
+		inC(s.built()), q(s.Dest+".obsbox-tmp"), q(s.Dest+".obsbox-tmp"), owner("root", s.Group), q(s.Dest+".obsbox-tmp"),
+		q(s.Dest+".obsbox-tmp"), q(s.Dest))}
+}
+
+// buildKeyPair writes, into $C, the key (never leaving root's folders)
+// followed by root's verified copy of the staged certificate.
+func buildKeyPair(k InstallKeyPair, key, certStaged string) string {
+	return fmt.Sprintf("(umask 077 && cat %s %s > %s)", q(key), inC("in/"+certStaged), inC(k.built()))
+}
+
+// PromoteHostKey makes the key made on the host for this run's certificate
+// the host's key, once every key pair holds it.
+type PromoteHostKey struct{ From string }
+
+func (s PromoteHostKey) lines() []string {
+	key := catalog.HostKeyPath()
+	return []string{fmt.Sprintf("mv -f %s %s && chmod 600 %s && chown root:root %s", q(s.From), q(key), q(key), q(key))}
+}
