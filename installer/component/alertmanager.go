@@ -127,8 +127,8 @@ func (a Alertmanager) Spec(c *Context) (*Spec, error) {
 		KeyPair: kp,
 		Checks:  checks,
 		Unit:    unit,
-		Reload: catalog.Get(name).Reload,
-		Check:  &Check{Tool: "amtool", Args: []string{"check-config", "alertmanager.yml"}},
-		Health: health(name, ac.Port),
+		Reload:  catalog.Get(name).Reload,
+		Check:   &Check{Tool: "amtool", Args: []string{"check-config", "alertmanager.yml"}},
+		Health:  health(name, ac.Port),
 	}, nil
 }

@@ -77,9 +77,9 @@ func (b BlackboxExporter) Spec(c *Context) (*Spec, error) {
 		KeyPair: kp,
 		Checks:  checks,
 		Unit:    unit,
-		Reload: catalog.Get(name).Reload,
-		Check:  &Check{Tool: "blackbox_exporter", Args: []string{"--config.check", "--config.file=" + templates.BlackboxConfigFile}},
-		Health: health(name, b.Port(c.Inv)),
+		Reload:  catalog.Get(name).Reload,
+		Check:   &Check{Tool: "blackbox_exporter", Args: []string{"--config.check", "--config.file=" + templates.BlackboxConfigFile}},
+		Health:  health(name, b.Port(c.Inv)),
 	}, nil
 }
 

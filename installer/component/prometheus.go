@@ -200,9 +200,9 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 		}, webDirs...),
 		KeyPair: kp,
 		Checks:  checks,
-		Unit:   unit,
-		Reload: catalog.Get(name).Reload,
-		Check:  &Check{Tool: "promtool", Args: []string{"check", "config", "prometheus.yml"}},
-		Health: health(name, pc.Port),
+		Unit:    unit,
+		Reload:  catalog.Get(name).Reload,
+		Check:   &Check{Tool: "promtool", Args: []string{"check", "config", "prometheus.yml"}},
+		Health:  health(name, pc.Port),
 	}, nil
 }
