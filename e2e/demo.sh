@@ -61,9 +61,9 @@ host "h3" {
 grafana { admin_password = "obsbox-demo" }
 
 # blackbox_exporter on the Prometheus host probes these.
-probe "exporters" {
-  module   = "http_2xx"
-  targets  = ["http://$p.12:9100/metrics", "http://$p.13:9100/metrics"]
+probe "ssh" {
+  module   = "tcp_connect"
+  targets  = ["$p.12:22", "$p.13:22"]
   interval = "15s"
 }
 HCL
@@ -82,12 +82,15 @@ files+=("$mirror/oss/release/grafana-11.2.2.linux-amd64.tar.gz")
 
 cat <<EOT
 
-The stack is up (inventory: $demo/obsbox.hcl):
-  Prometheus    http://$p.11:9090   (targets: http://$p.11:9090/api/v1/targets)
-  Alertmanager  http://$p.11:9093
-  Grafana       http://$p.11:3000   (admin / obsbox-demo; a test-only stand-in, not the real Grafana)
-  node_exporter http://$p.11:9100/metrics, http://$p.12:9100/metrics, http://$p.13:9100/metrics
-  probes        probe_success{probe="exporters"} in Prometheus (blackbox_exporter on h1, 127.0.0.1:9115 only)
+The stack is up (inventory: $demo/obsbox.hcl), every endpoint https with basic auth:
+  Prometheus    https://$p.11:9090   (targets: https://$p.11:9090/api/v1/targets)
+  Alertmanager  https://$p.11:9093
+  Grafana       https://$p.11:3000   (admin / obsbox-demo; a test-only stand-in, not the real Grafana)
+  node_exporter https://$p.11:9100/metrics, https://$p.12:9100/metrics, https://$p.13:9100/metrics
+  probes        probe_success{probe="ssh"} in Prometheus (blackbox_exporter on h1, 127.0.0.1:9115 only)
+  trust         $demo/obsbox-ca.crt (the CA obsbox made)
+  web user      obsbox, password in $demo/.obsbox-web-password
+  e.g.          curl --cacert $demo/obsbox-ca.crt -u obsbox:\$(cat $demo/.obsbox-web-password) https://$p.11:9090/api/v1/targets
 
 Try: $obsbox -i $demo/obsbox.hcl status
      $obsbox -i $demo/obsbox.hcl plan      (nothing to do)
