@@ -87,6 +87,7 @@ func build(raw *rawFile, path, dir string, src []byte) *Inventory {
 	inv.Prometheus = buildPrometheus(dir, raw.Prometheus)
 	inv.Alertmanager = buildAlertmanager(raw.Alertmanager)
 	inv.Probes = buildProbes(raw.Probes, inv.Prometheus.ScrapeInterval)
+	inv.SLOs = buildSLOs(raw.SLOs)
 
 	inv.Grafana = Grafana{Port: DefaultGrafanaPort, AdminUser: DefaultGrafanaAdminUser}
 	if g := raw.Grafana; g != nil {

@@ -18,6 +18,7 @@ type rawFile struct {
 	NodeExporter *rawNodeExporter `hcl:"node_exporter,block"`
 	Rules        *rawRules        `hcl:"rules,block"`
 	Probes       []rawProbe       `hcl:"probe,block"`
+	SLOs         []rawSLO         `hcl:"slo,block"`
 }
 
 type rawSSH struct {

@@ -25,6 +25,7 @@ type Inventory struct {
 	NodeExporter NodeExporter
 	Rules        Rules
 	Probes       []Probe // in file order
+	SLOs         []SLO   // in file order
 }
 
 // Secret is a string that prints as (sensitive) everywhere.
