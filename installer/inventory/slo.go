@@ -35,7 +35,7 @@ const DefaultSLOWindow = "30d"
 const SLOWindowVar = "$window"
 
 // SLOReservedLabels are set by obsbox on every SLO series and alert.
-var SLOReservedLabels = []string{"slo", "severity", "long_window", "short_window"}
+var SLOReservedLabels = []string{"slo", "severity", "long_window", "short_window", "window"}
 
 // minSLOWindow: the slowest burn-rate alert looks back 3d.
 const minSLOWindow = 3 * 24 * time.Hour
