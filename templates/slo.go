@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"embed"
 	"errors"
 	"fmt"
 	"math"
@@ -259,3 +260,10 @@ func sloHuman(d time.Duration) string {
 	}
 	return strconv.FormatFloat(math.Round(h*10)/10, 'f', -1, 64) + " hours"
 }
+
+//go:embed slo/dashboards
+var sloFS embed.FS
+
+// SLODashboards returns the "SLOs" dashboard, file name to JSON: one row per
+// SLO (the slo variable) over the series RenderSLORules records.
+func SLODashboards() map[string][]byte { return ReadDashboards(sloFS, "slo/dashboards") }

@@ -1,9 +1,12 @@
 package templates
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -135,6 +138,70 @@ func TestSLORulesRefuse(t *testing.T) {
 	} {
 		if _, err := RenderSLORules(SLOSettings{SLOs: []SLO{s}}); err == nil {
 			t.Errorf("%s: rendered", name)
+		}
+	}
+}
+
+// TestSLODashboard: the dashboard reads only series the rules record, draws
+// every alert pair's factor on the burn-rate panel and shows each window.
+func TestSLODashboard(t *testing.T) {
+	b := SLODashboards()["obsbox-slos.json"]
+	if b == nil {
+		t.Fatal("no obsbox-slos.json")
+	}
+	rules, err := RenderSLORules(sloCases()["probe"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title       string
+			FieldConfig struct {
+				Defaults struct {
+					Thresholds struct{ Steps []struct{ Value *float64 } }
+				}
+			}
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	series := regexp.MustCompile(`slo:[a-z_]+:[a-z_0-9]+`)
+	windows := map[string]bool{}
+	burn := false
+	for _, p := range d.Panels {
+		for _, q := range p.Targets {
+			for _, s := range series.FindAllString(q.Expr, -1) {
+				if !strings.Contains(string(rules), "record: '"+s+"'") {
+					t.Errorf("panel %q reads %s, which no rule records", p.Title, s)
+				}
+				if w, ok := strings.CutPrefix(s, SLOErrorRatioPrefix); ok && p.Title == "Burn rate by window" {
+					windows[w] = true
+				}
+			}
+		}
+		if p.Title == "Burn rate by window" {
+			burn = true
+			var steps []float64
+			for _, s := range p.FieldConfig.Defaults.Thresholds.Steps {
+				if s.Value != nil {
+					steps = append(steps, *s.Value)
+				}
+			}
+			for _, pair := range SLOBurns {
+				if !slices.Contains(steps, pair.Factor) {
+					t.Errorf("burn-rate panel draws %v, not the %s pair's %v", steps, pair.Long, pair.Factor)
+				}
+			}
+		}
+	}
+	if !burn {
+		t.Fatal("no burn-rate panel")
+	}
+	for _, w := range SLOWindows {
+		if !windows[w] {
+			t.Errorf("burn-rate panel lacks the %s window", w)
 		}
 	}
 }
