@@ -200,6 +200,10 @@ func finite(v float64) *float64 {
 
 // WriteTable prints one line per SLO; "-" where Prometheus has no value yet.
 func (s *SLOReport) WriteTable(w io.Writer) {
+	if len(s.SLOs) == 0 {
+		fmt.Fprintln(w, "The inventory has no slo block.")
+		return
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SLO\tOBJECTIVE\tWINDOW\tSLI\tBUDGET LEFT\tBURN 5m\tBURN 1h\tFIRING")
 	for _, r := range s.SLOs {
