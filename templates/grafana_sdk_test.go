@@ -54,6 +54,7 @@ func sdkErr(err error) error {
 func TestIssue13_DashboardsDecodeAsGrafanaDashboards(t *testing.T) {
 	files := GrafanaDashboards()
 	maps.Copy(files, BlackboxDashboards())
+	maps.Copy(files, SLODashboards())
 	if len(files) < 3 {
 		t.Fatalf("only %d dashboards found", len(files))
 	}

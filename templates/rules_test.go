@@ -254,6 +254,7 @@ func TestRunbooks(t *testing.T) {
 	slices.Sort(have)
 	// The components' own rules (catalog AlertRules) have runbooks here too.
 	all := append(slices.Clone(rulesSpecNames), catalog.AlertRuleNames()...)
+	all = append(all, SLOAlert) // the SLOs' burn-rate alert (slo.go)
 	want := slices.Sorted(slices.Values(all))
 	if !slices.Equal(have, want) {
 		t.Errorf("runbooks %v, want one per rule %v", have, want)

@@ -85,6 +85,7 @@ func newRootCmd() *cobra.Command {
 		newApplyCmd(g),
 		newPlanCmd(g),
 		newStatusCmd(g),
+		newSLOCmd(g),
 		newAddHostCmd(g),
 		newRemoveHostCmd(g),
 		newUpgradeCmd(g),

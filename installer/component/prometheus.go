@@ -100,6 +100,13 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 	for _, h := range inv.HostsWithRole(catalog.Grafana) {
 		conf.Grafana = append(conf.Grafana, templates.PrometheusStaticTarget{Host: h.Name, Address: hostPort(h.Address, inv.Grafana.Port), Labels: h.Labels})
 	}
+	sloRules, err := sloRules(inv)
+	if err != nil {
+		return nil, err
+	}
+	if sloRules != nil {
+		conf.RuleFiles = append(conf.RuleFiles, templates.PromSLORulesFile) // so promtool check config checks it too
+	}
 	conf.ComponentJobs = contributedScrapeJobs(inv, c.Host)
 	for _, j := range pc.Scrape {
 		conf.Jobs = append(conf.Jobs, templates.PrometheusScrapeJob{Name: j.Name, Targets: j.Targets, MetricsPath: j.MetricsPath, Scheme: j.Scheme, ScrapeInterval: j.ScrapeInterval, Labels: j.Labels})
@@ -146,6 +153,9 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 			Secrets: &Secrets{Format: "yaml", Keys: templates.PrometheusSecretKeys, Values: conf.SecretValues()}, Targets: true},
 		{Path: path.Join(cfgDir, templates.PromBuiltinRulesFile), Content: rules, Mode: mode, Owner: "root", Group: user, Effect: EffectReload},
 		{Path: path.Join(cfgDir, templates.PromNodeTargetsFile), Content: sd, Mode: mode, Owner: "root", Group: user, Effect: EffectNone, Targets: true},
+	}
+	if sloRules != nil {
+		files = append(files, File{Path: sloRulesPath, Content: sloRules, Mode: mode, Owner: "root", Group: user, Effect: EffectReload})
 	}
 	seen := map[string]string{}
 	for _, src := range pc.RuleFilePaths {

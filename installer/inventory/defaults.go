@@ -88,6 +88,7 @@ func build(raw *rawFile, path, dir string, src []byte) *Inventory {
 	inv.Alertmanager = buildAlertmanager(raw.Alertmanager)
 	inv.Probes = buildProbes(raw.Probes, inv.Prometheus.ScrapeInterval)
 	inv.Security = buildSecurity(dir, raw.Security)
+	inv.SLOs = buildSLOs(raw.SLOs)
 
 	inv.Grafana = Grafana{Port: DefaultGrafanaPort, AdminUser: DefaultGrafanaAdminUser}
 	if g := raw.Grafana; g != nil {

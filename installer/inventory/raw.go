@@ -19,6 +19,7 @@ type rawFile struct {
 	Rules        *rawRules        `hcl:"rules,block"`
 	Probes       []rawProbe       `hcl:"probe,block"`
 	Security     *rawSecurity     `hcl:"security,block"`
+	SLOs         []rawSLO         `hcl:"slo,block"`
 }
 
 type rawSSH struct {

@@ -26,6 +26,7 @@ type Inventory struct {
 	Rules        Rules
 	Probes       []Probe // in file order
 	Security     Security
+	SLOs         []SLO // in file order
 }
 
 // Secret is a string that prints as (sensitive) everywhere.

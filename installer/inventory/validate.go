@@ -107,6 +107,7 @@ func (v *validator) check(raw *rawFile, inv *Inventory) {
 	v.rules(raw.Rules)
 	v.probes(raw.Probes)
 	v.security(raw.Security)
+	v.slos(raw.SLOs, raw.Probes)
 	v.portConflicts(raw, inv)
 }
 
