@@ -45,6 +45,33 @@ func grafanaRelease(version string) grafanaLine {
 	return grafanaLine{}
 }
 
+// grafanaDatasources: every Prometheus and every VictoriaMetrics host is a
+// datasource. The first of each keeps the plain name and uid (the
+// dashboards use the first Prometheus's; a provisioned datasource must keep
+// its name); the default is the first VictoriaMetrics when there is one,
+// since it holds every replica's history, deduplicated.
+func grafanaDatasources(inv *inventory.Inventory, proms []*inventory.Host) []templates.GrafanaDatasource {
+	vmHosts, vmURLs := victoriaMetricsURLs(inv)
+	var out []templates.GrafanaDatasource
+	for i, h := range proms {
+		d := templates.GrafanaDatasource{URL: webURL(h.Address, inv.Prometheus.Port), IsDefault: i == 0 && len(vmHosts) == 0,
+			PrometheusVersion: inv.Versions[catalog.Prometheus]}
+		if i > 0 {
+			d.Name, d.UID = templates.GrafanaDatasourceName+" "+h.Name, fmt.Sprintf("%s-%d", templates.GrafanaDatasourceUID, i+1)
+		}
+		out = append(out, d)
+	}
+	for i, h := range vmHosts {
+		d := templates.GrafanaDatasource{Name: templates.GrafanaVictoriaMetricsName, UID: templates.GrafanaVictoriaMetricsUID,
+			URL: vmURLs[i], IsDefault: i == 0, VictoriaMetrics: true}
+		if i > 0 {
+			d.Name, d.UID = templates.GrafanaVictoriaMetricsName+" "+h.Name, fmt.Sprintf("%s-%d", templates.GrafanaVictoriaMetricsUID, i+1)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
 func (g Grafana) Spec(c *Context) (*Spec, error) {
 	name := g.Name()
 	user := catalog.UserName(name)
@@ -73,11 +100,7 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 	}
 	// The scrape interval stays out of the datasource: a change to it would
 	// restart Grafana, where Prometheus only reloads.
-	ds, err := templates.RenderGrafanaDatasource(templates.GrafanaDatasource{
-		URL:               "http://" + hostPort(proms[0].Address, inv.Prometheus.Port),
-		IsDefault:         true,
-		PrometheusVersion: inv.Versions[catalog.Prometheus],
-	})
+	ds, err := templates.RenderGrafanaDatasources(grafanaDatasources(inv, proms))
 	if err != nil {
 		return nil, err
 	}

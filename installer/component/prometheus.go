@@ -31,6 +31,10 @@ func (Prometheus) Runs(_ *inventory.Inventory, h *inventory.Host) bool {
 // hostPort joins a host's address with a port, bracketing IPv6.
 func hostPort(addr string, port int) string { return net.JoinHostPort(addr, strconv.Itoa(port)) }
 
+// webURL is the base URL one component uses to reach another's web port:
+// the one place that decides its scheme.
+func webURL(addr string, port int) string { return "http://" + hostPort(addr, port) }
+
 // prometheusLine is everything obsbox renders differently per Prometheus
 // release line; prometheusRelease is the one place the version decides it.
 // Checked against each line's --help and promtool (installer/component
@@ -102,6 +106,11 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 	conf.ComponentJobs = contributedScrapeJobs(inv, c.Host)
 	for _, j := range pc.Scrape {
 		conf.Jobs = append(conf.Jobs, templates.PrometheusScrapeJob{Name: j.Name, Targets: j.Targets, MetricsPath: j.MetricsPath, Scheme: j.Scheme, ScrapeInterval: j.ScrapeInterval, Labels: j.Labels})
+	}
+	// Every VictoriaMetrics host gets every sample; the inventory's own endpoints follow.
+	vmHosts, vmURLs := victoriaMetricsURLs(inv)
+	for i, h := range vmHosts {
+		conf.RemoteWrite = append(conf.RemoteWrite, templates.PrometheusRemoteWrite{Name: templates.VictoriaMetricsRemoteWriteName(h.Name), URL: vmURLs[i] + "/api/v1/write"})
 	}
 	for _, rw := range pc.RemoteWrite {
 		conf.RemoteWrite = append(conf.RemoteWrite, templates.PrometheusRemoteWrite{Name: rw.Name, URL: rw.URL.Value(), Username: rw.Username, Password: rw.Password.Value(), BearerToken: rw.BearerToken.Value()})

@@ -25,6 +25,8 @@ const (
 	DefaultSSHPort          = 22
 	DefaultKnownHosts       = "~/.ssh/known_hosts"
 	DefaultRetention        = "15d"
+	// DefaultVictoriaMetricsRetention: a year of history, the point of a long-term store.
+	DefaultVictoriaMetricsRetention = "12M"
 	DefaultScrapeInterval   = "15s"
 	DefaultMetricsPath      = "/metrics"
 	DefaultScheme           = "http"
@@ -93,6 +95,11 @@ func build(raw *rawFile, path, dir string, src []byte) *Inventory {
 		inv.Grafana.Port = deref(g.Port, DefaultGrafanaPort)
 		inv.Grafana.AdminUser = deref(g.AdminUser, DefaultGrafanaAdminUser)
 		inv.Grafana.AdminPassword = NewSecret(deref(g.AdminPassword, ""))
+	}
+
+	inv.VictoriaMetrics = VictoriaMetrics{Retention: DefaultVictoriaMetricsRetention}
+	if vm := raw.VictoriaMetrics; vm != nil {
+		inv.VictoriaMetrics.Retention = deref(vm.Retention, DefaultVictoriaMetricsRetention)
 	}
 
 	inv.NodeExporter = NodeExporter{Port: DefaultNodeExporterPort}

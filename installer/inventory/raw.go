@@ -18,6 +18,8 @@ type rawFile struct {
 	NodeExporter *rawNodeExporter `hcl:"node_exporter,block"`
 	Rules        *rawRules        `hcl:"rules,block"`
 	Probes       []rawProbe       `hcl:"probe,block"`
+
+	VictoriaMetrics *rawVictoriaMetrics `hcl:"victoriametrics,block"`
 }
 
 type rawSSH struct {
@@ -202,6 +204,13 @@ type rawGrafana struct {
 
 	PortRange      hcl.Range `hcl:"port,attr_value_range"`
 	AdminUserRange hcl.Range `hcl:"admin_user,attr_value_range"`
+}
+
+type rawVictoriaMetrics struct {
+	Retention *string `hcl:"retention,optional"`
+
+	RetentionRange hcl.Range `hcl:"retention,attr_value_range"`
+	DefRange       hcl.Range `hcl:",def_range"`
 }
 
 type rawNodeExporter struct {
