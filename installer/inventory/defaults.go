@@ -21,19 +21,20 @@ var (
 
 // Every default of the inventory lives in this file.
 const (
-	DefaultSSHUser    = "root"
-	DefaultSSHPort    = 22
-	DefaultKnownHosts = "~/.ssh/known_hosts"
-	DefaultRetention  = "15d"
-	// DefaultVictoriaMetricsRetention: a year of history, the point of a long-term store.
-	DefaultVictoriaMetricsRetention = "12M"
-	DefaultScrapeInterval           = "15s"
-	DefaultMetricsPath              = "/metrics"
-	DefaultScheme                   = "http"
-	DefaultGrafanaAdminUser         = "admin"
+	DefaultSSHUser          = "root"
+	DefaultSSHPort          = 22
+	DefaultKnownHosts       = "~/.ssh/known_hosts"
+	DefaultRetention        = "15d"
+	DefaultScrapeInterval   = "15s"
+	DefaultMetricsPath      = "/metrics"
+	DefaultScheme           = "http"
+	DefaultGrafanaAdminUser = "admin"
 	// NullReceiver is the default receiver when the inventory defines none:
 	// Alertmanager then accepts alerts and sends them nowhere.
 	NullReceiver = "null"
+
+	// DefaultVictoriaMetricsRetention: a year of history, the point of a long-term store.
+	DefaultVictoriaMetricsRetention = "12M"
 )
 
 // DefaultBundlesDir is $XDG_CACHE_HOME/obsbox/bundles, or ~/.cache/obsbox/bundles.
