@@ -109,6 +109,26 @@ func key(component, version, arch string) string {
 	return fmt.Sprintf("%s-%s.linux-%s", component, version, arch)
 }
 
+// parseKey reads a cache entry's name (key): obsbox's own naming, which
+// need not be upstream's tarball name.
+func parseKey(k string) (component, version, arch string, ok bool) {
+	for _, c := range catalog.All() {
+		rest, found := strings.CutPrefix(k, c.Name+"-")
+		if !found {
+			continue
+		}
+		i := strings.LastIndex(rest, ".linux-")
+		if i < 0 {
+			continue
+		}
+		v, a := rest[:i], rest[i+len(".linux-"):]
+		if checkKey(c.Name, v, a) == nil && key(c.Name, v, a) == k {
+			return c.Name, v, a, true
+		}
+	}
+	return "", "", "", false
+}
+
 // TopFolders returns the folder names the tarball may have at its top, preferred first.
 func TopFolders(component, version, arch string) []string {
 	return catalog.Get(component).TopFolders(version, arch)

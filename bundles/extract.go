@@ -44,9 +44,11 @@ func (e *ExtractError) Error() string {
 // entry where the host will put it, relative to the version folder: names
 // must be canonical (tar strips the raw first component, "./" included),
 // every entry lies in the one top folder, and link targets may not climb
-// above it.
+// above it. A flat tarball (catalog Release.Flat) has no top folder: the host
+// unpacks it without stripping, and its root is the version folder.
 type tree struct {
-	top      string          // the one top folder
+	flat     bool
+	top      string          // the one top folder; "" when flat
 	files    map[string]File // regular files (hardlinks become regular files)
 	symlinks map[string]string
 	dirs     map[string]bool
@@ -57,6 +59,11 @@ type tree struct {
 // and be empty. It refuses entries that would land or point outside dest,
 // devices, fifos and oversized files, naming the entry.
 func extractTarGz(ctx context.Context, src, dest string, maxFile int64) (*tree, error) {
+	return extractTree(ctx, src, dest, maxFile, false)
+}
+
+// extractTree is extractTarGz for a tarball that is flat or has one top folder.
+func extractTree(ctx context.Context, src, dest string, maxFile int64, flat bool) (*tree, error) {
 	name := filepath.Base(src)
 	f, err := os.Open(src)
 	if err != nil {
@@ -74,7 +81,7 @@ func extractTarGz(ctx context.Context, src, dest string, maxFile int64) (*tree, 
 	}
 	defer root.Close()
 
-	t := &tree{files: map[string]File{}, symlinks: map[string]string{}, dirs: map[string]bool{}, tops: map[string]bool{}}
+	t := &tree{flat: flat, files: map[string]File{}, symlinks: map[string]string{}, dirs: map[string]bool{}, tops: map[string]bool{}}
 	refuse := func(entry, format string, args ...any) error {
 		return &ExtractError{Tarball: name, Entry: entry, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -112,10 +119,10 @@ func extractTarGz(ctx context.Context, src, dest string, maxFile int64) (*tree, 
 			return nil, refuse(raw, "name is not in canonical form (%q): the host's tar would unpack it elsewhere", p)
 		}
 		top, _, _ := strings.Cut(p, "/")
-		if t.top == "" {
+		if t.top == "" && !flat {
 			t.top = top
 		}
-		if top != t.top {
+		if !flat && top != t.top {
 			return nil, refuse(raw, "lies outside the top folder %q: the host unpacks every entry into the version folder", t.top)
 		}
 		if through := t.symlinkAncestor(p); through != "" {
@@ -161,7 +168,7 @@ func extractTarGz(ctx context.Context, src, dest string, maxFile int64) (*tree, 
 			if path.IsAbs(target) {
 				return nil, refuse(raw, "symlink to %q points outside the version folder (absolute target)", target)
 			}
-			if !filepath.IsLocal(path.Join(path.Dir(inVersion(p)), target)) {
+			if !filepath.IsLocal(path.Join(path.Dir(t.inVersion(p)), target)) {
 				return nil, refuse(raw, "symlink to %q points outside the version folder", target)
 			}
 			if err := t.mkParents(root, p); err != nil {
@@ -185,7 +192,7 @@ func extractTarGz(ctx context.Context, src, dest string, maxFile int64) (*tree, 
 			if tp != target {
 				return nil, refuse(raw, "hardlink target %q is not in canonical form: the host's tar would link elsewhere", target)
 			}
-			if top, rest, _ := strings.Cut(tp, "/"); top != t.top || rest == "" {
+			if top, rest, _ := strings.Cut(tp, "/"); !flat && (top != t.top || rest == "") {
 				return nil, refuse(raw, "hardlink to %q points outside the version folder", target)
 			}
 			orig, ok := t.files[tp]
@@ -241,9 +248,20 @@ func (t *tree) symlinkAncestor(p string) string {
 
 // inVersion is where the host puts entry p: inside the version folder,
 // after tar strips the top folder ("" for the top folder itself).
-func inVersion(p string) string {
+func (t *tree) inVersion(p string) string {
+	if t.flat {
+		return p
+	}
 	_, rest, _ := strings.Cut(p, "/")
 	return rest
+}
+
+// entry is the tarball's name of stack, a path inside the version folder.
+func (t *tree) entry(stack []string) string {
+	if t.flat {
+		return strings.Join(stack, "/")
+	}
+	return t.top + "/" + strings.Join(stack, "/")
 }
 
 // checkLinkPath walks a symlink's target element by element from where the
@@ -251,7 +269,7 @@ func inVersion(p string) string {
 // folder or passes through another symlink.
 func (t *tree) checkLinkPath(link, target string) string {
 	var stack []string
-	if d := path.Dir(inVersion(link)); d != "." && d != "" {
+	if d := path.Dir(t.inVersion(link)); d != "." && d != "" {
 		stack = strings.Split(d, "/")
 	}
 	elems := strings.Split(target, "/")
@@ -270,7 +288,7 @@ func (t *tree) checkLinkPath(link, target string) string {
 		if i == len(elems)-1 {
 			break // the final element may itself be a symlink that stays inside
 		}
-		through := t.top + "/" + strings.Join(stack, "/")
+		through := t.entry(stack)
 		if _, ok := t.symlinks[through]; ok {
 			return fmt.Sprintf("goes through symlink %q", through)
 		}
@@ -324,8 +342,24 @@ func safeMode(m int64) fs.FileMode {
 
 // checkContents confirms that the tree is the release tarball of the given
 // component, version and architecture: one top folder with the expected name,
-// holding the expected executables. It returns the top folder's name.
+// holding the expected executables. It returns the top folder's name, "."
+// for a flat tarball, whose root holds the executables.
 func (t *tree) checkContents(tarball, component, version, arch string) (string, error) {
+	if t.flat {
+		if len(t.tops) == 0 {
+			return "", fmt.Errorf("%s: the tarball is empty", tarball)
+		}
+		for _, req := range requiredFiles(component) {
+			f, ok := t.files[req]
+			if !ok {
+				return "", fmt.Errorf("%s: %s is missing at the top of the tarball: not a %s release tarball", tarball, req, component)
+			}
+			if f.Mode&0o100 == 0 {
+				return "", fmt.Errorf("%s: %s is not executable (mode %04o)", tarball, req, f.Mode.Perm())
+			}
+		}
+		return ".", nil
+	}
 	want := TopFolders(component, version, arch)
 	tops := make([]string, 0, len(t.tops))
 	for top := range t.tops {

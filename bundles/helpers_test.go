@@ -66,6 +66,14 @@ func makeTarGz(t testing.TB, entries []tarEntry) []byte {
 
 // releaseEntries is a small tarball in the upstream layout of component.
 func releaseEntries(component, version, arch string) []tarEntry {
+	if catalog.Get(component).Release.Flat {
+		// VictoriaMetrics: its binary at the root, in no folder.
+		var es []tarEntry
+		for _, f := range requiredFiles(component) {
+			es = append(es, tarEntry{name: f, body: fmt.Sprintf("#!/bin/sh\necho %s %s %s\n", f, version, arch), mode: 0o755})
+		}
+		return es
+	}
 	top := TopFolders(component, version, arch)[0]
 	es := []tarEntry{{name: top + "/", typ: tar.TypeDir}}
 	if component == catalog.Grafana {

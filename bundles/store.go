@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/obsbox/obsbox/installer/catalog"
 )
 
 // File is one regular file of an extracted bundle.
@@ -510,7 +512,7 @@ func (s *Store) install(ctx context.Context, tarball, sum string, size int64, co
 	if err := os.Mkdir(treeDir, 0o755); err != nil {
 		return nil, err
 	}
-	t, err := extractTarGz(ctx, tarball, treeDir, s.maxFile())
+	t, err := extractTree(ctx, tarball, treeDir, s.maxFile(), catalog.Get(component).Release.Flat)
 	if err != nil {
 		return nil, err
 	}
@@ -533,13 +535,13 @@ func (s *Store) install(ctx context.Context, tarball, sum string, size int64, co
 
 	m := manifest{Format: manifestFormat, Component: component, Version: version, Arch: arch, File: name, Size: size, SHA256: sum, Top: top}
 	for p, f := range t.files {
-		if rel, ok := strings.CutPrefix(p, top+"/"); ok {
+		if rel, ok := inTop(top, p); ok {
 			m.Files = append(m.Files, manifestFile{Path: rel, Mode: fmt.Sprintf("%04o", uint32(f.Mode.Perm())), Size: f.Size, SHA256: f.SHA256})
 		}
 	}
 	slices.SortFunc(m.Files, func(a, b manifestFile) int { return strings.Compare(a.Path, b.Path) })
 	for p, target := range t.symlinks {
-		if rel, ok := strings.CutPrefix(p, top+"/"); ok {
+		if rel, ok := inTop(top, p); ok {
 			m.Symlinks = append(m.Symlinks, Symlink{Path: rel, Target: target})
 		}
 	}
@@ -601,6 +603,14 @@ type damagedError struct{ reason string }
 
 func (e *damagedError) Error() string { return e.reason }
 
+// inTop returns entry p relative to the top folder top ("." for a flat tarball).
+func inTop(top, p string) (string, bool) {
+	if top == "." {
+		return p, true
+	}
+	return strings.CutPrefix(p, top+"/")
+}
+
 // load reads a cache entry's manifest and checks, by size only, that its
 // files are still there. It returns nil, nil when the entry does not exist.
 func (s *Store) load(component, version, arch string) (*Bundle, error) {
@@ -617,7 +627,7 @@ func (s *Store) load(component, version, arch string) (*Bundle, error) {
 		return nil, &damagedError{fmt.Sprintf("%s: unreadable manifest: %v", dir, err)}
 	}
 	if m.Format != manifestFormat || m.Component != component || m.Version != version || m.Arch != arch || m.Top == "" ||
-		m.File != TarballName(component, version, arch) || strings.ContainsAny(m.Top, `/\`) || m.Top == ".." {
+		m.File != TarballName(component, version, arch) || strings.ContainsAny(m.Top, `/\`) || m.Top == ".." || (m.Top == ".") != catalog.Get(component).Release.Flat {
 		return nil, &damagedError{fmt.Sprintf("%s: the manifest does not describe %s", dir, m.File)}
 	}
 	b := &Bundle{
@@ -777,8 +787,8 @@ func (s *Store) List() ([]Entry, error) {
 		if !d.IsDir() || strings.HasPrefix(d.Name(), ".") {
 			continue
 		}
-		component, version, arch, err := ParseTarballName(d.Name() + ".tar.gz")
-		if err != nil {
+		component, version, arch, ok := parseKey(d.Name())
+		if !ok {
 			continue // not ours
 		}
 		data, err := os.ReadFile(filepath.Join(s.Dir, d.Name(), manifestName))

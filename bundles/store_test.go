@@ -21,6 +21,8 @@ func TestEnsureDownloadsVerifiesAndCaches(t *testing.T) {
 		{catalog.Alertmanager, "0.27.0", "alertmanager-0.27.0.linux-amd64"},
 		{catalog.NodeExporter, "1.8.2", "node_exporter-1.8.2.linux-amd64"},
 		{catalog.Grafana, "11.2.2", "grafana-v11.2.2"},
+		// A flat tarball: the extracted tree itself is the root.
+		{catalog.VictoriaMetrics, "1.151.0", "tree"},
 	} {
 		t.Run(c.component, func(t *testing.T) {
 			m := newMirror(t)

@@ -6,6 +6,8 @@
 #                                                  /sha256sums.txt
 #   prometheus/alertmanager/releases/download/v0.27.0/...      (same shape)
 #   prometheus/node_exporter/releases/download/v1.8.2/...      (same shape)
+#   VictoriaMetrics/VictoriaMetrics/releases/download/v1.151.0/victoria-metrics-linux-amd64-v1.151.0.tar.gz
+#                                                  /victoria-metrics-linux-amd64-v1.151.0_checksums.txt
 #   oss/release/grafana-11.2.2.linux-amd64.tar.gz(.sha256)     (a TEST-ONLY stand-in)
 #
 # The binaries are real (Debian packages, go install from the module proxy) except
@@ -22,6 +24,8 @@ ALERTMANAGER_VERSIONS=("0.25.0:go" "0.27.0:go" "0.35.0:src")
 NODE_EXPORTER_VERSIONS=("1.5.0:apt" "1.8.2:go" "1.12.1:go" "9.9.9:broken")
 GRAFANA_VERSIONS=(11.2.2 11.3.0)
 BLACKBOX_VERSIONS=(0.27.0)
+# The second one is there for upgrade and rollback tests.
+VICTORIAMETRICS_VERSIONS=(1.151.0 1.150.0)
 
 WORK=$CACHE/build  # scratch, emptied at start and end
 DEBS=$CACHE/debs   # downloaded Debian packages, kept
@@ -368,6 +372,36 @@ build_blackbox_exporter() {
 	add_sum "$dir" "$file"
 }
 
+# VictoriaMetrics' single-node build: upstream's tarball holds victoria-metrics-prod
+# at its top level (no versioned folder), and its checksum file names the tarball
+# and the binary. Built with go install, the version stamped in upstream's form
+# (-version and vm_app_version report it).
+build_victoriametrics() {
+	local version=$1
+	local dir=$MIRROR_DIR/VictoriaMetrics/VictoriaMetrics/releases/download/v$version
+	local file=victoria-metrics-linux-amd64-v$version.tar.gz sums=victoria-metrics-linux-amd64-v${version}_checksums.txt
+	if [ -s "$dir/$file" ] && [ -f "$dir/$sums" ] &&
+		[ "$(awk -v f="$file" '$2 == f { print $1 }' "$dir/$sums")" = "$(sha256 "$dir/$file")" ]; then
+		return 0
+	fi
+	local x=$WORK/victoriametrics-$version mod=github.com/VictoriaMetrics/VictoriaMetrics
+	local stamp=victoria-metrics-20260101-000000-tags-v$version-0-g0000000000
+	log "building $file with go install (module proxy; several minutes)"
+	mkdir -p "$x/bin" "$x/stage"
+	(cd "$WORK" && GOBIN=$x/bin CGO_ENABLED=0 GOFLAGS='' GOTOOLCHAIN=local \
+		go install -trimpath -ldflags "-X $mod/lib/buildinfo.Version=$stamp" "$mod/app/victoria-metrics@v$version") >&2 ||
+		die "go install $mod/app/victoria-metrics@v$version failed"
+	install -m 755 "$x/bin/victoria-metrics" "$x/stage/victoria-metrics-prod"
+	"$x/stage/victoria-metrics-prod" -version 2>&1 | grep -q -- "-v$version-" ||
+		die "victoria-metrics-prod -version does not report v$version"
+	mkdir -p "$dir"
+	find "$x/stage" -type f -exec chmod 755 {} +
+	tar -C "$x/stage" "${TAR_FLAGS[@]}" -cf - victoria-metrics-prod | gzip -n >"$dir/$file.tmp"
+	mv "$dir/$file.tmp" "$dir/$file"
+	(cd "$x/stage" && printf '%s  %s\n%s  %s\n' "$(sha256 "$dir/$file")" "$file" \
+		"$(sha256 victoria-metrics-prod)" victoria-metrics-prod) >"$dir/$sums"
+}
+
 # The Grafana bundle holds a TEST-ONLY stand-in (e2e/grafana-standin), rebuilt
 # when its source changes.
 build_grafana() {
@@ -411,6 +445,7 @@ for v in "${ALERTMANAGER_VERSIONS[@]}"; do run_build build_alertmanager "$v"; do
 for v in "${NODE_EXPORTER_VERSIONS[@]}"; do run_build build_node_exporter "$v"; done
 for v in "${GRAFANA_VERSIONS[@]}"; do run_build build_grafana "$v"; done
 for v in "${BLACKBOX_VERSIONS[@]}"; do run_build build_blackbox_exporter "$v"; done
+for v in "${VICTORIAMETRICS_VERSIONS[@]}"; do run_build build_victoriametrics "$v"; done
 failed=()
 for j in "${jobs[@]}"; do
 	wait "${j%%:*}" || failed+=("${j#*:}")

@@ -295,3 +295,45 @@ func units() []string {
 	}
 	return out
 }
+
+// vmURL is the base URL of the VictoriaMetrics on addr.
+func vmURL(addr string) string { return "http://" + addr + ":8428" }
+
+// series is one result of an instant query: its labels and value.
+type series struct {
+	Metric map[string]string `json:"metric"`
+	Value  []any             `json:"value"`
+}
+
+// querySeries runs an instant query at at against a Prometheus-compatible
+// API (Prometheus, VictoriaMetrics) and returns every series it answers.
+func querySeries(base, q string, at time.Time) ([]series, error) {
+	var resp struct {
+		Status string `json:"status"`
+		Data   struct {
+			Result []series `json:"result"`
+		} `json:"data"`
+	}
+	if err := getJSON(fmt.Sprintf("%s/api/v1/query?query=%s&time=%d", base, urlEscape(q), at.Unix()), &resp); err != nil {
+		return nil, err
+	}
+	if resp.Status != "success" {
+		return nil, fmt.Errorf("query %s: status %q", q, resp.Status)
+	}
+	return resp.Data.Result, nil
+}
+
+// jobTargets returns instance -> health of Prometheus's targets of job.
+func jobTargets(promURL, job string) (map[string]string, error) {
+	var tr targetsResponse
+	if err := getJSON(promURL+"/api/v1/targets", &tr); err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, at := range tr.Data.ActiveTargets {
+		if at.Labels["job"] == job {
+			out[at.Labels["instance"]] = at.Health
+		}
+	}
+	return out, nil
+}

@@ -241,7 +241,7 @@ func (r *Run) gateOnce(ctx context.Context, h *HostRun, client *http.Client, uni
 	if spec.Health.BuildInfo == "" {
 		return "", ""
 	}
-	running, err := buildVersion(ctx, client, base+"/metrics", spec.Health.BuildInfo)
+	running, err := buildVersion(ctx, client, base+"/metrics", spec.Health.BuildInfo, spec.Health.VersionLabel)
 	if err != nil {
 		return "version", err.Error()
 	}
@@ -256,10 +256,12 @@ func (r *Run) gateOnce(ctx context.Context, h *HostRun, client *http.Client, uni
 	return "", ""
 }
 
-var versionLabel = regexp.MustCompile(`[{,]version="([^"]*)"`)
-
-// buildVersion reads the version label of a *_build_info metric.
-func buildVersion(ctx context.Context, client *http.Client, url, metric string) (string, error) {
+// buildVersion reads the version label (label; "" means version) of a *_build_info metric.
+func buildVersion(ctx context.Context, client *http.Client, url, metric, label string) (string, error) {
+	if label == "" {
+		label = "version"
+	}
+	versionLabel := regexp.MustCompile(`[{,]\s*` + regexp.QuoteMeta(label) + `="([^"]*)"`)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	resp, err := client.Do(req)
 	if err != nil {
@@ -365,7 +367,7 @@ func (r *Run) refuseBelowFloors() {
 
 // dataQuery is, per component, an instant query its new version must answer
 // over data written before the switch: the data folder was kept and is read.
-var dataQuery = map[string]string{catalog.Prometheus: "count(up)"}
+var dataQuery = map[string]string{catalog.Prometheus: "count(up)", catalog.VictoriaMetrics: "count(up)"}
 
 // queryResult is the part of a Prometheus instant query's answer the gate reads.
 type queryResult struct {

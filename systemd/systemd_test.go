@@ -71,6 +71,20 @@ func sampleUnits() map[string]Unit {
 			},
 			Environment: map[string]string{"GOMAXPROCS": "1"},
 		},
+		catalog.VictoriaMetrics: {
+			Description: "VictoriaMetrics long-term storage (obsbox)",
+			User:        "obsbox-victoriametrics",
+			Group:       "obsbox-victoriametrics",
+			ExecStart: []string{
+				"/opt/obsbox/victoriametrics/current/victoria-metrics-prod",
+				"-storageDataPath=/var/lib/obsbox/victoriametrics",
+				"-retentionPeriod=12",
+				"-dedup.minScrapeInterval=15s",
+				"-httpListenAddr=:8428",
+			},
+			WorkingDirectory: "/var/lib/obsbox/victoriametrics",
+			ReadWritePaths:   []string{"/var/lib/obsbox/victoriametrics"},
+		},
 		catalog.BlackboxExporter: {
 			Description: "Prometheus blackbox_exporter (obsbox)",
 			User:        "obsbox-blackbox-exporter",
@@ -116,6 +130,9 @@ func TestComponentSettings(t *testing.T) {
 		{catalog.NodeExporter,
 			[]string{"ProtectHome=read-only", "SystemCallFilter=adjtimex", "SystemCallErrorNumber=EPERM"},
 			[]string{"ExecReload=", "ProtectClock=", "ProtectProc=", "ProcSubset=", "ReadWritePaths="}},
+		{catalog.VictoriaMetrics,
+			[]string{"ProtectHome=yes", "ProtectClock=yes", "ProtectProc=invisible", "TimeoutStopSec=5min", "ReadWritePaths=/var/lib/obsbox/victoriametrics"},
+			[]string{"ExecReload=", "ProcSubset="}},
 		// ICMP needs raw sockets and nothing more; the capability must reach the
 		// host's network namespace, so no private user namespace.
 		{catalog.BlackboxExporter,

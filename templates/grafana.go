@@ -36,6 +36,10 @@ const (
 	// dashboards refer to it.
 	GrafanaDatasourceUID  = "obsbox-prometheus"
 	GrafanaDatasourceName = "Prometheus"
+	// GrafanaVictoriaMetricsUID is the first VictoriaMetrics host's
+	// datasource, Grafana's default when there is one.
+	GrafanaVictoriaMetricsUID  = "obsbox-victoriametrics"
+	GrafanaVictoriaMetricsName = "VictoriaMetrics"
 
 	GrafanaDefaultAdminUser = "admin"
 	// GrafanaMinPasswordLength is the shortest password `grafana cli admin
@@ -187,7 +191,12 @@ type GrafanaDatasource struct {
 	// Name as shown in Grafana; "" means "Prometheus". Grafana matches a
 	// provisioned datasource by name: a rename with the same uid fails until
 	// the old one is deleted.
-	Name              string
+	Name string
+	// UID is what dashboards refer to; "" means GrafanaDatasourceUID.
+	UID string
+	// VictoriaMetrics marks a VictoriaMetrics server: Grafana's Prometheus
+	// type reads its Prometheus-compatible API, without Prometheus' type and version.
+	VictoriaMetrics   bool
 	URL               string // Prometheus' base URL, e.g. http://10.0.0.5:9090
 	IsDefault         bool
 	ScrapeInterval    string // Prometheus' scrape interval, e.g. "15s": the shortest step Grafana asks for; "" omits it
@@ -222,7 +231,7 @@ type grafanaDatasourceYAML struct {
 	BasicAuthUser yDQ    `yaml:"basicAuthUser,omitempty"`
 	JSONData      struct {
 		HTTPMethod        string `yaml:"httpMethod"`
-		PrometheusType    string `yaml:"prometheusType"`
+		PrometheusType    string `yaml:"prometheusType,omitempty"`
 		PrometheusVersion yDQ    `yaml:"prometheusVersion,omitempty"`
 		TimeInterval      yDQ    `yaml:"timeInterval,omitempty"`
 		TLSAuthWithCACert bool   `yaml:"tlsAuthWithCACert,omitempty"`
@@ -263,34 +272,60 @@ func grafanaValue(s string) yDQ { return yDQ(strings.ReplaceAll(s, "$", "$$")) }
 // GrafanaDatasourcePath: one Prometheus datasource with uid GrafanaDatasourceUID.
 // d comes from a validated inventory (addresses, durations, versions).
 func RenderGrafanaDatasource(d GrafanaDatasource) ([]byte, error) {
-	if d.Name == "" {
-		d.Name = GrafanaDatasourceName
+	return RenderGrafanaDatasources([]GrafanaDatasource{d})
+}
+
+// RenderGrafanaDatasources renders several datasources into the one
+// provisioning file; names and uids must differ, and at most one is the default.
+func RenderGrafanaDatasources(list []GrafanaDatasource) ([]byte, error) {
+	var out []grafanaDatasourceYAML
+	names, uids, defaults := map[string]bool{}, map[string]bool{}, 0
+	for _, d := range list {
+		if d.Name == "" {
+			d.Name = GrafanaDatasourceName
+		}
+		if d.UID == "" {
+			d.UID = GrafanaDatasourceUID
+		}
+		if names[d.Name] || uids[d.UID] {
+			return nil, fmt.Errorf("grafana datasource: two datasources are called %q or have uid %q", d.Name, d.UID)
+		}
+		names[d.Name], uids[d.UID] = true, true
+		if d.IsDefault {
+			defaults++
+		}
+		ds := grafanaDatasourceYAML{
+			Name:      grafanaValue(d.Name),
+			Type:      "prometheus",
+			UID:       grafanaValue(d.UID),
+			OrgID:     1,
+			Access:    "proxy",
+			URL:       grafanaValue(d.URL),
+			IsDefault: d.IsDefault,
+		}
+		ds.JSONData.HTTPMethod = "POST"
+		if !d.VictoriaMetrics {
+			ds.JSONData.PrometheusType = "Prometheus"
+			ds.JSONData.PrometheusVersion = grafanaValue(d.PrometheusVersion)
+		}
+		ds.JSONData.TimeInterval = grafanaValue(d.ScrapeInterval)
+		if d.CACert != "" || d.BasicAuthUser != "" {
+			ds.SecureJSONData = &grafanaSecureJSON{}
+		}
+		if d.CACert != "" {
+			ds.JSONData.TLSAuthWithCACert = true
+			ds.SecureJSONData.TLSCACert = yText(strings.ReplaceAll(d.CACert, "$", "$$"))
+		}
+		if d.BasicAuthUser != "" {
+			ds.BasicAuth, ds.BasicAuthUser = true, grafanaValue(d.BasicAuthUser)
+			ds.SecureJSONData.BasicAuthPassword = grafanaValue(d.BasicAuthPassword)
+		}
+		out = append(out, ds)
 	}
-	ds := grafanaDatasourceYAML{
-		Name:      grafanaValue(d.Name),
-		Type:      "prometheus",
-		UID:       grafanaValue(GrafanaDatasourceUID),
-		OrgID:     1,
-		Access:    "proxy",
-		URL:       grafanaValue(d.URL),
-		IsDefault: d.IsDefault,
+	if defaults > 1 {
+		return nil, fmt.Errorf("grafana datasource: %d datasources are the default; Grafana takes one", defaults)
 	}
-	ds.JSONData.HTTPMethod = "POST"
-	ds.JSONData.PrometheusType = "Prometheus"
-	ds.JSONData.PrometheusVersion = grafanaValue(d.PrometheusVersion)
-	ds.JSONData.TimeInterval = grafanaValue(d.ScrapeInterval)
-	if d.CACert != "" || d.BasicAuthUser != "" {
-		ds.SecureJSONData = &grafanaSecureJSON{}
-	}
-	if d.CACert != "" {
-		ds.JSONData.TLSAuthWithCACert = true
-		ds.SecureJSONData.TLSCACert = yText(strings.ReplaceAll(d.CACert, "$", "$$"))
-	}
-	if d.BasicAuthUser != "" {
-		ds.BasicAuth, ds.BasicAuthUser = true, grafanaValue(d.BasicAuthUser)
-		ds.SecureJSONData.BasicAuthPassword = grafanaValue(d.BasicAuthPassword)
-	}
-	b, err := yMarshal(grafanaProvisioningHeader, grafanaDatasourceFile{APIVersion: 1, Datasources: []grafanaDatasourceYAML{ds}})
+	b, err := yMarshal(grafanaProvisioningHeader, grafanaDatasourceFile{APIVersion: 1, Datasources: out})
 	if err != nil {
 		return nil, fmt.Errorf("grafana datasource: %w", err)
 	}

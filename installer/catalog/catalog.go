@@ -13,7 +13,8 @@ import (
 
 // installOrder is the one install order: a component is installed (and
 // upgraded) after those before it. Every registered component must appear.
-var installOrder = []string{NodeExporter, BlackboxExporter, Prometheus, Alertmanager, Grafana}
+// VictoriaMetrics comes before Grafana, whose default datasource it is.
+var installOrder = []string{NodeExporter, BlackboxExporter, Prometheus, Alertmanager, VictoriaMetrics, Grafana}
 
 // Component is what is fixed about one component.
 type Component struct {
@@ -36,7 +37,8 @@ type Component struct {
 	Health Health
 	// Reload means the unit reloads (SIGHUP) on a configuration change instead of restarting.
 	Reload bool
-	// Binaries are the executables the release tarball holds, relative to its top folder.
+	// Binaries are the executables the release tarball holds, relative to its
+	// top folder (to its root when Release.Flat).
 	Binaries []string
 	// Release names the upstream tarball and checksum file.
 	Release Release
@@ -93,6 +95,8 @@ type Health struct {
 	ReloadMetric string
 	// BuildInfo is the metric whose version label names the running version.
 	BuildInfo string
+	// VersionLabel is BuildInfo's label holding that version; "" means "version".
+	VersionLabel string
 }
 
 // Batch returns how many of n hosts a rollout switches at a time.

@@ -61,8 +61,8 @@ func TestFinding12_RegistryConsistent(t *testing.T) {
 		if c.Health.Path == "" || c.Health.BuildInfo == "" {
 			t.Errorf("%s: health path or build-info metric missing", c.Name)
 		}
-		if len(c.Binaries) == 0 || c.Release.Host == "" || c.Release.Tarball == "" || c.Release.Checksum == "" || len(c.Release.TopFolders) == 0 {
-			t.Errorf("%s: binaries or release naming missing", c.Name)
+		if len(c.Binaries) == 0 || c.Release.Host == "" || c.Release.Tarball == "" || c.Release.Checksum == "" || (len(c.Release.TopFolders) == 0) != c.Release.Flat {
+			t.Errorf("%s: binaries or release naming missing (a tarball has top folders or is flat, not both)", c.Name)
 		}
 		if c.Feature != "" && (c.Role == "" || catalog.Get(c.Role) == nil || !slices.Contains(inventory.Features, c.Feature)) {
 			t.Errorf("%s: feature %q is not an inventory feature %v, or its role %q is no component's own", c.Name, c.Feature, inventory.Features, c.Role)
@@ -111,6 +111,15 @@ func TestFinding12_ReleaseNaming(t *testing.T) {
 	if _, _, ok := vm.ParseTarballName("victoria-metrics-linux-arm64-1.151.0.tar.gz"); ok {
 		t.Error("a name without the v parsed")
 	}
+	// The registered entry names its files so, and its flat tarball is unpacked without stripping.
+	real := catalog.Get(catalog.VictoriaMetrics)
+	if tb2, sum2 := real.ReleasePaths("1.151.0", "amd64"); tb2 != tb || sum2 != sum {
+		t.Errorf("victoriametrics release paths %s %s, want %s %s", tb2, sum2, tb, sum)
+	}
+	if real.StripComponents() != 0 || catalog.Get(catalog.Prometheus).StripComponents() != 1 {
+		t.Errorf("strip components: victoriametrics %d, prometheus %d; want 0 and 1",
+			real.StripComponents(), catalog.Get(catalog.Prometheus).StripComponents())
+	}
 }
 
 func TestFinding12_Layout(t *testing.T) {
@@ -120,16 +129,17 @@ func TestFinding12_Layout(t *testing.T) {
 		catalog.Grafana:          {"/etc/systemd/system/obsbox-grafana.service", "obsbox-grafana"},
 		catalog.NodeExporter:     {"/etc/systemd/system/obsbox-node-exporter.service", "obsbox-node-exporter"},
 		catalog.BlackboxExporter: {"/etc/systemd/system/obsbox-blackbox-exporter.service", "obsbox-blackbox-exporter"},
+		catalog.VictoriaMetrics:  {"/etc/systemd/system/obsbox-victoriametrics.service", "obsbox-victoriametrics"},
 	}
 	for _, c := range catalog.All() {
 		if got := [2]string{catalog.UnitPath(c.Name), c.User}; got != want[c.Name] || c.Unit != catalog.UnitName(c.Name) {
 			t.Errorf("%s: unit path and user %v, want %v", c.Name, got, want[c.Name])
 		}
 	}
-	if got := catalog.Names(); !slices.Equal(got, []string{"node_exporter", "blackbox_exporter", "prometheus", "alertmanager", "grafana"}) {
+	if got := catalog.Names(); !slices.Equal(got, []string{"node_exporter", "blackbox_exporter", "prometheus", "alertmanager", "victoriametrics", "grafana"}) {
 		t.Errorf("install order %v", got)
 	}
-	if got := catalog.Roles(); !slices.Equal(got, []string{"prometheus", "alertmanager", "grafana"}) {
+	if got := catalog.Roles(); !slices.Equal(got, []string{"prometheus", "alertmanager", "victoriametrics", "grafana"}) {
 		t.Errorf("roles %v", got)
 	}
 	if catalog.VersionDir("grafana", "11.2.2") != "/opt/obsbox/grafana/11.2.2" || catalog.CurrentLink("grafana") != "/opt/obsbox/grafana/current" ||
@@ -150,7 +160,7 @@ func TestFinding12_Layout(t *testing.T) {
 // TestIssue13_CatalogIsCurrent: the defaults are the newest releases tested
 // here, among the known versions, and `obsbox init` writes them.
 func TestIssue13_CatalogIsCurrent(t *testing.T) {
-	want := map[string]string{catalog.Prometheus: "3.16.0", catalog.Alertmanager: "0.35.0", catalog.NodeExporter: "1.12.1", catalog.BlackboxExporter: "0.27.0"}
+	want := map[string]string{catalog.Prometheus: "3.16.0", catalog.Alertmanager: "0.35.0", catalog.NodeExporter: "1.12.1", catalog.BlackboxExporter: "0.27.0", catalog.VictoriaMetrics: "1.151.0"}
 	for c, v := range want {
 		if got := catalog.Get(c).Default; got != v {
 			t.Errorf("%s default %s, want %s", c, got, v)

@@ -17,6 +17,9 @@ type Release struct {
 	Kind     ChecksumKind
 	// TopFolders are the folder names the tarball may have at its top, preferred first.
 	TopFolders []string
+	// Flat means the tarball holds its files at its root, in no top folder
+	// (VictoriaMetrics); TopFolders is then empty.
+	Flat bool
 }
 
 // ChecksumKind says how the upstream checksum file is laid out.
@@ -57,6 +60,15 @@ func (c *Component) TopFolders(version, arch string) []string {
 		out = append(out, expand(p, c.Name, version, arch))
 	}
 	return out
+}
+
+// StripComponents is how many leading path elements the host's tar drops
+// so that the tarball's files land in the version folder.
+func (c *Component) StripComponents() int {
+	if c.Release.Flat {
+		return 0
+	}
+	return 1
 }
 
 // ReleasePaths returns the URL paths (after scheme and host) of the tarball and its checksum file.

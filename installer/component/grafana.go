@@ -45,6 +45,41 @@ func grafanaRelease(version string) grafanaLine {
 	return grafanaLine{}
 }
 
+// grafanaDatasources: every Prometheus and every VictoriaMetrics host is a
+// datasource. The first of each keeps the plain name and uid (the
+// dashboards use the first Prometheus's; a provisioned datasource must keep
+// its name); the default is the first VictoriaMetrics when there is one,
+// since it holds every replica's history, deduplicated.
+func grafanaDatasources(inv *inventory.Inventory, proms []*inventory.Host, sec Security) []templates.GrafanaDatasource {
+	vmHosts, vmURLs := victoriaMetricsURLs(inv, sec)
+	var out []templates.GrafanaDatasource
+	for i, h := range proms {
+		d := templates.GrafanaDatasource{URL: sec.Origin(h.Address, inv.Prometheus.Port), IsDefault: i == 0 && len(vmHosts) == 0,
+			PrometheusVersion: inv.Versions[catalog.Prometheus]}
+		if i > 0 {
+			d.Name, d.UID = templates.GrafanaDatasourceName+" "+h.Name, fmt.Sprintf("%s-%d", templates.GrafanaDatasourceUID, i+1)
+		}
+		out = append(out, d)
+	}
+	for i, h := range vmHosts {
+		d := templates.GrafanaDatasource{Name: templates.GrafanaVictoriaMetricsName, UID: templates.GrafanaVictoriaMetricsUID,
+			URL: vmURLs[i], IsDefault: i == 0, VictoriaMetrics: true}
+		if i > 0 {
+			d.Name, d.UID = templates.GrafanaVictoriaMetricsName+" "+h.Name, fmt.Sprintf("%s-%d", templates.GrafanaVictoriaMetricsUID, i+1)
+		}
+		out = append(out, d)
+	}
+	for i := range out {
+		if sec.TLS {
+			out[i].CACert = string(sec.CABundle)
+		}
+		if sec.BasicAuth {
+			out[i].BasicAuthUser, out[i].BasicAuthPassword = catalog.WebUser, sec.Password.Value()
+		}
+	}
+	return out
+}
+
 func (g Grafana) Spec(c *Context) (*Spec, error) {
 	name := g.Name()
 	user := catalog.UserName(name)
@@ -85,18 +120,7 @@ func (g Grafana) Spec(c *Context) (*Spec, error) {
 	}
 	// The scrape interval stays out of the datasource: a change to it would
 	// restart Grafana, where Prometheus only reloads.
-	dsConf := templates.GrafanaDatasource{
-		URL:               sec.Origin(proms[0].Address, inv.Prometheus.Port),
-		IsDefault:         true,
-		PrometheusVersion: inv.Versions[catalog.Prometheus],
-	}
-	if sec.TLS {
-		dsConf.CACert = string(sec.CABundle)
-	}
-	if sec.BasicAuth {
-		dsConf.BasicAuthUser, dsConf.BasicAuthPassword = catalog.WebUser, sec.Password.Value()
-	}
-	ds, err := templates.RenderGrafanaDatasource(dsConf)
+	ds, err := templates.RenderGrafanaDatasources(grafanaDatasources(inv, proms, sec))
 	if err != nil {
 		return nil, err
 	}

@@ -51,6 +51,11 @@ var releaseLines = []struct {
 	{catalog.Grafana, "11", "11.2.2", true},
 	{catalog.Grafana, "12", "12.0.0", true},
 	{catalog.Grafana, "13", "13.0.0", true},
+	// 1.93 (the oldest LTS line of 1.9x) from its documentation; the two
+	// newest from their -help (e2e bundles).
+	{catalog.VictoriaMetrics, "1.93", "1.93.0", true},
+	{catalog.VictoriaMetrics, "1.150", "1.150.0", false},
+	{catalog.VictoriaMetrics, "1.151", "1.151.0", false},
 }
 
 // linesInv has what every line renders differently, if at all: two
@@ -274,7 +279,8 @@ func lineBinary(t *testing.T, comp, version string) string {
 }
 
 // TestIssue13_FlagsExistInEveryLine: every flag a line's unit passes is in
-// that release's own --help (kingpin prints a boolean as --[no-]name).
+// that release's own --help (kingpin prints a boolean as --[no-]name;
+// VictoriaMetrics' Go flags are -name).
 func TestIssue13_FlagsExistInEveryLine(t *testing.T) {
 	for _, l := range releaseLines {
 		t.Run(l.comp+"-"+l.line, func(t *testing.T) {
@@ -288,8 +294,8 @@ func TestIssue13_FlagsExistInEveryLine(t *testing.T) {
 				t.Fatalf("%s --help: %v\n%s", l.comp, err, help)
 			}
 			for _, a := range execStart(t, s)[1:] {
-				name, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-				if !regexp.MustCompile(`(?m)^\s+--(\[no-\])?` + regexp.QuoteMeta(name) + `[=\s]`).MatchString(help) {
+				name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+				if !regexp.MustCompile(`(?m)^\s+--?(\[no-\])?` + regexp.QuoteMeta(name) + `[=\s]`).MatchString(help) {
 					t.Errorf("%s %s: --%s is not in its --help", l.comp, l.version, name)
 				}
 			}

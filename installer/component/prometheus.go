@@ -111,6 +111,11 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 	for _, j := range pc.Scrape {
 		conf.Jobs = append(conf.Jobs, templates.PrometheusScrapeJob{Name: j.Name, Targets: j.Targets, MetricsPath: j.MetricsPath, Scheme: j.Scheme, ScrapeInterval: j.ScrapeInterval, Labels: j.Labels})
 	}
+	// Every VictoriaMetrics host gets every sample; the inventory's own endpoints follow.
+	vmHosts, vmURLs := victoriaMetricsURLs(inv, c.Security)
+	for i, h := range vmHosts {
+		conf.RemoteWrite = append(conf.RemoteWrite, templates.PrometheusRemoteWrite{Name: templates.VictoriaMetricsRemoteWriteName(h.Name), URL: vmURLs[i] + "/api/v1/write", Internal: true})
+	}
 	for _, rw := range pc.RemoteWrite {
 		conf.RemoteWrite = append(conf.RemoteWrite, templates.PrometheusRemoteWrite{Name: rw.Name, URL: rw.URL.Value(), Username: rw.Username, Password: rw.Password.Value(), BearerToken: rw.BearerToken.Value()})
 	}

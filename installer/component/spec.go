@@ -132,12 +132,14 @@ type Health struct {
 	ReloadMetric string
 	// BuildInfo is the metric whose version label names the running version.
 	BuildInfo string
+	// VersionLabel is BuildInfo's label holding it; "" means "version".
+	VersionLabel string
 }
 
 // health is the catalog's health check of component, on port.
 func health(component string, port int) Health {
 	h := catalog.Get(component).Health
-	return Health{Port: port, Path: h.Path, ReloadMetric: h.ReloadMetric, BuildInfo: h.BuildInfo}
+	return Health{Port: port, Path: h.Path, ReloadMetric: h.ReloadMetric, BuildInfo: h.BuildInfo, VersionLabel: h.VersionLabel}
 }
 
 // binDir is the stable path units execute from.

@@ -32,6 +32,9 @@ const (
 	// NullReceiver is the default receiver when the inventory defines none:
 	// Alertmanager then accepts alerts and sends them nowhere.
 	NullReceiver = "null"
+
+	// DefaultVictoriaMetricsRetention: a year of history, the point of a long-term store.
+	DefaultVictoriaMetricsRetention = "12M"
 )
 
 // DefaultBundlesDir is $XDG_CACHE_HOME/obsbox/bundles, or ~/.cache/obsbox/bundles.
@@ -95,6 +98,11 @@ func build(raw *rawFile, path, dir string, src []byte) *Inventory {
 		inv.Grafana.Port = deref(g.Port, DefaultGrafanaPort)
 		inv.Grafana.AdminUser = deref(g.AdminUser, DefaultGrafanaAdminUser)
 		inv.Grafana.AdminPassword = NewSecret(deref(g.AdminPassword, ""))
+	}
+
+	inv.VictoriaMetrics = VictoriaMetrics{Retention: DefaultVictoriaMetricsRetention}
+	if vm := raw.VictoriaMetrics; vm != nil {
+		inv.VictoriaMetrics.Retention = deref(vm.Retention, DefaultVictoriaMetricsRetention)
 	}
 
 	inv.NodeExporter = NodeExporter{Port: DefaultNodeExporterPort}

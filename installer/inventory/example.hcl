@@ -22,6 +22,7 @@ versions {
   alertmanager  = "0.35.0"
   grafana       = "11.2.2"
   node_exporter = "1.12.1"
+  # victoriametrics = "1.151.0"   # for hosts with the victoriametrics role
 }
 
 # Where release tarballs come from. "obsbox bundle pull" downloads them once, on this machine.
@@ -31,7 +32,7 @@ bundles {
   offline = false # true: never download; import with "obsbox bundle import"
 }
 
-# One block per host. Roles: prometheus, alertmanager, grafana.
+# One block per host. Roles: prometheus, alertmanager, grafana, victoriametrics.
 # node_exporter runs on every host unless the host sets node_exporter = false.
 host "mon-1" {
   address = "10.0.0.5"
@@ -125,6 +126,10 @@ grafana {
 #   interval = "30s"            # default: the prometheus scrape_interval
 #   labels   = { team = "web" }
 # }
+
+# Long-term storage: VictoriaMetrics on the hosts with the victoriametrics role.
+# Every Prometheus remote-writes to each of them, and Grafana reads the first by default.
+# victoriametrics { retention = "12M" }   # h, d, w, M (months) or y; the default is 12M
 
 # The built-in alert rules: HostDown, FilesystemFillingUp, FilesystemAlmostFull,
 # InodesAlmostExhausted, MemoryPressure, ClockSkew, SystemdUnitFailed,

@@ -20,6 +20,8 @@ type rawFile struct {
 	Probes       []rawProbe       `hcl:"probe,block"`
 	Security     *rawSecurity     `hcl:"security,block"`
 	SLOs         []rawSLO         `hcl:"slo,block"`
+
+	VictoriaMetrics *rawVictoriaMetrics `hcl:"victoriametrics,block"`
 }
 
 type rawSSH struct {
@@ -204,6 +206,13 @@ type rawGrafana struct {
 
 	PortRange      hcl.Range `hcl:"port,attr_value_range"`
 	AdminUserRange hcl.Range `hcl:"admin_user,attr_value_range"`
+}
+
+type rawVictoriaMetrics struct {
+	Retention *string `hcl:"retention,optional"`
+
+	RetentionRange hcl.Range `hcl:"retention,attr_value_range"`
+	DefRange       hcl.Range `hcl:",def_range"`
 }
 
 type rawNodeExporter struct {

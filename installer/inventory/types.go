@@ -27,6 +27,8 @@ type Inventory struct {
 	Probes       []Probe // in file order
 	Security     Security
 	SLOs         []SLO // in file order
+
+	VictoriaMetrics VictoriaMetrics
 }
 
 // Secret is a string that prints as (sensitive) everywhere.
@@ -183,6 +185,15 @@ type Grafana struct {
 	Port          int    // default 3000
 	AdminUser     string // default "admin"
 	AdminPassword Secret // empty: generated at apply time and kept beside the inventory
+}
+
+// VictoriaMetrics is the optional victoriametrics block, for the hosts with
+// role victoriametrics.
+type VictoriaMetrics struct {
+	// Retention as written ("12M", "1y", "30d"): a whole number and one of
+	// h, d, w, M (months), y; at least a day. VictoriaMetricsRetentionFlag
+	// turns it into the flag value.
+	Retention string // default DefaultVictoriaMetricsRetention
 }
 
 // NodeExporter is the optional node_exporter block.

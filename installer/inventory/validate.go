@@ -108,6 +108,7 @@ func (v *validator) check(raw *rawFile, inv *Inventory) {
 	v.probes(raw.Probes)
 	v.security(raw.Security)
 	v.slos(raw.SLOs, raw.Probes)
+	v.victoriaMetrics(raw.VictoriaMetrics, inv)
 	v.portConflicts(raw, inv)
 }
 
@@ -381,6 +382,9 @@ func (v *validator) prometheus(p *rawPrometheus) {
 		} else {
 			names[rw.Name] = rw.NameRange
 		}
+		if strings.HasPrefix(rw.Name, ReservedRemoteWritePrefix) {
+			v.errorf(rw.NameRange, "Reserved remote_write name", "remote_write %q: names starting with %q are obsbox's own queues to the VictoriaMetrics hosts; choose another name", rw.Name, ReservedRemoteWritePrefix)
+		}
 		if isSet(rw.URLRange) && !v.failedIn(rw.URLRange) {
 			if prob := httpURLProblem(rw.URL); prob != "" {
 				v.errorf(rw.URLRange, "Invalid remote_write URL", "remote_write %q: the url is not usable: %s", rw.Name, prob)
@@ -607,4 +611,20 @@ func (v *validator) portConflicts(raw *rawFile, inv *Inventory) {
 }
 
 // BuiltinJobNames are the scrape jobs obsbox writes itself; extra scrape blocks may not reuse them.
-var BuiltinJobNames = []string{"prometheus", "alertmanager", "grafana", "node"}
+var BuiltinJobNames = []string{"prometheus", "alertmanager", "grafana", "node", "victoriametrics"}
+
+// victoriaMetrics checks the victoriametrics block: a retention
+// VictoriaMetrics accepts, and a host that the block is for.
+func (v *validator) victoriaMetrics(vm *rawVictoriaMetrics, inv *Inventory) {
+	if vm == nil {
+		return
+	}
+	if vm.Retention != nil && !v.failedIn(vm.RetentionRange) {
+		if _, err := VictoriaMetricsRetentionFlag(*vm.Retention); err != nil {
+			v.errorf(vm.RetentionRange, "Invalid retention", "victoriametrics retention %q: %v", *vm.Retention, err)
+		}
+	}
+	if len(inv.HostsWithRole(catalog.VictoriaMetrics)) == 0 {
+		v.warnf(vm.DefRange, "No VictoriaMetrics host", `the victoriametrics block applies to hosts with the %q role, and none has it`, catalog.VictoriaMetrics)
+	}
+}

@@ -315,7 +315,8 @@ func (b *builder) component(s *component.Spec) error {
 				}
 			}
 			detail := fmt.Sprintf("%s %s (%s)", c, s.Version, s.Bundle.Arch)
-			t := InstallTree{Component: c, Version: s.Version, Staged: name, Dest: vdir, Binaries: s.Binaries}
+			t := InstallTree{Component: c, Version: s.Version, Staged: name, Dest: vdir, Binaries: s.Binaries,
+				Strip: catalog.Get(c).StripComponents()}
 			b.add(Action{Op: OpCreate, Kind: KindBinaries, Target: vdir, Component: c, Detail: detail, Upload: size, step: t})
 			if !slices.Contains(b.rec.Trees, vdir) {
 				b.rec.Trees = append(b.rec.Trees, vdir)

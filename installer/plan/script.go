@@ -106,8 +106,8 @@ func (h *Host) Script() string {
 	trees := h.trees()
 	for _, t := range trees {
 		d := t.tmp()
-		w("mkdir %s && { tar -xzf %s -C %s --strip-components=1 --no-same-owner --no-same-permissions & echo $! > %s; }",
-			inC(d), inC("in/"+t.Staged), inC(d), inC(d+".pid"))
+		w("mkdir %s && { tar -xzf %s -C %s --strip-components=%d --no-same-owner --no-same-permissions & echo $! > %s; }",
+			inC(d), inC("in/"+t.Staged), inC(d), t.Strip, inC(d+".pid"))
 	}
 	for _, t := range trees {
 		d := t.tmp()

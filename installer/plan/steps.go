@@ -123,6 +123,8 @@ type InstallTree struct {
 	Staged             string // the tarball's staged name
 	Dest               string
 	Binaries           []string // each must be an executable in the tree
+	// Strip is how many leading path elements tar drops (catalog StripComponents).
+	Strip int
 }
 
 // tmp is the tree's folder inside the script's private folder $C.
