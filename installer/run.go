@@ -124,6 +124,7 @@ type Run struct {
 	locking    bool           // take each host's lock beside the state probe
 	lockHolder string         // what this run writes into the locks
 	applying   bool           // results list what was done, not what is planned
+	cluster    amCluster      // the Alertmanager cluster's size and restart turn
 }
 
 func newRun(opts Options) (*Run, error) {
@@ -184,6 +185,9 @@ func (r *Run) runPhases(ctx context.Context, phases []Phase) {
 		}
 		if _, ok := p.(uploadPhase); ok {
 			r.announceUploads()
+		}
+		if _, ok := p.(applyPhase); ok {
+			r.settleCluster()
 		}
 		last := i == len(phases)-1
 		var wg sync.WaitGroup
