@@ -76,6 +76,7 @@ type HostRun struct {
 	removal *plan.Removal // uninstall: what leaves the host
 	status  []StatusRow   // status: one row per component
 	scrape  *scrapeResult // status, on the Prometheus host asked: its targets' health
+	members *int          // status: how many cluster members its Alertmanager sees
 
 	// started and ended bound the host's own work, for its TIME.
 	started, ended time.Time
@@ -317,6 +318,9 @@ type Report struct {
 	// hosts left some unmade (a host failed or was stopped).
 	ChangesPending bool          `json:"changes_pending"`
 	Hosts          []*HostResult `json:"hosts"`
+	// Topology (plan only): the replicas, the cluster, where samples go;
+	// absent for one Prometheus and one Alertmanager without remote_write.
+	Topology *Topology `json:"topology,omitempty"`
 }
 
 // Failed lists the hosts that failed (not those the interrupt stopped).
@@ -370,7 +374,9 @@ func Plan(ctx context.Context, opts Options) (*Report, []*HostRun, error) {
 	r.refuseBelowFloors()
 	r.runPhases(ctx, []Phase{planPhase{}, diffPhase{}})
 	r.finish()
-	return r.report(), r.Hosts, nil
+	rep := r.report()
+	rep.Topology = topologyOf(opts.Inventory)
+	return rep, r.Hosts, nil
 }
 
 // Apply converges every selected host.
