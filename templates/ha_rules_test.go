@@ -1,7 +1,9 @@
 package templates
 
 import (
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -61,9 +63,15 @@ tests:
               runbook_url: 'https://github.com/obsbox/obsbox/blob/main/templates/runbooks/AlertmanagerClusterDegraded.md'
 `
 
-// TestIssue15_HARulesFire runs haRuleTests with every promtool line at hand.
+// TestIssue15_HARulesFire runs haRuleTests with every promtool line at hand
+// (make test-unit names one per line, 2.42 to 3.16).
 func TestIssue15_HARulesFire(t *testing.T) {
 	tools := promTools(t, "OBSBOX_PROMTOOL", "promtool")
+	for _, v := range []string{"2_42", "2_53", "3_5", "3_16"} {
+		if p := os.Getenv("OBSBOX_PROMTOOL_" + v); p != "" && !slices.Contains(tools, p) {
+			tools = append(tools, p)
+		}
+	}
 	rules, err := RenderAlertRules(RuleSettings{Disabled: rulesSpecNames,
 		Groups: []RuleGroup{PrometheusReplicaRules(), AlertmanagerClusterRules()}})
 	if err != nil {
