@@ -337,3 +337,75 @@ func jobTargets(promURL, job string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// postJSON POSTs a JSON body to url and decodes the answer into v.
+func postJSON(url, body string, v any) error {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("POST %s: %s: %s", url, resp.Status, b)
+	}
+	return json.Unmarshal(b, v)
+}
+
+// activeTargets returns "job/instance" -> health of every target Prometheus scrapes.
+func activeTargets(promURL string) (map[string]string, error) {
+	var tr targetsResponse
+	if err := getJSON(promURL+"/api/v1/targets?state=active", &tr); err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, at := range tr.Data.ActiveTargets {
+		out[at.Labels["job"]+"/"+at.Labels["instance"]] = at.Health
+	}
+	return out, nil
+}
+
+// firingAlerts returns the labels of the alerts Prometheus has firing.
+func firingAlerts(promURL string) ([]map[string]string, error) {
+	var ar struct {
+		Data struct {
+			Alerts []struct {
+				Labels map[string]string `json:"labels"`
+				State  string            `json:"state"`
+			} `json:"alerts"`
+		} `json:"data"`
+	}
+	if err := getJSON(promURL+"/api/v1/alerts", &ar); err != nil {
+		return nil, err
+	}
+	var out []map[string]string
+	for _, a := range ar.Data.Alerts {
+		if a.State == "firing" {
+			out = append(out, a.Labels)
+		}
+	}
+	return out, nil
+}
+
+// amStatus is what an Alertmanager says of itself: its version, its
+// cluster's status and how many peers (itself included) it lists.
+type amStatus struct {
+	Version string
+	Cluster string
+	Peers   int
+}
+
+func alertmanagerStatus(amURL string) (amStatus, error) {
+	var st struct {
+		Cluster struct {
+			Status string `json:"status"`
+			Peers  []any  `json:"peers"`
+		} `json:"cluster"`
+		VersionInfo map[string]string `json:"versionInfo"`
+	}
+	if err := getJSON(amURL+"/api/v2/status", &st); err != nil {
+		return amStatus{}, err
+	}
+	return amStatus{Version: st.VersionInfo["version"], Cluster: st.Cluster.Status, Peers: len(st.Cluster.Peers)}, nil
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/plan"
 	"github.com/obsbox/obsbox/installer/transport"
 )
@@ -20,6 +21,22 @@ func (applyPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	if h.Plan.Empty() {
 		return nil
 	}
+	if r.clusterRestart(h) {
+		// One member of the Alertmanager cluster at a time, back in the
+		// cluster before the next restarts: the others keep the silences
+		// and the notification log it rejoins with.
+		r.cluster.turn.Lock()
+		defer r.cluster.turn.Unlock()
+		if err := r.runScript(ctx, h); err != nil {
+			return err
+		}
+		return r.rejoin(ctx, h, h.spec(catalog.Alertmanager))
+	}
+	return r.runScript(ctx, h)
+}
+
+// runScript runs h's apply script and notes what it did.
+func (r *Run) runScript(ctx context.Context, h *HostRun) error {
 	out, err := h.Conn.Run(ctx, h.Plan.Script())
 	if err != nil {
 		var ee *transport.ExitError

@@ -43,6 +43,10 @@ func (rep *Report) WritePlan(w io.Writer) {
 		writeNotes(w, h.Notes)
 		fmt.Fprintf(w, "  %s: %s.\n\n", h.Host, countActions(h.Actions).changes())
 	}
+	if rep.Topology != nil {
+		rep.Topology.Write(w)
+		fmt.Fprintln(w)
+	}
 	if !rep.Changes() && len(rep.Failed()) == 0 {
 		fmt.Fprintln(w, "No changes.")
 	}

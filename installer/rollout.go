@@ -28,8 +28,11 @@ import (
 // after every host has them staged, in the catalog's batches (node_exporter
 // a quarter of its hosts at a time, the others one host at a time). Each switched host must pass the gate — unit active,
 // health endpoint ready, the running version the wanted one — or it is
-// switched back and the rollout stops.
+// switched back and the rollout stops. A member of an Alertmanager cluster
+// must also have rejoined it (it sees every reachable member) before the
+// next member is switched.
 func (r *Run) rollout(ctx context.Context) {
+	r.settleCluster()
 	for _, comp := range catalog.Names() {
 		var hosts []*HostRun
 		for _, h := range r.Hosts {
@@ -247,6 +250,15 @@ func (r *Run) gateOnce(ctx context.Context, h *HostRun, client *http.Client, uni
 	}
 	if normalizeVersion(running) != normalizeVersion(version) {
 		return "version", fmt.Sprintf("%s reports version %q, want %s", spec.Health.BuildInfo, running, version)
+	}
+	if r.clusterGated(spec.Component) {
+		n, err := clusterMembers(ctx, client, base+"/metrics")
+		if err != nil {
+			return "cluster", err.Error()
+		}
+		if n != r.cluster.size {
+			return "cluster", fmt.Sprintf("%s is %d, want %d (every reachable Alertmanager host): it has not rejoined its cluster", amClusterMetric, n, r.cluster.size)
+		}
 	}
 	if before > 0 {
 		if _, err := instantQuery(ctx, client, base, dataQuery[spec.Component], before); err != nil {

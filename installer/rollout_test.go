@@ -2,9 +2,14 @@ package installer
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
+
+	"github.com/obsbox/obsbox/installer/catalog"
+	"github.com/obsbox/obsbox/installer/inventory"
 )
 
 func TestBuildVersion(t *testing.T) {
@@ -34,5 +39,60 @@ func TestNormalizeVersion(t *testing.T) {
 		if got := normalizeVersion(in); got != want {
 			t.Errorf("normalizeVersion(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestIssue15_ClusterMembers(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("# HELP alertmanager_cluster_members Number indicating current number of members in cluster.\n" +
+			"alertmanager_cluster_members_x 9\nalertmanager_cluster_members 3\n"))
+	}))
+	defer srv.Close()
+	if n, err := clusterMembers(context.Background(), srv.Client(), srv.URL); n != 3 || err != nil {
+		t.Errorf("got %d, %v; want 3", n, err)
+	}
+	none := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("up 1\n")) }))
+	defer none.Close()
+	if _, err := clusterMembers(context.Background(), none.Client(), none.URL); err == nil {
+		t.Error("a page without the metric gave no error")
+	}
+}
+
+// TestIssue15_ClusterSize: a restarted member must see every Alertmanager
+// host, those outside the run (--hosts) too, but not one the run could not reach.
+func TestIssue15_ClusterSize(t *testing.T) {
+	inv, diags := inventory.LoadSource(filepath.Join(t.TempDir(), "obsbox.hcl"), []byte(`
+host "a1" {
+  address = "10.0.0.1"
+  roles   = ["prometheus", "alertmanager"]
+}
+host "a2" {
+  address = "10.0.0.2"
+  roles   = ["alertmanager"]
+}
+host "a3" {
+  address = "10.0.0.3"
+  roles   = ["alertmanager"]
+}
+host "p" { address = "10.0.0.4" }
+`))
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	r := testRun("a1", "a2", "p")
+	r.Opts.Inventory = inv
+	r.settleCluster()
+	if r.cluster.size != 3 || !r.clusterGated(catalog.Alertmanager) || r.clusterGated(catalog.Prometheus) {
+		t.Errorf("size %d, want 3 (a3 is outside the run, still a member)", r.cluster.size)
+	}
+	r.Hosts[1].fail("connect", errors.New("no route to host"))
+	r.settleCluster()
+	if r.cluster.size != 2 {
+		t.Errorf("size %d, want 2: a2 could not be reached", r.cluster.size)
+	}
+	r.Hosts[0].fail("connect", errors.New("no route to host"))
+	r.settleCluster()
+	if r.clusterGated(catalog.Alertmanager) {
+		t.Errorf("size %d: a lone reachable member waits for no cluster", r.cluster.size)
 	}
 }

@@ -82,6 +82,7 @@ type HostRun struct {
 	removal *plan.Removal // uninstall: what leaves the host
 	status  []StatusRow   // status: one row per component
 	scrape  *scrapeResult // status, on the Prometheus host asked: its targets' health
+	members *int          // status: how many cluster members its Alertmanager sees
 
 	// started and ended bound the host's own work, for its TIME.
 	started, ended time.Time
@@ -133,6 +134,7 @@ type Run struct {
 	locking    bool           // take each host's lock beside the state probe
 	lockHolder string         // what this run writes into the locks
 	applying   bool           // results list what was done, not what is planned
+	cluster    amCluster      // the Alertmanager cluster's size and restart turn
 }
 
 func newRun(opts Options) (*Run, error) {
@@ -193,6 +195,9 @@ func (r *Run) runPhases(ctx context.Context, phases []Phase) {
 		}
 		if _, ok := p.(uploadPhase); ok {
 			r.announceUploads()
+		}
+		if _, ok := p.(applyPhase); ok {
+			r.settleCluster()
 		}
 		last := i == len(phases)-1
 		var wg sync.WaitGroup
@@ -322,6 +327,9 @@ type Report struct {
 	// hosts left some unmade (a host failed or was stopped).
 	ChangesPending bool          `json:"changes_pending"`
 	Hosts          []*HostResult `json:"hosts"`
+	// Topology (plan only): the replicas, the cluster, where samples go;
+	// absent for one Prometheus and one Alertmanager without remote_write.
+	Topology *Topology `json:"topology,omitempty"`
 }
 
 // Failed lists the hosts that failed (not those the interrupt stopped).
@@ -379,7 +387,9 @@ func Plan(ctx context.Context, opts Options) (*Report, []*HostRun, error) {
 	}
 	r.runPhases(ctx, []Phase{certsPhase{}, planPhase{}, diffPhase{}})
 	r.finish()
-	return r.report(), r.Hosts, nil
+	rep := r.report()
+	rep.Topology = topologyOf(opts.Inventory)
+	return rep, r.Hosts, nil
 }
 
 // Apply converges every selected host.

@@ -52,6 +52,9 @@ func (r StatusRow) MarshalJSON() ([]byte, error) {
 // StatusReport is what `obsbox status` prints.
 type StatusReport struct {
 	Rows []StatusRow `json:"rows"`
+	// Topology: the replicas, the cluster (with what each member sees),
+	// where samples go; absent when there is one of each and no remote_write.
+	Topology *Topology `json:"topology,omitempty"`
 }
 
 // Unhealthy reports whether any row shows a problem.
@@ -124,6 +127,9 @@ func (statusPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		} else {
 			row.Health = "not running"
 		}
+		if clustered := len(inv.HostsWithRole(catalog.Alertmanager)); name == catalog.Alertmanager && clustered > 1 && row.Health == "ok" {
+			row.Health = r.clusterHealth(ctx, h, c, clustered)
+		}
 		if !c.Runs(inv, h.Host) {
 			row.Health += " (not in the inventory)"
 		}
@@ -134,6 +140,23 @@ func (statusPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		h.status = append(h.status, row)
 	}
 	return nil
+}
+
+// clusterHealth is a running member's health as its cluster view says: ok
+// when it sees every Alertmanager host of the inventory.
+func (r *Run) clusterHealth(ctx context.Context, h *HostRun, c component.Component, size int) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	client, base := h.endpoint(r, c.Port(r.Opts.Inventory))
+	n, err := clusterMembers(ctx, client, base+"/metrics")
+	if err != nil {
+		return "cluster unknown: " + err.Error()
+	}
+	h.members = &n
+	if n != size {
+		return fmt.Sprintf("sees %d of %d cluster members", n, size)
+	}
+	return "ok"
 }
 
 // selected reports whether --hosts named h (or named none).
@@ -198,7 +221,17 @@ func (r *Run) statusReport() *StatusReport {
 			rows = append(rows, row)
 		}
 	}
-	return &StatusReport{Rows: rows}
+	topo := topologyOf(inv)
+	if topo != nil {
+		for i, m := range topo.Alertmanager {
+			for _, h := range r.Hosts {
+				if h.Host.Name == m.Host && h.Result.err == nil {
+					topo.Alertmanager[i].Members = h.members
+				}
+			}
+		}
+	}
+	return &StatusReport{Rows: rows, Topology: topo}
 }
 
 // scrapeResult is what the first Prometheus host said of its node targets.
@@ -280,6 +313,10 @@ func (s *StatusReport) WriteTable(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", trunc(r.Host, 20), dash(r.Component), trunc(dash(r.Version), 12), r.Unit, r.Health, dash(r.Scraped))
 	}
 	tw.Flush()
+	if s.Topology != nil {
+		fmt.Fprintln(w)
+		s.Topology.Write(w)
+	}
 	said := map[string]bool{}
 	for _, r := range s.Rows {
 		if r.Error != "" && !said[r.Host] {

@@ -438,3 +438,50 @@ func (r rulesDef) render(o RuleOverride, runbookBase string) (rulesRule, error) 
 	out.Annotations.RunbookURL = yStr(runbookBase + r.name + ".md")
 	return out, nil
 }
+
+// PrometheusReplicaRules are the rules of two or more Prometheus hosts: each
+// replica scrapes every other, so a replica that stops answering shows as
+// up == 0 on the others. The count guard keeps it quiet when the evaluating
+// Prometheus sees no replica up at all (not even itself): then its own view
+// is what is broken, and HostDown and the Watchdog speak for the rest.
+func PrometheusReplicaRules() RuleGroup {
+	return RuleGroup{Name: "obsbox-prometheus-replicas", Rules: []AlertRule{{
+		Name:     "PrometheusReplicaDown",
+		Severity: "ticket",
+		For:      "5m",
+		Expr: func(string) string {
+			return "(\n" +
+				`  up{job="prometheus"} == 0` + "\n" +
+				"and on ()\n" +
+				`  count(up{job="prometheus"} == 1) > 0` + "\n" +
+				")"
+		},
+		Summary: `Prometheus replica {{ $labels.instance }} does not answer`,
+		Description: `The other Prometheus replicas have not been able to scrape Prometheus on {{ $labels.instance }} ` +
+			`for more than <FOR>. The others still scrape every target and send every alert, but one more failure ` +
+			`leaves no Prometheus at all.`,
+	}}}
+}
+
+// AlertmanagerClusterRules are the rules of two or more Alertmanager hosts:
+// every member must see as many members as Prometheus has Alertmanager
+// targets. A member that sees fewer is cut off (or the others are down);
+// members that disagree with each other fire on the ones that differ.
+func AlertmanagerClusterRules() RuleGroup {
+	return RuleGroup{Name: "obsbox-alertmanager-cluster", Rules: []AlertRule{{
+		Name:     "AlertmanagerClusterDegraded",
+		Severity: "ticket",
+		For:      "10m",
+		Expr: func(string) string {
+			return "(\n" +
+				`  alertmanager_cluster_members{job="alertmanager"}` + "\n" +
+				"!= on () group_left ()\n" +
+				`  count(up{job="alertmanager"})` + "\n" +
+				")"
+		},
+		Summary: `Alertmanager on {{ $labels.instance }} sees {{ $value }} cluster members`,
+		Description: `Alertmanager on {{ $labels.instance }} has seen {{ $value }} members in its gossip cluster for more ` +
+			`than <FOR>, not one per Alertmanager host. Members that do not see each other may each send the same ` +
+			`notification, and silences made on one may not reach the others.`,
+	}}}
+}

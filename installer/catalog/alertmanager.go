@@ -23,6 +23,8 @@ func init() {
 		Default:         "0.35.0",
 		DataKind:        "silences and notification log",
 		DataDescription: "Alertmanager's silences and notification log",
+		// Rendered only with two or more Alertmanager hosts.
+		AlertRules: []string{"AlertmanagerClusterDegraded"},
 		Secrets: map[string][]string{
 			"alertmanager/receiver/pagerduty": {"routing_key"},
 			"alertmanager/receiver/slack":     {"api_url"},

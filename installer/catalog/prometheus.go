@@ -32,6 +32,8 @@ func init() {
 		DowngradeFloor: &Floor{Ran: "3.0.0", Min: "2.55.0",
 			Reason: "Prometheus 2 before 2.55.0 cannot read a TSDB that Prometheus 3 has written"},
 		Secrets: map[string][]string{"prometheus/remote_write": {"url", "password", "bearer_token"}},
+		// Rendered only with two or more Prometheus hosts.
+		AlertRules: []string{"PrometheusReplicaDown"},
 		MajorChanges: map[int]string{
 			3: "Prometheus 3 fails a scrape whose target sends no valid Content-Type, which 2.x read as text; the exporters obsbox installs send one, so check the targets of your own scrape jobs",
 		},

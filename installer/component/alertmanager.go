@@ -24,6 +24,14 @@ func (Alertmanager) Runs(_ *inventory.Inventory, h *inventory.Host) bool {
 	return h.HasRole(catalog.Alertmanager)
 }
 
+// AlertRules: AlertmanagerClusterDegraded, once there is a cluster.
+func (Alertmanager) AlertRules(inv *inventory.Inventory) templates.RuleGroup {
+	if len(inv.HostsWithRole(catalog.Alertmanager)) < 2 {
+		return templates.RuleGroup{}
+	}
+	return templates.AlertmanagerClusterRules()
+}
+
 // alertmanagerFlags is the unit's command line, and the one place the
 // version would decide Alertmanager's rendering: 0.25 to 0.35 take the same
 // flags and alertmanager.yml (checked against each line's --help and

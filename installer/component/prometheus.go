@@ -28,6 +28,14 @@ func (Prometheus) Runs(_ *inventory.Inventory, h *inventory.Host) bool {
 	return h.HasRole(catalog.Prometheus)
 }
 
+// AlertRules: PrometheusReplicaDown, once there is a replica to lose.
+func (Prometheus) AlertRules(inv *inventory.Inventory) templates.RuleGroup {
+	if len(inv.HostsWithRole(catalog.Prometheus)) < 2 {
+		return templates.RuleGroup{}
+	}
+	return templates.PrometheusReplicaRules()
+}
+
 // hostPort joins a host's address with a port, bracketing IPv6.
 func hostPort(addr string, port int) string { return net.JoinHostPort(addr, strconv.Itoa(port)) }
 
