@@ -52,3 +52,13 @@ func TestHostsDoNotWaitForEachOther(t *testing.T) {
 		t.Errorf("results: %+v %+v %+v", r.Hosts[0].Result, r.Hosts[1].Result, r.Hosts[2].Result)
 	}
 }
+
+func TestConnectTimeoutPrecedence(t *testing.T) {
+	for _, c := range []struct{ flag, inv, want time.Duration }{
+		{0, 0, defaultConnectTimeout}, {0, 4 * time.Second, 4 * time.Second}, {2 * time.Second, 4 * time.Second, 2 * time.Second},
+	} {
+		if got := connectTimeout(c.flag, c.inv); got != c.want {
+			t.Errorf("flag %s, inventory %s: %s, want %s", c.flag, c.inv, got, c.want)
+		}
+	}
+}

@@ -43,6 +43,11 @@ type Options struct {
 
 	HealthTimeout time.Duration // default 90s
 
+	// ConnectTimeout, when set, bounds every host's TCP connect plus SSH
+	// handshake (--connect-timeout), over the inventory's connect_timeout;
+	// else each host's connect_timeout, else 10s.
+	ConnectTimeout time.Duration
+
 	// LockTimeout is how long a run that changes hosts waits for another
 	// run's lock on a host before that host fails; 0 fails at once.
 	LockTimeout time.Duration

@@ -149,6 +149,7 @@ func (g *globalOptions) runOptions(inv *inventory.Inventory, f *runFlags) instal
 		Out:               g.human(),
 		Log:               g.log,
 		LockTimeout:       g.lockTimeout,
+		ConnectTimeout:    g.connectTimeout,
 		Command:           g.command,
 	}
 }
