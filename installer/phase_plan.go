@@ -91,6 +91,10 @@ func (r *Run) targetsOnly(h *HostRun) bool {
 // noteMoves tells a host that takes over a component from another host of
 // the run that the other keeps its history.
 func (r *Run) noteMoves() {
+	if r.movesNoted {
+		return // a prepared run noted them when it planned
+	}
+	r.movesNoted = true
 	var plans []*plan.Host
 	for _, h := range r.Hosts {
 		if h.Plan != nil && h.Result.err == nil {

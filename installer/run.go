@@ -133,6 +133,8 @@ type Run struct {
 	lockHolder string         // what this run writes into the locks
 	applying   bool           // results list what was done, not what is planned
 
+	movesNoted bool // noteMoves ran
+
 	uploadMu    sync.Mutex
 	uploadTotal int64 // bytes announced so far, for the progress bar
 }

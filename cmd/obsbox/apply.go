@@ -187,6 +187,12 @@ func runApply(g *globalOptions, inv *inventory.Inventory, opts installer.Options
 	if err != nil {
 		return usageError(err)
 	}
+	return reportApply(ctx, g, rep)
+}
+
+// reportApply prints an apply's summary (or --json report) and turns it
+// into the exit: interrupted, hosts failed, or nil.
+func reportApply(ctx context.Context, g *globalOptions, rep *installer.Report) error {
 	if g.json {
 		if err := json.NewEncoder(g.stdout).Encode(rep); err != nil {
 			return err
