@@ -62,14 +62,17 @@ demo: build
 demo-down:
 	bash e2e/hosts.sh down
 
-# obsbox against the physical floor on N real test hosts (issue 8): one table
+# obsbox against the physical floor on N real test hosts (issues 8, 17): one table per RTT (ms added to every SSH connection)
 # of medians over RUNS runs, then the no-op apply at the SCALE sizes (SCALE= skips it).
 N     ?= 10
 RUNS  ?= 3
-SCALE ?= 1,5,10,25
+SCALE ?= 1,10,25,50
+RTT   ?= 0
+# BASELINE=path/to/older/obsbox adds its figures as "before" in the dead-host table.
+BASELINE ?=
 bench: build
 	bash e2e/prereqs.sh
-	OBSBOX_E2E_DIR=$(CURDIR)/e2e $(GO) run ./bench -n $(N) -runs $(RUNS) -scale '$(SCALE)' -obsbox bin/obsbox
+	OBSBOX_E2E_DIR=$(CURDIR)/e2e $(GO) run ./bench -n $(N) -runs $(RUNS) -scale '$(SCALE)' -rtt '$(RTT)' -baseline '$(BASELINE)' -obsbox bin/obsbox
 
 clean:
 	rm -rf bin e2e-test.log

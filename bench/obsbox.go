@@ -92,6 +92,18 @@ type hostReport struct {
 	Actions    []json.RawMessage `json:"actions"`
 	Uploaded   int64             `json:"uploaded_bytes"`
 	RoundTrips int64             `json:"round_trips"`
+	Seconds    float64           `json:"seconds"`
+}
+
+// slowestExcept is the longest own time of any host but name.
+func (r *report) slowestExcept(name string) float64 {
+	var m float64
+	for _, h := range r.Hosts {
+		if h.Host != name {
+			m = max(m, h.Seconds)
+		}
+	}
+	return m
 }
 
 // actions counts the actions over all hosts of a report.

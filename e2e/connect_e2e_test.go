@@ -79,6 +79,7 @@ func TestConnectionFaults(t *testing.T) {
 		if _, err := s.c.SSH("h2", "rm -f /etc/ssh/ssh_host_*key* && ssh-keygen -A >/dev/null && systemctl restart ssh"); err != nil {
 			t.Fatal(err)
 		}
+		waitSSHD(t, s.c.Hosts[1].Address)
 		r := s.obsbox("plan", "--accept-new-host-keys")
 		out := r.stdout + r.stderr
 		if r.code != 1 || !strings.Contains(out, "h2") || !strings.Contains(strings.ToLower(out), "changed") {

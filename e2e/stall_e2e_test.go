@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -41,6 +42,9 @@ func TestStall(t *testing.T) {
 	if out, err := s.c.SSH("h2", setup); err != nil {
 		t.Fatalf("making h2's SFTP stall: %v %s", err, out)
 	}
+	// sshd re-executes on reload and refuses connections meanwhile; obsbox
+	// does not retry a refused connection, so wait until it listens again.
+	waitSSHD(t, s.c.Hosts[1].Address)
 
 	start := time.Now()
 	r := obsboxWithin(t, 5*time.Minute, s.env(), "-i", s.inv, "--no-progress", "apply")
@@ -80,12 +84,27 @@ func TestStall(t *testing.T) {
 	if out, err := s.c.SSH("h2", restore); err != nil {
 		t.Fatalf("restoring h2's SFTP: %v %s", err, out)
 	}
+	waitSSHD(t, s.c.Hosts[1].Address)
 	if r := obsboxWithin(t, 5*time.Minute, s.env(), "-i", s.inv, "--no-progress", "apply"); r.code != 0 {
 		t.Fatalf("apply after SFTP recovered: %s", r)
 	}
 	if out, err := s.c.SSH("h2", "systemctl is-active obsbox-node-exporter.service"); err != nil || strings.TrimSpace(out) != "active" {
 		t.Errorf("node_exporter on h2: %q %v", out, err)
 	}
+}
+
+// waitSSHD waits until sshd at address accepts connections again after a
+// reload or restart: sshd re-executes and refuses meanwhile, and obsbox
+// does not retry a refused connection.
+func waitSSHD(t *testing.T, address string) {
+	t.Helper()
+	eventually(t, 30*time.Second, "sshd on "+address+" listening", func() error {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(address, "22"), time.Second)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
 }
 
 // obsboxWithin runs obsbox like obsbox() but kills it after timeout, so a

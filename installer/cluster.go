@@ -23,6 +23,7 @@ const amClusterMetric = "alertmanager_cluster_members"
 // members a healthy member must see, and the turn one restarting member
 // holds while it rejoins, so members restart one at a time.
 type amCluster struct {
+	mu   sync.Mutex // guards size: hosts reach their apply at their own pace
 	size int
 	turn sync.Mutex
 }
@@ -32,6 +33,8 @@ type amCluster struct {
 // or lost (they are not running, or not as the inventory says). Hosts the
 // run does not touch (--hosts) still count. Called between phases only.
 func (r *Run) settleCluster() {
+	r.cluster.mu.Lock()
+	defer r.cluster.mu.Unlock()
 	inv := r.Opts.Inventory
 	failed := map[string]bool{}
 	for _, h := range r.Hosts {

@@ -25,7 +25,7 @@ func (connectPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		AcceptNewHostKeys: s.AcceptNewHostKeys || r.Opts.AcceptNewHostKeys,
 		Bastion:           s.Bastion,
 		SudoPassword:      s.SudoPassword.Value(),
-		ConnectTimeout:    10 * time.Second,
+		ConnectTimeout:    connectTimeout(r.Opts.ConnectTimeout, s.ConnectTimeout),
 		Passphrase:        r.Opts.Passphrase,
 		Log:               r.Opts.Log.With("host", h.Host.Name),
 	}
@@ -39,4 +39,18 @@ func (connectPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	}
 	// sudo's problems (a password nobody gave) surface here, before anything is read.
 	return conn.CheckPrivilege(ctx)
+}
+
+// defaultConnectTimeout is what a host costs that answers nothing.
+const defaultConnectTimeout = 10 * time.Second
+
+// connectTimeout: the flag, else the inventory, else the default.
+func connectTimeout(flag, inventory time.Duration) time.Duration {
+	switch {
+	case flag > 0:
+		return flag
+	case inventory > 0:
+		return inventory
+	}
+	return defaultConnectTimeout
 }

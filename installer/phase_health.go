@@ -3,13 +3,16 @@ package installer
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/obsbox/obsbox/installer/catalog"
+	"github.com/obsbox/obsbox/installer/component"
 	"github.com/obsbox/obsbox/installer/shell"
 )
 
@@ -24,23 +27,42 @@ func (healthPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	if h.Plan.Empty() {
 		return nil
 	}
+	// The components start together, so they are waited for together: at
+	// a distance each check is round trips, and a sequence adds them up.
+	var specs []*component.Spec
 	for _, spec := range h.Specs {
 		op := h.Plan.Services()[catalog.UnitName(spec.Component)]
-		if op == "" || spec.Health.Port == 0 || h.Plan.IsRollout(spec.Component) {
-			continue
-		}
-		// The same gate as a rollout: unit active and not restarting, health
-		// endpoint ready, a reload taken, the wanted version running.
-		unit := catalog.UnitName(spec.Component)
-		if check, err := r.gate(ctx, h, spec, spec.Version, h.State.Units[unit].NRestarts, 0); err != nil {
-			if ctx.Err() != nil {
-				return err // stopped, not failed
-			}
-			return fmt.Errorf("%s failed the %s check after %s: %v\nlast journal lines of %s:\n%s",
-				spec.Component, check, op, err, unit, h.journal(context.Background(), unit))
+		if op != "" && spec.Health.Port != 0 && !h.Plan.IsRollout(spec.Component) {
+			specs = append(specs, spec)
 		}
 	}
-	return nil
+	errs := make([]error, len(specs))
+	var wg sync.WaitGroup
+	for i, spec := range specs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = r.healthy(ctx, h, spec)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...) // in install order
+}
+
+// healthy is the same gate as a rollout's: unit active and not restarting,
+// health endpoint ready, a reload taken, the wanted version running.
+func (r *Run) healthy(ctx context.Context, h *HostRun, spec *component.Spec) error {
+	unit := catalog.UnitName(spec.Component)
+	check, err := r.gate(ctx, h, spec, spec.Version, h.State.Units[unit].NRestarts, 0)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err // stopped, not failed
+	}
+	op := h.Plan.Services()[unit]
+	return fmt.Errorf("%s failed the %s check after %s: %v\nlast journal lines of %s:\n%s",
+		spec.Component, check, op, err, unit, h.journal(context.Background(), unit))
 }
 
 // probeOnce returns "" when healthy, else what was wrong.

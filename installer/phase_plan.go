@@ -58,6 +58,7 @@ func (planPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		if h.tls != nil {
 			cc.HostCert = h.tls.Cert
 		}
+		cc.Security.Hash = h.webHash
 		spec, err := c.Spec(cc)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
@@ -94,6 +95,10 @@ func (r *Run) targetsOnly(h *HostRun) bool {
 // noteMoves tells a host that takes over a component from another host of
 // the run that the other keeps its history.
 func (r *Run) noteMoves() {
+	if r.movesNoted {
+		return // a prepared run noted them when it planned
+	}
+	r.movesNoted = true
 	var plans []*plan.Host
 	for _, h := range r.Hosts {
 		if h.Plan != nil && h.Result.err == nil {

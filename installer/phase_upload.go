@@ -1,53 +1,96 @@
 package installer
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"os"
+	"sync"
+
+	"github.com/obsbox/obsbox/installer/plan"
+	"github.com/obsbox/obsbox/installer/transport"
 )
 
 // uploadPhase sends what the plan needs into the host's staging folder.
 // Files are named by their sha256, so a file staged by an interrupted run
 // is not sent again, and the apply script checks every one before use.
+// Round trips, not bytes, are what a distant host costs: the small files
+// go as one stream, and the tarballs stream over SFTP beside it.
 type uploadPhase struct{}
 
 func (uploadPhase) Title() string { return "upload" }
 
 func (uploadPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
+	var small []transport.File
+	var large []plan.Upload
 	for _, u := range h.Plan.Uploads {
-		var rd io.Reader
 		if u.LocalPath != "" {
-			f, err := os.Open(u.LocalPath)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			rd = f
+			large = append(large, u)
 		} else {
-			rd = bytes.NewReader(u.Content)
+			small = append(small, transport.File{Name: u.Name, Content: u.Content, SHA256: u.SHA256})
 		}
-		var last int64
-		progress := func(n int64) {
-			if r.Opts.Progress != nil {
-				r.Opts.Progress.Uploaded(n - last)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(large)+1)
+	var wg sync.WaitGroup
+	run := func(i int, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = f(); errs[i] != nil {
+				cancel() // the host failed: the other streams stop
 			}
-			last = n
+		}()
+	}
+	if len(small) > 0 {
+		run(0, func() error {
+			if err := h.Conn.UploadFiles(ctx, small, r.progressFunc()); err != nil {
+				return fmt.Errorf("uploading %d configuration files: %w", len(small), err)
+			}
+			return nil
+		})
+	}
+	for i, u := range large {
+		run(i+1, func() error { return uploadFile(ctx, r, h, u) })
+	}
+	wg.Wait()
+	// The failure that stopped the others, not one the stop caused.
+	var first error
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
 		}
-		if err := h.Conn.Upload(ctx, rd, u.Size, u.Name, progress); err != nil {
-			return fmt.Errorf("uploading %s: %w", describeUpload(h, u.Name), err)
+		if first == nil {
+			first = err
 		}
+	}
+	return first
+}
+
+func uploadFile(ctx context.Context, r *Run, h *HostRun, u plan.Upload) error {
+	f, err := os.Open(u.LocalPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := h.Conn.Upload(ctx, f, u.Size, u.Name, r.progressFunc()); err != nil {
+		return fmt.Errorf("uploading %s: %w", u.LocalPath, err)
 	}
 	return nil
 }
 
-// describeUpload names what a staged file is for, for errors.
-func describeUpload(h *HostRun, name string) string {
-	for _, u := range h.Plan.Uploads {
-		if u.Name == name && u.LocalPath != "" {
-			return u.LocalPath
+// progressFunc turns one stream's running total into increments for the bars.
+func (r *Run) progressFunc() func(int64) {
+	var mu sync.Mutex
+	var last int64
+	return func(n int64) {
+		mu.Lock()
+		d := n - last
+		last = n
+		mu.Unlock()
+		if r.Opts.Progress != nil {
+			r.Opts.Progress.Uploaded(d)
 		}
 	}
-	return "a configuration file"
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,6 +44,11 @@ type Options struct {
 
 	HealthTimeout time.Duration // default 90s
 
+	// ConnectTimeout, when set, bounds every host's TCP connect plus SSH
+	// handshake (--connect-timeout), over the inventory's connect_timeout;
+	// else each host's connect_timeout, else 10s.
+	ConnectTimeout time.Duration
+
 	// LockTimeout is how long a run that changes hosts waits for another
 	// run's lock on a host before that host fails; 0 fails at once.
 	LockTimeout time.Duration
@@ -59,6 +65,8 @@ type Options struct {
 type Progress interface {
 	Uploaded(n int64)
 	HostDone()
+	// SetTotals is called again, with a larger total, as each host
+	// reaches its upload.
 	SetTotals(hosts int, bytes int64)
 }
 
@@ -94,7 +102,8 @@ type HostRun struct {
 
 	oldContent map[string][]byte // for diffs
 
-	tls *plan.HostTLS // the host's certificate this run; nil when TLS is off
+	tls     *plan.HostTLS // the host's certificate this run; nil when TLS is off
+	webHash string        // the web user's bcrypt hash on this host
 }
 
 // HostResult is what happened on a host, for the summary and --json.
@@ -135,6 +144,11 @@ type Run struct {
 	lockHolder string         // what this run writes into the locks
 	applying   bool           // results list what was done, not what is planned
 	cluster    amCluster      // the Alertmanager cluster's size and restart turn
+
+	movesNoted bool // noteMoves ran
+
+	uploadMu    sync.Mutex
+	uploadTotal int64 // bytes announced so far, for the progress bar
 }
 
 func newRun(opts Options) (*Run, error) {
@@ -176,8 +190,11 @@ func newRunOver(opts Options, withPrometheus bool) (*Run, error) {
 	return r, nil
 }
 
-// runPhases runs each phase over the hosts still in the run, at most
-// Concurrency at once; a host whose phase fails leaves the run.
+// runPhases takes every host still in the run through phases, each host
+// at its own pace: a slow or dead host holds up no other. At most
+// Concurrency hosts are inside a phase at once; a host whose phase fails
+// leaves the run. Steps that must see every host (the lock order, the
+// downgrade floors, rollout batches) run between calls.
 func (r *Run) runPhases(ctx context.Context, phases []Phase) {
 	if r.now == nil {
 		r.now = time.Now
@@ -188,52 +205,91 @@ func (r *Run) runPhases(ctx context.Context, phases []Phase) {
 	if r.locking && r.lockHolder == "" {
 		r.lockHolder = r.holder()
 	}
+	sem := make(chan struct{}, r.Opts.Concurrency)
+	// The log marks when the first host enters each phase.
+	entered := make([]sync.Once, len(phases))
+	var wg sync.WaitGroup
+	for _, h := range r.Hosts {
+		if h.Result.err != nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.runHost(ctx, h, phases, sem, entered)
+		}()
+	}
+	wg.Wait()
+}
+
+// runHost is one host's way through phases.
+func (r *Run) runHost(ctx context.Context, h *HostRun, phases []Phase, sem chan struct{}, entered []sync.Once) {
 	for i, p := range phases {
 		if interrupted(ctx) {
-			r.interruptAll(p.Title())
-			break
+			h.interrupt(p.Title())
+			return
 		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			h.interrupt(p.Title())
+			return
+		}
+		entered[i].Do(func() { r.Opts.Log.Debug("phase", "title", p.Title()) })
 		if _, ok := p.(uploadPhase); ok {
-			r.announceUploads()
+			r.announceUpload(h)
 		}
 		if _, ok := p.(applyPhase); ok {
 			r.settleCluster()
 		}
+		hctx, cancel := h.hostContext(ctx)
+		err := r.timed(h, func() error { return p.Run(hctx, r, h) })
+		cancel()
+		<-sem
 		last := i == len(phases)-1
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, r.Opts.Concurrency)
-		r.Opts.Log.Debug("phase", "title", p.Title())
-		for _, h := range r.Hosts {
-			if h.Result.err != nil {
-				continue
-			}
-			wg.Add(1)
-			go func(h *HostRun) {
-				defer wg.Done()
-				select {
-				case sem <- struct{}{}:
-				case <-ctx.Done():
-					h.interrupt(p.Title())
-					return
-				}
-				defer func() { <-sem }()
-				hctx, cancel := h.hostContext(ctx)
-				err := r.timed(h, func() error { return p.Run(hctx, r, h) })
-				cancel()
-				switch {
-				case err != nil && interrupted(ctx):
-					h.interrupt(p.Title())
-				case err != nil:
-					h.fail(p.Title(), err)
-					fmt.Fprintf(r.Opts.Out, "%s: %s failed: %s\n", h.Host.Name, p.Title(), err)
-				}
-				if (err != nil || last) && r.Opts.Progress != nil {
-					r.Opts.Progress.HostDone()
-				}
-			}(h)
+		switch {
+		case err != nil && interrupted(ctx):
+			h.interrupt(p.Title())
+		case err != nil:
+			h.fail(p.Title(), err)
+			fmt.Fprintf(r.Opts.Out, "%s: %s failed: %s\n", h.Host.Name, p.Title(), err)
 		}
-		wg.Wait()
+		if (err != nil || last) && r.Opts.Progress != nil {
+			r.Opts.Progress.HostDone()
+		}
+		if err != nil {
+			return
+		}
 	}
+}
+
+// runAround runs before and after as one pipeline per host, unless the
+// fleet step between them has something to do that needs every host read
+// first: then every host waits for it after before.
+func (r *Run) runAround(ctx context.Context, before []Phase, fleet func(), wait bool, after []Phase) {
+	if !wait {
+		r.runPhases(ctx, append(slices.Clip(before), after...))
+		return
+	}
+	r.runPhases(ctx, before)
+	fleet()
+	r.runPhases(ctx, after)
+}
+
+// mustSettleLocks: with a lock timeout, hosts another run holds are waited
+// for in host order, which needs every host's first lock attempt.
+func (r *Run) mustSettleLocks() bool { return r.locking && r.Opts.LockTimeout > 0 }
+
+// floorsMayRefuse: only an inventory naming a version below a downgrade
+// floor can make a host refuse, and then every host must wait to know.
+func (r *Run) floorsMayRefuse() bool {
+	for _, c := range catalog.All() {
+		v := r.Opts.Inventory.Versions[c.Name]
+		if c.DowngradeFloor != nil && v != "" && bundles.CompareVersions(v, c.DowngradeFloor.Min) < 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // timed runs one step of h's work and stretches h's time over it.
@@ -379,13 +435,11 @@ func Plan(ctx context.Context, opts Options) (*Report, []*HostRun, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	r.runPhases(ctx, []Phase{connectPhase{}, probePhase{}})
-	r.refuseBelowFloors()
-	if err := r.resolveSecurity(true); err != nil {
-		r.finish()
+	if err := r.resolveSecurity(); err != nil {
 		return nil, nil, err
 	}
-	r.runPhases(ctx, []Phase{certsPhase{}, planPhase{}, diffPhase{}})
+	r.runAround(ctx, []Phase{connectPhase{}, probePhase{}}, r.refuseBelowFloors, r.floorsMayRefuse(),
+		[]Phase{certsPhase{}, planPhase{}, diffPhase{}})
 	r.finish()
 	rep := r.report()
 	rep.Topology = topologyOf(opts.Inventory)
@@ -408,34 +462,32 @@ func Apply(ctx context.Context, opts Options) (*Report, error) {
 	if opts.OnlyConnect {
 		r.runPhases(ctx, phases)
 	} else {
-		r.runPhases(ctx, phases[:2])
-		r.settleLocks(ctx)
-		r.refuseBelowFloors()
-		if err := r.resolveSecurity(true); err != nil {
-			r.finish()
+		if err := r.resolveSecurity(); err != nil {
 			return nil, err
 		}
-		r.runPhases(ctx, phases[2:])
-		r.rollout(ctx)
+		fleet := func() {
+			r.settleLocks(ctx)
+			r.refuseBelowFloors()
+		}
+		r.runAround(ctx, phases[:2], fleet, r.mustSettleLocks() || r.floorsMayRefuse(), phases[2:])
+		r.rollout(ctx) // batches: the one step that waits for every host
 	}
 	r.finish()
 	return r.report(), nil
 }
 
-// announceUploads tells the progress display how much is about to be sent,
-// and says in plain lines what each host will receive.
-func (r *Run) announceUploads() {
-	var total int64
-	for _, h := range r.Hosts {
-		if h.Result.err == nil && h.Plan != nil {
-			n := h.Plan.UploadBytes()
-			total += n
-			if !h.Plan.Empty() {
-				fmt.Fprintf(r.Opts.Out, "%s: %s, %s to upload\n", h.Host.Name, countActions(h.Plan.Actions).changes(), humanBytes(n))
-			}
-		}
+// announceUpload says in a plain line what the host will receive, and
+// grows the progress display's total by it.
+func (r *Run) announceUpload(h *HostRun) {
+	n := h.Plan.UploadBytes()
+	if !h.Plan.Empty() {
+		fmt.Fprintf(r.Opts.Out, "%s: %s, %s to upload\n", h.Host.Name, countActions(h.Plan.Actions).changes(), humanBytes(n))
 	}
 	if r.Opts.Progress != nil {
+		r.uploadMu.Lock()
+		r.uploadTotal += n
+		total := r.uploadTotal
+		r.uploadMu.Unlock()
 		r.Opts.Progress.SetTotals(len(r.Hosts), total)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -26,9 +27,9 @@ type CertMode int
 
 const (
 	CertsRenew       CertMode = iota // issue new, renew due ones; a rotation's old CA still counts
-	CertsKeepOldCA                   // as CertsRenew (the first step of a CA rotation)
 	CertsReissue                     // issue every selected host a new certificate
 	CertsMoveFromOld                 // issue only where the certificate is not of the current CA
+	CertsKeep                        // issue none (upgrade, rollback): a host without one fails
 )
 
 // runSecurity is the run's TLS and basic auth, resolved once, after every
@@ -37,14 +38,19 @@ type runSecurity struct {
 	comp      component.Security
 	ca        *pki.CA
 	caCreated bool
-	planCA    bool           // no CA yet: plan shows one the first apply will make
-	roots     *x509.CertPool // what the controller's own checks trust
+
+	hashMu  sync.Mutex
+	matches map[string]bool // bcrypt hash -> whether it is the password's
+	fresh   string          // the run's new hash, for hosts without a matching one
+	planCA  bool            // no CA yet: plan shows one the first apply will make
+	roots   *x509.CertPool  // what the controller's own checks trust
 }
 
-// resolveSecurity loads (apply: creates) the CA, reads the web password and
-// picks its hash: one found on a host when it matches, so nothing changes,
-// else a new one.
-func (r *Run) resolveSecurity(hash bool) error {
+// resolveSecurity loads (apply: creates) the CA and reads the web password,
+// once, before any host is contacted. Each host's hash is its own while it
+// matches (hostHash), so a no-op apply changes nothing and no host waits
+// for another's state.
+func (r *Run) resolveSecurity() error {
 	inv := r.Opts.Inventory
 	s := inv.Security
 	sec := &runSecurity{comp: component.Security{TLS: s.TLS, BasicAuth: s.BasicAuth}}
@@ -77,42 +83,48 @@ func (r *Run) resolveSecurity(hash bool) error {
 			return fmt.Errorf("the web password in %s is %d bytes; bcrypt reads at most 72", inv.WebPasswordPath(), len(pw.Value()))
 		}
 		sec.comp.Password = pw
-		if hash {
-			if sec.comp.Hash, err = r.webHash(pw.Value()); err != nil {
-				return err
-			}
-		}
 	}
 	r.sec = sec
 	r.contexts.security = sec.comp
 	return nil
 }
 
-// webHash returns a bcrypt hash of password: one already on the hosts when
-// it matches (each distinct hash is compared once: bcrypt is slow on
-// purpose), else a new one.
-func (r *Run) webHash(password string) (string, error) {
-	tried := map[string]bool{}
-	for _, h := range r.Hosts {
-		if h.State == nil {
-			continue
-		}
+// hostHash is the web user's hash for h: the one in h's web configs when
+// it matches the password (each distinct hash is compared once per run:
+// bcrypt is slow on purpose), else one new hash shared by the run.
+func (r *Run) hostHash(h *HostRun) (string, error) {
+	sec := r.sec
+	pw := []byte(sec.comp.Password.Value())
+	sec.hashMu.Lock()
+	defer sec.hashMu.Unlock()
+	if sec.matches == nil {
+		sec.matches = map[string]bool{}
+	}
+	if h.State != nil {
 		for _, p := range sortedKeysOf(h.State.WebHashes) {
 			hash := h.State.WebHashes[p]
-			if hash == "" || tried[hash] || len(tried) >= 4 {
+			if hash == "" {
 				continue
 			}
-			tried[hash] = true
-			if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil {
+			ok, seen := sec.matches[hash]
+			if !seen {
+				ok = bcrypt.CompareHashAndPassword([]byte(hash), pw) == nil
+				sec.matches[hash] = ok
+			}
+			if ok {
 				return hash, nil
 			}
 		}
 	}
-	b, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
-	if err != nil {
-		return "", fmt.Errorf("hashing the web password: %w", err)
+	if sec.fresh == "" {
+		b, err := bcrypt.GenerateFromPassword(pw, bcrypt.DefaultCost)
+		if err != nil {
+			return "", fmt.Errorf("hashing the web password: %w", err)
+		}
+		sec.fresh = string(b)
+		sec.matches[sec.fresh] = true
 	}
-	return string(b), nil
+	return sec.fresh, nil
 }
 
 // certsPhase decides the host's certificate. A new one is made where it
@@ -123,6 +135,13 @@ type certsPhase struct{}
 func (certsPhase) Title() string { return "certificate" }
 
 func (certsPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
+	if r.sec != nil && r.sec.comp.BasicAuth {
+		hash, err := r.hostHash(h)
+		if err != nil {
+			return err
+		}
+		h.webHash = hash
+	}
 	if r.sec == nil || r.sec.ca == nil {
 		return nil
 	}
@@ -137,6 +156,10 @@ func (certsPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		reason = "rotation"
 	case CertsMoveFromOld:
 		reason = ca.Renewal(current, subj, now, false)
+	case CertsKeep:
+		if current == nil && !r.targetsOnly(h) {
+			return fmt.Errorf("the host has no TLS certificate yet: run obsbox apply first")
+		}
 	default:
 		reason = ca.Renewal(current, subj, now, true)
 	}

@@ -63,7 +63,7 @@ func SLOs(ctx context.Context, opts Options) (*SLOReport, error) {
 		return nil, err
 	}
 	p := &sloPhase{answers: map[string][]promSample{}}
-	if err := r.resolveSecurity(false); err != nil {
+	if err := r.resolveSecurity(); err != nil {
 		return nil, err
 	}
 	r.runPhases(ctx, []Phase{connectPhase{}, p})

@@ -173,7 +173,7 @@ func Status(ctx context.Context, opts Options) (*StatusReport, error) {
 		return nil, err
 	}
 	r.runPhases(ctx, []Phase{connectPhase{}, probePhase{}})
-	if err := r.resolveSecurity(false); err != nil {
+	if err := r.resolveSecurity(); err != nil {
 		r.finish()
 		return nil, err
 	}

@@ -24,9 +24,7 @@ func Uninstall(ctx context.Context, opts Options, u UninstallOptions) (*Report, 
 	if !u.DryRun {
 		phases = append(phases, removePhase{un})
 	}
-	r.runPhases(ctx, phases[:2])
-	r.settleLocks(ctx)
-	r.runPhases(ctx, phases[2:])
+	r.runAround(ctx, phases[:2], func() { r.settleLocks(ctx) }, r.mustSettleLocks(), phases[2:])
 	r.finish()
 	return r.report(), nil
 }

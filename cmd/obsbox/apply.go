@@ -149,6 +149,7 @@ func (g *globalOptions) runOptions(inv *inventory.Inventory, f *runFlags) instal
 		Out:               g.human(),
 		Log:               g.log,
 		LockTimeout:       g.lockTimeout,
+		ConnectTimeout:    g.connectTimeout,
 		Command:           g.command,
 	}
 }
@@ -186,6 +187,12 @@ func runApply(g *globalOptions, inv *inventory.Inventory, opts installer.Options
 	if err != nil {
 		return usageError(err)
 	}
+	return reportApply(ctx, g, inv, rep)
+}
+
+// reportApply prints an apply's summary (or --json report) and turns it
+// into the exit: interrupted, hosts failed, or nil.
+func reportApply(ctx context.Context, g *globalOptions, inv *inventory.Inventory, rep *installer.Report) error {
 	if g.json {
 		if err := json.NewEncoder(g.stdout).Encode(rep); err != nil {
 			return err

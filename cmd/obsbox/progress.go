@@ -28,6 +28,11 @@ func (p *applyProgress) SetTotals(hosts int, bytes int64) {
 	if bytes == 0 {
 		return
 	}
+	if p.bar != nil {
+		// Hosts announce their uploads as each gets there: the total grows.
+		p.bar.ChangeMax64(bytes)
+		return
+	}
 	p.bar = progressbar.NewOptions64(bytes,
 		progressbar.OptionSetWriter(p.w),
 		progressbar.OptionSetDescription(p.describe()),

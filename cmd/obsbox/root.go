@@ -17,13 +17,14 @@ var version = "dev"
 
 // globalOptions holds the flags every command shares.
 type globalOptions struct {
-	inventory   string
-	json        bool
-	noProgress  bool
-	verbose     bool
-	concurrency int
-	lockTimeout time.Duration
-	command     string // "obsbox apply", for the lock others see
+	inventory      string
+	json           bool
+	noProgress     bool
+	verbose        bool
+	concurrency    int
+	lockTimeout    time.Duration
+	connectTimeout time.Duration
+	command        string // "obsbox apply", for the lock others see
 
 	stdout io.Writer
 	stderr io.Writer
@@ -64,6 +65,9 @@ func newRootCmd() *cobra.Command {
 			if g.lockTimeout < 0 {
 				return usageError(fmt.Errorf("--lock-timeout must not be negative, got %s", g.lockTimeout))
 			}
+			if g.connectTimeout < 0 {
+				return usageError(fmt.Errorf("--connect-timeout must not be negative, got %s", g.connectTimeout))
+			}
 			if g.concurrency < 1 {
 				return usageError(fmt.Errorf("--concurrency must be at least 1, got %d", g.concurrency))
 			}
@@ -77,6 +81,7 @@ func newRootCmd() *cobra.Command {
 	pf.BoolVar(&g.noProgress, "no-progress", false, "no progress bars")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "debug log to stderr")
 	pf.IntVar(&g.concurrency, "concurrency", 16, "hosts worked on at once")
+	pf.DurationVar(&g.connectTimeout, "connect-timeout", 0, "how long to wait for each host's TCP connect and SSH handshake (e.g. 3s); 0: the inventory's ssh.connect_timeout, else 10s")
 	pf.DurationVar(&g.lockTimeout, "lock-timeout", 0, "how long to wait for another obsbox run's lock on a host (e.g. 5m); 0: fail that host at once")
 
 	root.AddCommand(

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -46,7 +47,9 @@ func newUpgradeCmd(g *globalOptions) *cobra.Command {
 					fmt.Fprintln(g.human(), n)
 				}
 			}
-			return setVersionsAndApply(g, inv, want, &f)
+			ctx, cancel := signalContext()
+			defer cancel()
+			return setVersionsAndApply(ctx, g, inv, want, &f, nil)
 		},
 	}
 	f.register(cmd, true)
@@ -76,8 +79,15 @@ func newestWithinMajor(inv *inventory.Inventory) (want map[string]string, notes 
 // anything is written: a missing bundle (all of them listed), a host that
 // cannot be planned or a refused downgrade ends the command with the
 // inventory as it was and no host touched. Then it records the versions,
-// prints the plan and applies it.
-func setVersionsAndApply(g *globalOptions, inv *inventory.Inventory, want map[string]string, f *runFlags) error {
+// prints the plan and applies it, over the connections and from the state
+// read the plan was made with (prep, or a new one when nil).
+func setVersionsAndApply(ctx context.Context, g *globalOptions, inv *inventory.Inventory, want map[string]string, f *runFlags, prep *installer.Prepared) error {
+	applied := false
+	defer func() {
+		if prep != nil && !applied {
+			prep.Close()
+		}
+	}()
 	var changes []string
 	for _, c := range sortedKeys(want) {
 		if inv.Versions[c] != want[c] {
@@ -97,12 +107,13 @@ func setVersionsAndApply(g *globalOptions, inv *inventory.Inventory, want map[st
 			return err
 		}
 	}
-	ctx, cancel := signalContext()
-	defer cancel()
-	opts := g.runOptions(next, f)
-	opts.Diffs = true
-	opts.Out = nil // the plan below says per host what failed
-	rep, _, err := installer.Plan(ctx, opts)
+	if prep == nil {
+		var err error
+		if prep, err = installer.Prepare(ctx, prepareOptions(g, inv, f)); err != nil {
+			return usageError(err)
+		}
+	}
+	rep, err := prep.Plan(ctx, next)
 	if err != nil {
 		return usageError(err)
 	}
@@ -124,11 +135,21 @@ func setVersionsAndApply(g *globalOptions, inv *inventory.Inventory, want map[st
 	if !rep.Changes() {
 		return nil
 	}
-	opts = g.runOptions(next, f)
+	var progress installer.Progress
 	if g.progress() {
-		opts.Progress = newApplyProgress(g.stderr)
+		progress = newApplyProgress(g.stderr)
 	}
-	return runApply(g, next, opts)
+	applied = true
+	return reportApply(ctx, g, inv, prep.Apply(ctx, g.human(), progress))
+}
+
+// prepareOptions are upgrade's and rollback's: plan diffs shown, and no
+// progress lines while reading (the plan says per host what failed).
+func prepareOptions(g *globalOptions, inv *inventory.Inventory, f *runFlags) installer.Options {
+	opts := g.runOptions(inv, f)
+	opts.Diffs = true
+	opts.Out = nil
+	return opts
 }
 
 // preflight is nil when every host could be planned. Otherwise it names
@@ -185,15 +206,21 @@ func newRollbackCmd(g *globalOptions) *cobra.Command {
 			}
 			ctx, cancel := signalContext()
 			defer cancel()
-			opts := g.runOptions(inv, &f)
-			opts.Out = nil
-			previous, err := installer.PreviousVersions(ctx, opts, comp)
+			prep, err := installer.Prepare(ctx, prepareOptions(g, inv, &f))
 			if err != nil {
+				return usageError(err)
+			}
+			previous, err := prep.PreviousVersions(comp)
+			if err != nil {
+				prep.Close()
 				return failure(err)
 			}
 			var versions []string
 			for v := range previous {
 				versions = append(versions, v)
+			}
+			if len(versions) != 1 {
+				prep.Close()
 			}
 			switch {
 			case len(versions) == 0:
@@ -206,7 +233,7 @@ func newRollbackCmd(g *globalOptions) *cobra.Command {
 				sort.Strings(parts)
 				return failure(errors.New("the hosts ran different versions of " + comp + " before: " + strings.Join(parts, "; ") + "; use upgrade " + comp + "=VERSION"))
 			}
-			return setVersionsAndApply(g, inv, map[string]string{comp: versions[0]}, &f)
+			return setVersionsAndApply(ctx, g, inv, map[string]string{comp: versions[0]}, &f, prep)
 		},
 	}
 	f.register(cmd, true)

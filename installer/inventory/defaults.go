@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/obsbox/obsbox/installer/catalog"
+	"github.com/obsbox/obsbox/installer/duration"
 )
 
 // Default ports are the catalog's.
@@ -156,6 +157,11 @@ func buildSSH(dir string, layers ...*rawSSH) SSH {
 		}
 		if l.SudoPassword != nil {
 			s.SudoPassword = NewSecret(*l.SudoPassword)
+		}
+		if l.ConnectTimeout != nil {
+			if d, err := duration.Positive(*l.ConnectTimeout); err == nil {
+				s.ConnectTimeout = d
+			}
 		}
 	}
 	return s

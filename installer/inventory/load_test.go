@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclwrite"
@@ -248,6 +249,7 @@ func TestSSHMerge(t *testing.T) {
   port          = 2222
   private_key   = "~/.ssh/id_ed25519"
   sudo_password = "global"
+  connect_timeout = "4s"
 }
 host "mon-1" {
   address = "10.0.0.1"
@@ -263,6 +265,7 @@ host "web-1" {
     accept_new_host_keys = true
     bastion              = "jump"
     sudo_password        = "mine"
+    connect_timeout      = "1m30s"
   }
 }
 `
@@ -272,11 +275,11 @@ host "web-1" {
 		t.Fatalf("\n%s", dumpDiags(diags))
 	}
 	if got, want := inv.Host("mon-1").SSH, (SSH{User: "deploy", Port: 2222, PrivateKey: filepath.Join(home, ".ssh/id_ed25519"),
-		KnownHosts: filepath.Join(home, ".ssh/known_hosts"), SudoPassword: NewSecret("global")}); got != want {
+		KnownHosts: filepath.Join(home, ".ssh/known_hosts"), SudoPassword: NewSecret("global"), ConnectTimeout: 4 * time.Second}); got != want {
 		t.Errorf("mon-1 ssh %+v, want %+v", got, want)
 	}
 	if got, want := inv.Host("web-1").SSH, (SSH{User: "deploy", Port: 22, PrivateKey: filepath.Join(dir, "deploy_key"),
-		KnownHosts: filepath.Join(dir, "hosts"), AcceptNewHostKeys: true, Bastion: "jump:22", SudoPassword: NewSecret("mine")}); got != want {
+		KnownHosts: filepath.Join(dir, "hosts"), AcceptNewHostKeys: true, Bastion: "jump:22", SudoPassword: NewSecret("mine"), ConnectTimeout: 90 * time.Second}); got != want {
 		t.Errorf("web-1 ssh %+v, want %+v", got, want)
 	}
 	if inv.Host("web-1").NodeExporter {

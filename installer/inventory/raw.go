@@ -32,13 +32,15 @@ type rawSSH struct {
 	AcceptNewHostKeys *bool   `hcl:"accept_new_host_keys,optional"`
 	Bastion           *string `hcl:"bastion,optional"`
 	SudoPassword      *string `hcl:"sudo_password,optional"`
+	ConnectTimeout    *string `hcl:"connect_timeout,optional"`
 
-	UserRange       hcl.Range `hcl:"user,attr_value_range"`
-	PortRange       hcl.Range `hcl:"port,attr_value_range"`
-	PrivateKeyRange hcl.Range `hcl:"private_key,attr_value_range"`
-	KnownHostsRange hcl.Range `hcl:"known_hosts,attr_value_range"`
-	BastionRange    hcl.Range `hcl:"bastion,attr_value_range"`
-	DefRange        hcl.Range `hcl:",def_range"`
+	UserRange           hcl.Range `hcl:"user,attr_value_range"`
+	PortRange           hcl.Range `hcl:"port,attr_value_range"`
+	PrivateKeyRange     hcl.Range `hcl:"private_key,attr_value_range"`
+	KnownHostsRange     hcl.Range `hcl:"known_hosts,attr_value_range"`
+	BastionRange        hcl.Range `hcl:"bastion,attr_value_range"`
+	ConnectTimeoutRange hcl.Range `hcl:"connect_timeout,attr_value_range"`
+	DefRange            hcl.Range `hcl:",def_range"`
 }
 
 // rawVersions keeps its attributes undecoded so unknown components get our own

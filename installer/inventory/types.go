@@ -3,6 +3,7 @@ package inventory
 
 import (
 	"slices"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -67,6 +68,9 @@ type SSH struct {
 	AcceptNewHostKeys bool
 	Bastion           string // host:port, "" when none
 	SudoPassword      Secret
+	// ConnectTimeout bounds the TCP connect plus the SSH handshake; 0: the
+	// run's default (--connect-timeout, else 10s).
+	ConnectTimeout time.Duration
 }
 
 // Host is one machine in the inventory.

@@ -197,6 +197,11 @@ func (v *validator) ssh(s *rawSSH, where string) {
 			}
 		}
 	}
+	if s.ConnectTimeout != nil {
+		if _, err := duration.Positive(*s.ConnectTimeout); err != nil {
+			v.errorf(s.ConnectTimeoutRange, "Invalid connect_timeout", "%s.connect_timeout: %v", where, err)
+		}
+	}
 	if s.Bastion != nil && *s.Bastion != "" {
 		b := *s.Bastion
 		switch {

@@ -313,3 +313,19 @@ grafana {
 		t.Errorf("want one error at 6:10 and one at 9:21, got:\n%s", dumpDiags(diags))
 	}
 }
+
+// A connect_timeout that is no positive duration is named with its place.
+func TestConnectTimeoutInvalid(t *testing.T) {
+	for _, v := range []string{"0s", "soon", "-1s"} {
+		_, diags, _ := loadIn(t, "ssh {\n  connect_timeout = \""+v+"\"\n}\n"+monHost)
+		found := false
+		for _, d := range diags {
+			if d.Summary == "Invalid connect_timeout" && diagPosString(d) == "2:21" {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%q: no diagnostic at 2:21: %v", v, diags)
+		}
+	}
+}

@@ -56,8 +56,10 @@ type Stats struct {
 
 // Tunables; tests shorten them.
 var (
-	keepaliveInterval = 15 * time.Second
-	keepaliveTimeout  = 45 * time.Second // like OpenSSH ServerAliveCountMax=3
+	// A host lost mid-run is given up after keepaliveTimeout, not after
+	// OpenSSH's 45s: an sshd that is up answers within a round trip.
+	keepaliveInterval = 5 * time.Second
+	keepaliveTimeout  = 20 * time.Second
 	dialAttempts      = 3
 	retryBackoff      = time.Second // doubled after each failed attempt
 	stagingRoot       = "/var/tmp"
@@ -151,8 +153,8 @@ func expandHome(p string) (string, error) {
 }
 
 // Dial connects and logs in to cfg's host, through the bastion when one is
-// set. Refused connections and timeouts are retried a few times; host-key
-// and login failures never are.
+// set. Only a busy sshd (reset, dropped before the key exchange) is tried
+// again; a refused, unroutable or silent address fails after one attempt.
 func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -324,25 +326,24 @@ func dialOnce(ctx context.Context, timeout time.Duration, addr string,
 	return ssh.NewClient(sc, chans, reqs), nil
 }
 
-// retryable reports errors worth another attempt: the host is not there
-// yet or the network is slow. Login and host-key failures are final.
+// retryable reports errors another attempt can cure: an sshd that is
+// there but busy. A refused or unroutable address fails at once and a
+// timeout is not waited out twice: a host that is down costs one
+// ConnectTimeout at most. Login and host-key failures are final.
 func retryable(err error) bool {
 	var keyErr interface{ hostKeyError() }
 	if errors.As(err, &keyErr) {
 		return false
 	}
 	if errors.Is(err, errConnectTimeout) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EHOSTUNREACH) ||
-		errors.Is(err, syscall.ENETUNREACH) {
-		return true
+		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
+		return false
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) && netErr.Timeout() {
-		return true
+		return false
 	}
-	// A bastion that could not reach the target answers with this.
-	var chErr *ssh.OpenChannelError
-	if errors.As(err, &chErr) && chErr.Reason == ssh.ConnectionFailed {
+	if errors.Is(err, syscall.ECONNRESET) {
 		return true
 	}
 	// sshd drops connections beyond MaxStartups before the key exchange.

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"archive/tar"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -14,7 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/obsbox/obsbox/installer/shell"
 	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
 )
 
 // removeTimeout bounds the cleanup of a half-written file after a failed
@@ -311,4 +314,155 @@ func ownerUID(fi fs.FileInfo) int64 {
 		return int64(st.UID)
 	}
 	return -1
+}
+
+// File is one small file for UploadFiles.
+type File struct {
+	Name    string // one path element inside the staging folder
+	Content []byte
+	SHA256  string // of Content, hex
+}
+
+// batchScript receives a tar on stdin as the login user and places its
+// files in the staging folder ($1). It makes the same checks on the folder
+// as the SFTP side (a real folder, the login user's, 0700), unpacks into a
+// private folder beside the files, checks every file's sha256 there and
+// only then renames each into place, so a file with its final name is
+// always whole and what was sent.
+const batchScript = `set -eu
+umask 077
+s=$1
+mkdir -m 700 -- "$s" 2>/dev/null || :
+if [ -L "$s" ] || [ ! -d "$s" ]; then echo "staging path $s exists and is not a folder; remove it" >&2; exit 3; fi
+if [ ! -O "$s" ]; then echo "staging folder $s belongs to another user, not to the login user; remove it" >&2; exit 3; fi
+chmod 700 -- "$s"
+d=$(mktemp -d -- "$s/.batch.XXXXXXXX")
+trap 'rm -rf -- "$d"' EXIT
+tar -x -f - -C "$d" --no-same-owner --no-same-permissions
+cd -- "$d"
+sha256sum -c --quiet --strict .sums >&2 || { echo 'the files arrived damaged (sha256 mismatch)' >&2; exit 4; }
+while IFS= read -r l; do f=${l#*  }; mv -f -- "$f" "$s/$f"; done < .sums`
+
+// UploadFiles writes files into the staging folder in one stream: one tar
+// over one command, run as the login user like SFTP, so many small files
+// cost one round trip instead of several each. The host checks each file's
+// sha256 before it gets its final name. progress, if not nil, is called
+// with the content bytes sent so far.
+func (c *Conn) UploadFiles(ctx context.Context, files []File, progress func(written int64)) error {
+	if len(files) == 0 {
+		return nil
+	}
+	c.roundTrips.Add(1)
+	var sums strings.Builder
+	var total int64
+	for _, f := range files {
+		if !validStagedName(f.Name) {
+			return fmt.Errorf("upload: %q is not a plain file name for the staging folder", f.Name)
+		}
+		if len(f.SHA256) != 64 || strings.Trim(f.SHA256, "0123456789abcdef") != "" {
+			return fmt.Errorf("upload %s: %q is not a sha256", f.Name, f.SHA256)
+		}
+		fmt.Fprintf(&sums, "%s  %s\n", f.SHA256, f.Name)
+		total += int64(len(f.Content))
+	}
+	if err := c.alive(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, c.cfg.CommandTimeout,
+		fmt.Errorf("timed out after %s", c.cfg.CommandTimeout))
+	defer cancel()
+	select {
+	case c.sessions <- struct{}{}:
+		defer func() { <-c.sessions }()
+	case <-ctx.Done():
+		return fmt.Errorf("upload of %d files not started: %w", len(files), context.Cause(ctx))
+	case <-c.done:
+		return c.alive()
+	}
+	sess, err := c.openSession(ctx)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	pr, pw := io.Pipe()
+	sess.Stdin = pr
+	stderr := &tailBuffer{max: stderrKept}
+	sess.Stderr = stderr
+	start := time.Now()
+	command := "env LC_ALL=C /bin/sh -c " + shell.Quote(batchScript) + " obsbox-upload " + shell.Quote(c.staging)
+	if err := c.await(ctx, "starting the upload", func() error {
+		if err := sess.Start(command); err != nil {
+			return c.connErr("starting the upload", err)
+		}
+		return nil
+	}); err != nil {
+		pw.Close()
+		return err
+	}
+	go func() { pw.CloseWithError(writeBatch(pw, files, sums.String(), &c.bytesSent, progress)) }()
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		pr.CloseWithError(context.Cause(ctx))
+		sess.Close()
+		return fmt.Errorf("upload of %d files: %w", len(files), context.Cause(ctx))
+	}
+	c.log.Debug("uploaded files", "host", c.cfg.Host, "files", len(files), "bytes", total, "duration", time.Since(start), "err", err)
+	if err != nil {
+		var exit *ssh.ExitError
+		if errors.As(err, &exit) {
+			msg := lastLines(stderr.String(), 3)
+			if msg == "" {
+				msg = fmt.Sprintf("exit code %d", exit.ExitStatus())
+			}
+			return fmt.Errorf("upload of %d files into %s: %s", len(files), c.staging, msg)
+		}
+		return c.connErr(fmt.Sprintf("upload of %d files", len(files)), err)
+	}
+	return nil
+}
+
+// writeBatch writes the tar UploadFiles sends: the checksum list, then the files.
+func writeBatch(w io.Writer, files []File, sums string, sent interface{ Add(int64) int64 }, progress func(int64)) error {
+	tw := tar.NewWriter(w)
+	hdr := func(name string, size int) *tar.Header {
+		return &tar.Header{Name: name, Size: int64(size), Mode: 0o600, Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)}
+	}
+	if err := tw.WriteHeader(hdr(".sums", len(sums))); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(tw, sums); err != nil {
+		return err
+	}
+	var n int64
+	for _, f := range files {
+		if err := tw.WriteHeader(hdr(f.Name, len(f.Content))); err != nil {
+			return err
+		}
+		if _, err := tw.Write(f.Content); err != nil {
+			return err
+		}
+		n += int64(len(f.Content))
+		sent.Add(int64(len(f.Content)))
+		if progress != nil {
+			progress(n)
+		}
+	}
+	return tw.Close()
+}
+
+// validStagedName: what the planner names staged files (a sha256 or a
+// keyed secret name), never a path or a dot file.
+func validStagedName(name string) bool {
+	if name == "" || name[0] == '.' || len(name) > 200 {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
 }
