@@ -254,6 +254,11 @@ func newPlanCmd(g *globalOptions) *cobra.Command {
 				}
 			} else {
 				rep.WritePlan(g.stdout)
+				if sec := inv.Security; sec.TLS && !sec.OwnCA {
+					if _, err := os.Stat(sec.CACert); err != nil {
+						fmt.Fprintf(g.stdout, "\napply will create the CA %s (and its key beside it, 0600); every host's certificate comes from it\n", sec.CACert)
+					}
+				}
 			}
 			if failed := rep.Failed(); len(failed) > 0 {
 				return failure(fmt.Errorf("%d of %d hosts could not be planned", len(failed), len(rep.Hosts)))

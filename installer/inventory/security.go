@@ -117,9 +117,9 @@ func (v *validator) security(r *rawSecurity) {
 		case n == 0:
 			v.errorf(r.WebPasswordRange, "Empty web password", "security.web_password is empty; leave it out to have one generated in %s", WebPasswordFile)
 		case n > bcryptMaxBytes:
-			v.errorf(r.WebPasswordRange, "Web password too long", "security.web_password is %d bytes; bcrypt, which hashes it on every endpoint, reads at most %d", n, bcryptMaxBytes)
+			v.errorf(r.WebPasswordRange, "Web password over bcrypt's limit", "security.web_password is %d bytes; bcrypt, which hashes it on every endpoint, reads at most %d", n, bcryptMaxBytes)
 		case n < 12:
-			v.errorf(r.WebPasswordRange, "Web password too short", "security.web_password has %d characters; use at least 12", n)
+			v.errorf(r.WebPasswordRange, "Weak web password", "security.web_password has %d characters; use at least 12", n)
 		}
 	}
 }
