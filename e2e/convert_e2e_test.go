@@ -100,7 +100,7 @@ func TestSecurityConversion(t *testing.T) {
 			t.Errorf("series from before the conversion: %q %v", v, err)
 		}
 		var sils []struct {
-			ID     string `json:"id"`
+			ID     string                 `json:"id"`
 			Status struct{ State string } `json:"status"`
 		}
 		if err := getJSON(am+"/api/v2/silences", &sils); err != nil {
@@ -119,7 +119,7 @@ func TestSecurityConversion(t *testing.T) {
 		time.Sleep(35 * time.Second)
 		var prev time.Time
 		for _, at := range hook.arrivals("Watchdog") {
-			if at.Before(convStart.Add(-30*time.Second)) {
+			if at.Before(convStart.Add(-30 * time.Second)) {
 				prev = at
 				continue
 			}
