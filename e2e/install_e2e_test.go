@@ -193,7 +193,7 @@ func TestInstall(t *testing.T) {
 			}
 		}
 		// Still working under that hardening: the systemd collector and data writes.
-		out, err := s.c.SSH("h1", "curl -sf http://127.0.0.1:9100/metrics | grep -c '^node_systemd_unit_state' ; ls /var/lib/obsbox/prometheus")
+		out, err := s.c.SSH("h1", "curl -sf --cacert /etc/obsbox/prometheus/tls/ca.crt --resolve h1:9100:127.0.0.1 -u obsbox:\"$(cat /etc/obsbox/prometheus/web-password)\" https://h1:9100/metrics | grep -c '^node_systemd_unit_state' ; ls /var/lib/obsbox/prometheus")
 		if err != nil || !strings.Contains(out, "wal") {
 			t.Errorf("node_exporter systemd collector or Prometheus TSDB not working: %v %q", err, out)
 		}
