@@ -95,7 +95,7 @@ func promVector(prom, q string) ([]map[string]string, error) {
 	return out, nil
 }
 
-// sloBudget runs obsbox slo --json and returns the SLO's row.
+// sloRow runs obsbox slo --json and returns the SLO's row.
 func sloRow(t *testing.T, s *stack, name string) map[string]any {
 	t.Helper()
 	r := s.obsbox("slo", "--json")
@@ -281,7 +281,8 @@ slo "web-availability" {
 			}
 			return fmt.Errorf("no resolved ErrorBudgetBurn page yet")
 		})
-		t.Logf("outage of %.0fs; the 6h/30m pair (for 15m) would page later for it: %s of a young Prometheus's history is above 6x over 6h",
-			restarted.Sub(stopped).Seconds(), restarted.Sub(stopped).Round(time.Second))
+		// Not asserted: in a Prometheus this young the outage is above 6x over 6h
+		// and 30m too, so the 6h/30m pair (for 15m) pages for it later, by design.
+		t.Logf("outage of %.0fs", restarted.Sub(stopped).Seconds())
 	})
 }
