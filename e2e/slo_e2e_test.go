@@ -95,7 +95,7 @@ func promVector(prom, q string) ([]map[string]string, error) {
 	return out, nil
 }
 
-// sloBudget runs obsbox slo --json and returns the SLO's row.
+// sloRow runs obsbox slo --json and returns the SLO's row.
 func sloRow(t *testing.T, s *stack, name string) map[string]any {
 	t.Helper()
 	r := s.obsbox("slo", "--json")
@@ -225,13 +225,19 @@ slo "web-availability" {
 
 	t.Run("obsbox slo shows the budget falling", func(t *testing.T) {
 		first := sloRow(t, s, "web-availability")
-		time.Sleep(20 * time.Second)
-		second := sloRow(t, s, "web-availability")
 		a, _ := first["error_budget_left_percent"].(float64)
-		b, _ := second["error_budget_left_percent"].(float64)
-		if !(a < 100 && b < a) {
-			t.Errorf("budget left %v then %v: not falling", first["error_budget_left_percent"], second["error_budget_left_percent"])
+		if a >= 100 {
+			t.Errorf("budget left %v during the outage", first["error_budget_left_percent"])
 		}
+		// The window's ratio is evaluated once a minute (the long group).
+		var second map[string]any
+		eventually(t, 150*time.Second, "the budget left to fall further", func() error {
+			second = sloRow(t, s, "web-availability")
+			if b, _ := second["error_budget_left_percent"].(float64); b >= a {
+				return fmt.Errorf("budget left %v, was %v", second["error_budget_left_percent"], a)
+			}
+			return nil
+		})
 		if burn, _ := second["burn_rate_now"].(float64); burn < 14.4 {
 			t.Errorf("burn rate now %v during a full outage, want above 14.4", second["burn_rate_now"])
 		}
@@ -275,7 +281,8 @@ slo "web-availability" {
 			}
 			return fmt.Errorf("no resolved ErrorBudgetBurn page yet")
 		})
-		t.Logf("outage of %.0fs; the 6h/30m pair (for 15m) would page later for it: %s of a young Prometheus's history is above 6x over 6h",
-			restarted.Sub(stopped).Seconds(), restarted.Sub(stopped).Round(time.Second))
+		// Not asserted: in a Prometheus this young the outage is above 6x over 6h
+		// and 30m too, so the 6h/30m pair (for 15m) pages for it later, by design.
+		t.Logf("outage of %.0fs", restarted.Sub(stopped).Seconds())
 	})
 }

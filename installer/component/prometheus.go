@@ -108,11 +108,11 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 	for _, h := range inv.HostsWithRole(catalog.Grafana) {
 		conf.Grafana = append(conf.Grafana, templates.PrometheusStaticTarget{Host: h.Name, Address: hostPort(h.Address, inv.Grafana.Port), Labels: h.Labels})
 	}
-	sloRules, err := sloRules(inv)
+	sloFile, err := sloRules(inv)
 	if err != nil {
 		return nil, err
 	}
-	if sloRules != nil {
+	if sloFile != nil {
 		conf.RuleFiles = append(conf.RuleFiles, templates.PromSLORulesFile) // so promtool check config checks it too
 	}
 	conf.ComponentJobs = contributedScrapeJobs(inv, c.Host)
@@ -167,8 +167,8 @@ func (p Prometheus) Spec(c *Context) (*Spec, error) {
 		{Path: path.Join(cfgDir, templates.PromBuiltinRulesFile), Content: rules, Mode: mode, Owner: "root", Group: user, Effect: EffectReload},
 		{Path: path.Join(cfgDir, templates.PromNodeTargetsFile), Content: sd, Mode: mode, Owner: "root", Group: user, Effect: EffectNone, Targets: true},
 	}
-	if sloRules != nil {
-		files = append(files, File{Path: sloRulesPath, Content: sloRules, Mode: mode, Owner: "root", Group: user, Effect: EffectReload})
+	if sloFile != nil {
+		files = append(files, File{Path: sloRulesPath, Content: sloFile, Mode: mode, Owner: "root", Group: user, Effect: EffectReload})
 	}
 	seen := map[string]string{}
 	for _, src := range pc.RuleFilePaths {
