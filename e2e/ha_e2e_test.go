@@ -86,9 +86,8 @@ func TestHA(t *testing.T) {
 		t.Fatal(err)
 	}
 	giveRoles(t, s, "h2", `["prometheus", "alertmanager"]`)
-	// VICTORIAMETRICS (issue 15 item 3): after the merge h3 also gets the
-	// "victoriametrics" role here, and its checks go in the subtest marked below.
-	giveRoles(t, s, "h3", `["alertmanager", "grafana"]`)
+	// h3 also keeps the history: both replicas remote-write to its VictoriaMetrics.
+	giveRoles(t, s, "h3", `["alertmanager", "victoriametrics", "grafana"]`)
 
 	addr := map[string]string{}
 	for _, h := range s.c.Hosts {
@@ -120,7 +119,7 @@ func TestHA(t *testing.T) {
 
 	if !t.Run("every target up on both replicas; the Alertmanager cluster has 3 members", func(t *testing.T) {
 		want := []string{"node/h1", "node/h2", "node/h3", "node/h4", "node/h5", "prometheus/h1", "prometheus/h2",
-			"alertmanager/h1", "alertmanager/h2", "alertmanager/h3", "grafana/h3"}
+			"alertmanager/h1", "alertmanager/h2", "alertmanager/h3", "grafana/h3", "victoriametrics/h3"}
 		for _, p := range proms {
 			eventually(t, 120*time.Second, "every target up on "+p, func() error {
 				got, err := activeTargets(prom(p))
@@ -139,8 +138,27 @@ func TestHA(t *testing.T) {
 			})
 		}
 		clusterOf(t, ams, 3, "0.27.0")
-		// VICTORIAMETRICS: after the merge, check here that h3's VictoriaMetrics
-		// answers `up` with one series per target (the replicas' copies deduplicated).
+		// h3's VictoriaMetrics answers `up` with one series per target: the
+		// two replicas' identical copies are one.
+		eventually(t, 120*time.Second, "one up series per target in VictoriaMetrics", func() error {
+			got, err := querySeries(vmURL(addr["h3"]), "up", time.Now())
+			if err != nil {
+				return err
+			}
+			seen := map[string]int{}
+			for _, sr := range got {
+				seen[sr.Metric["job"]+"/"+sr.Metric["instance"]]++
+			}
+			if len(got) != len(want) {
+				return fmt.Errorf("%d up series in VictoriaMetrics, want %d: %v", len(got), len(want), seen)
+			}
+			for _, w := range want {
+				if seen[w] != 1 {
+					return fmt.Errorf("%s has %d series: %v", w, seen[w], seen)
+				}
+			}
+			return nil
+		})
 	}) {
 		return
 	}
