@@ -19,6 +19,12 @@ func TestVictoriaMetrics(t *testing.T) {
 	hook := startWebhook(t)
 	s.webhook = hook.url
 	h1, h2 := s.c.Hosts[0], s.c.Hosts[1]
+	t.Cleanup(func() { // before the hosts go down: what VictoriaMetrics said
+		if t.Failed() {
+			out, _ := s.c.SSH("h2", "systemctl status --no-pager obsbox-victoriametrics.service; journalctl --no-pager -n 60 -u obsbox-victoriametrics.service")
+			t.Logf("h2's VictoriaMetrics:\n%s", out)
+		}
+	})
 	// h2 is written here, with its role; the template's own hosts are h1 only.
 	extra := fmt.Sprintf(`
 host %q {

@@ -131,7 +131,7 @@ func TestComponentSettings(t *testing.T) {
 			[]string{"ProtectHome=read-only", "SystemCallFilter=adjtimex", "SystemCallErrorNumber=EPERM"},
 			[]string{"ExecReload=", "ProtectClock=", "ProtectProc=", "ProcSubset=", "ReadWritePaths="}},
 		{catalog.VictoriaMetrics,
-			[]string{"ProtectHome=yes", "ProtectClock=yes", "ProtectProc=invisible", "TimeoutStopSec=5min", "ReadWritePaths=/var/lib/obsbox/victoriametrics"},
+			[]string{"ProtectHome=yes", "ProtectClock=yes", "ProtectProc=invisible", "TimeoutStopSec=5min", "ReadWritePaths=/var/lib/obsbox/victoriametrics", "SystemCallFilter=mincore"},
 			[]string{"ExecReload=", "ProcSubset="}},
 		// ICMP needs raw sockets and nothing more; the capability must reach the
 		// host's network namespace, so no private user namespace.

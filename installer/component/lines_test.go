@@ -51,8 +51,8 @@ var releaseLines = []struct {
 	{catalog.Grafana, "11", "11.2.2", true},
 	{catalog.Grafana, "12", "12.0.0", true},
 	{catalog.Grafana, "13", "13.0.0", true},
-	// 1.93 (the oldest LTS line of 1.9x) from its documentation; the two
-	// newest from their -help (e2e bundles).
+	// 1.93 (the oldest LTS line of 1.9x) is rendered only, no 1.9x binary is
+	// built here; the two newest are checked against their -help (e2e bundles).
 	{catalog.VictoriaMetrics, "1.93", "1.93.0", true},
 	{catalog.VictoriaMetrics, "1.150", "1.150.0", false},
 	{catalog.VictoriaMetrics, "1.151", "1.151.0", false},

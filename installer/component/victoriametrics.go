@@ -42,8 +42,8 @@ func victoriaMetricsURLs(inv *inventory.Inventory, sec Security) ([]*inventory.H
 
 // victoriaMetricsFlags is the unit's command line, and the one place the
 // version would decide VictoriaMetrics' rendering: 1.9x to 1.151 take the
-// same flags (1.150's and 1.151's -help in lines_test.go; the 1.9x ones from
-// their documentation). -retentionPeriod gets months as a bare number, which
+// same flags (1.150's and 1.151's -help in lines_test.go; for 1.9x these four
+// are upstream's long-standing flags, not checked against a 1.9x binary). -retentionPeriod gets months as a bare number, which
 // every line reads (the M suffix is newer); -dedup.minScrapeInterval is the
 // scrape interval, so the samples of Prometheus replicas become one.
 func victoriaMetricsFlags(_ string, inv *inventory.Inventory) ([]string, error) {
