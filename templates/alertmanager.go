@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/obsbox/obsbox/installer/duration"
 )
@@ -215,8 +216,16 @@ func RenderAlertmanagerConfig(c AlertmanagerConfig) ([]byte, error) {
 	}
 	if watchdog != AlertmanagerNullReceiver {
 		// A dead man's switch expects a steady heartbeat, not one message per 4h.
+		// Alertmanager sends again on a group_interval tick once
+		// repeat_interval has passed: with both equal, a tick just short of
+		// it waits for the next, and the heartbeat comes every two
+		// intervals. Ticks at half the interval keep it at one.
+		every, err := duration.Positive(c.WatchdogInterval)
+		if err != nil {
+			return nil, fmt.Errorf("alertmanager watchdog interval: %w", err)
+		}
 		watchdogRoute.GroupWait = "0s"
-		watchdogRoute.GroupInterval = yStr(c.WatchdogInterval)
+		watchdogRoute.GroupInterval = yStr(duration.Format(max(every/2, time.Second)))
 		watchdogRoute.RepeatInterval = yStr(c.WatchdogInterval)
 	}
 	routes := []amRoute{watchdogRoute}

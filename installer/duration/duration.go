@@ -55,3 +55,20 @@ func Positive(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// Format writes d in Prometheus's syntax, largest unit first (90s -> 1m30s);
+// what it writes, Parse reads back as d.
+func Format(d time.Duration) string {
+	if d == 0 {
+		return "0s"
+	}
+	var out string
+	names := []string{"y", "w", "d", "h", "m", "s", "ms"}
+	for i, unit := range units {
+		if n := d / unit; n > 0 {
+			out += strconv.FormatInt(int64(n), 10) + names[i]
+			d -= n * unit
+		}
+	}
+	return out
+}

@@ -25,3 +25,15 @@ func TestParse(t *testing.T) {
 		t.Error("Positive(0s) accepted")
 	}
 }
+
+func TestFormatReadsBack(t *testing.T) {
+	for _, s := range []string{"1s", "2m30s", "5m", "1h30m", "1d2h", "500ms"} {
+		d, err := Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Format(d); got != s {
+			t.Errorf("Format(Parse(%q)) = %q", s, got)
+		}
+	}
+}

@@ -152,6 +152,9 @@ func (req ProbeRequest) script(l layout) string {
 		{l.opt, 3, `-name .obsbox-bundle -type f`},
 		{l.etc, 8, `-type f`},
 		{l.lib, 2, `-path ` + shell.Quote(l.record)},
+		// The files obsbox writes for node_exporter's textfile collector
+		// (the host certificate's validity) sit one level deeper.
+		{path.Join(l.lib, catalog.NodeExporter, "textfile"), 1, `-name 'obsbox-*' -type f`},
 	}
 	for _, r := range roots {
 		w("[ -e %[1]s ] && find %[1]s -maxdepth %[2]d -printf %[3]s \\( %[4]s -exec sha256sum -z {} + \\) 2>/dev/null",

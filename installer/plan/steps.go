@@ -348,5 +348,6 @@ type PromoteHostKey struct{ From string }
 
 func (s PromoteHostKey) lines() []string {
 	key := catalog.HostKeyPath()
-	return []string{fmt.Sprintf("mv -f %s %s && chmod 600 %s && chown root:root %s", q(s.From), q(key), q(key), q(key))}
+	// The key waited in a root-only work folder of its own: it goes too.
+	return []string{fmt.Sprintf("mv -f %s %s && chmod 600 %s && chown root:root %s && rmdir %s", q(s.From), q(key), q(key), q(key), q(path.Dir(s.From)))}
 }
