@@ -615,7 +615,7 @@ func (b *bench) deadHost(fleet []harness.Host) error {
 			return err
 		}
 		if _, err := bn.r.run("dead-restore", "apply", "--hosts", fleet[0].Name); err != nil {
-			return err
+			progress("putting %s's target back: %s", dead.Name, strings.SplitN(err.Error(), "\n", 2)[0])
 		}
 	}
 	header := []string{"command, " + dead.Name + " powered off"}
