@@ -318,8 +318,8 @@ func (b *bench) files(first harness.Host) func(harness.Host) []string {
 	return func(h harness.Host) []string {
 		var out []string
 		for _, c := range catalog.All() {
-			if c.Role == "" || h == first {
-				out = append(out, b.tars[c.Name])
+			if t := b.tars[c.Name]; t != "" && (c.Role == "" || h == first) {
+				out = append(out, t)
 			}
 		}
 		return out
