@@ -12,14 +12,18 @@
 // refuses to start on unreadable or invalid provisioning files or dashboards,
 // keeps a small database file in paths.data (where, as in Grafana, the admin
 // password from the configuration is applied only when it is first created), and
-// serves GET /api/health, /metrics (grafana_build_info) and, with basic auth as
-// the admin, /api/user, /api/org, /api/datasources and /api/search.
+// serves, over http or (with [server] protocol = https) https only,
+// GET /api/health, /metrics (grafana_build_info; behind basic auth when
+// [metrics] basic_auth_username and basic_auth_password are set) and, with basic
+// auth as the admin, /api/user, /api/org, /api/datasources,
+// /api/datasources/uid/{uid} and /api/search.
 package main
 
 import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -149,9 +153,9 @@ func serverCommand(args []string, stdout, stderr io.Writer, getenv func(string) 
 		log.logf("Grafana stand-in failed to start: %v", err)
 		return 1
 	}
-	ln, err := net.Listen("tcp", s.listenAddr)
+	ln, err := s.listen()
 	if err != nil {
-		log.logf("Grafana stand-in failed to start: listen on %s: %v", s.listenAddr, err)
+		log.logf("Grafana stand-in failed to start: %v", err)
 		return 1
 	}
 	if o.pidfile != "" {
@@ -169,7 +173,7 @@ func serverCommand(args []string, stdout, stderr io.Writer, getenv func(string) 
 		defer cancel()
 		srv.Shutdown(ctx)
 	}()
-	log.logf("HTTP server listening on %s", ln.Addr())
+	log.logf("HTTP Server Listen address=%s protocol=%s", ln.Addr(), s.protocol)
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		log.logf("HTTP server: %v", err)
 		return 1
@@ -248,9 +252,58 @@ func cliCommand(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv
 
 type server struct {
 	listenAddr string
+	protocol   string      // http or https
+	tls        *tls.Config // set for https
 	db         *database
 	prov       *provisioned
 	metricsOn  bool
+	// metricsUser and metricsPassword guard /metrics when both are set.
+	metricsUser, metricsPassword string
+}
+
+// listen opens the server's port; with https, the port speaks only TLS, so a
+// plain http request gets Go's 400 "client sent an HTTP request to an HTTPS server".
+func (s *server) listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", s.listenAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %v", s.listenAddr, err)
+	}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
+	}
+	return ln, nil
+}
+
+// serverTLS loads the key pair as Grafana does for protocol = https: both
+// keys are required and the files must be readable; obsbox points both at one
+// file holding the key and the certificate, which tls.LoadX509KeyPair accepts.
+func serverTLS(cfg *config) (*tls.Config, error) {
+	certFile, keyFile := cfg.get("server", "cert_file"), cfg.get("server", "cert_key")
+	if certFile == "" {
+		return nil, fmt.Errorf("cert_file cannot be empty when using HTTPS")
+	}
+	if keyFile == "" {
+		return nil, fmt.Errorf("cert_key cannot be empty when using HTTPS")
+	}
+	if _, err := os.Stat(certFile); err != nil {
+		return nil, fmt.Errorf("cannot find SSL cert_file at %q: %v", certFile, err)
+	}
+	if _, err := os.Stat(keyFile); err != nil {
+		return nil, fmt.Errorf("cannot find SSL key_file at %q: %v", keyFile, err)
+	}
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("[server] cert_file %s / cert_key %s: %v", certFile, keyFile, err)
+	}
+	minVersion := uint16(tls.VersionTLS12) // Grafana's default min_tls_version
+	switch v := cfg.get("server", "min_tls_version"); v {
+	case "", "TLS1.2":
+	case "TLS1.3":
+		minVersion = tls.VersionTLS13
+	default:
+		return nil, fmt.Errorf("[server] min_tls_version %q: the stand-in accepts only TLS1.2 or TLS1.3", v)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: minVersion}, nil
 }
 
 func newServer(o options, getenv func(string) string, log logger) (*server, error) {
@@ -261,8 +314,17 @@ func newServer(o options, getenv func(string) string, log logger) (*server, erro
 	if static := cfg.path("server", "static_root_path"); static != "" && !fileExists(static) {
 		return nil, fmt.Errorf("static root path %s does not exist", static)
 	}
-	if p := cfg.get("server", "protocol"); p != "" && p != "http" {
-		return nil, fmt.Errorf("[server] protocol %q: the stand-in serves only http", p)
+	protocol := cfg.get("server", "protocol")
+	var tlsConfig *tls.Config
+	switch protocol {
+	case "", "http":
+		protocol = "http"
+	case "https":
+		if tlsConfig, err = serverTLS(cfg); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("[server] protocol %q: the stand-in serves only http or https", protocol)
 	}
 	port := cfg.get("server", "http_port")
 	if port == "" {
@@ -285,16 +347,20 @@ func newServer(o options, getenv func(string) string, log logger) (*server, erro
 	if err := db.save(path); err != nil {
 		return nil, err
 	}
-	prov, err := provision(cfg.path("paths", "provisioning"), log.logf)
+	prov, err := provision(cfg.path("paths", "provisioning"), getenv, log.logf)
 	if err != nil {
 		return nil, err
 	}
 	log.logf("provisioned %d datasource(s) and %d dashboard(s)", len(prov.Datasources), len(prov.Dashboards))
 	return &server{
-		listenAddr: net.JoinHostPort(cfg.get("server", "http_addr"), port),
-		db:         db,
-		prov:       prov,
-		metricsOn:  cfg.get("metrics", "enabled") != "false",
+		listenAddr:      net.JoinHostPort(cfg.get("server", "http_addr"), port),
+		protocol:        protocol,
+		tls:             tlsConfig,
+		db:              db,
+		prov:            prov,
+		metricsOn:       cfg.get("metrics", "enabled") != "false",
+		metricsUser:     cfg.get("metrics", "basic_auth_username"),
+		metricsPassword: cfg.get("metrics", "basic_auth_password"),
 	}, nil
 }
 
@@ -307,6 +373,15 @@ func (s *server) routes() http.Handler {
 		if !s.metricsOn {
 			http.NotFound(w, r)
 			return
+		}
+		// As Grafana: basic auth only when both are set; a bare 401 otherwise.
+		if s.metricsUser != "" && s.metricsPassword != "" {
+			user, password, ok := r.BasicAuth()
+			if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(s.metricsUser)) != 1 ||
+				subtle.ConstantTimeCompare([]byte(password), []byte(s.metricsPassword)) != 1 {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
 		}
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		fmt.Fprintln(w, "# HELP grafana_build_info A metric with a constant '1' value labeled by version, revision, branch, and goversion from which Grafana was built")
@@ -332,6 +407,15 @@ func (s *server) routes() http.Handler {
 	}))
 	mux.HandleFunc("GET /api/datasources", admin(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, append([]datasource{}, s.prov.Datasources...))
+	}))
+	mux.HandleFunc("GET /api/datasources/uid/{uid}", admin(func(w http.ResponseWriter, r *http.Request) {
+		for _, ds := range s.prov.Datasources {
+			if ds.UID != "" && ds.UID == r.PathValue("uid") {
+				writeJSON(w, http.StatusOK, ds)
+				return
+			}
+		}
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Data source not found"})
 	}))
 	mux.HandleFunc("GET /api/search", admin(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, append([]dashboard{}, s.prov.Dashboards...))

@@ -17,6 +17,8 @@ type yamlLine struct {
 	indent int    // leading spaces
 	text   string // without indentation and trailing comment
 	block  string // body of a | or > block scalar that this line opens
+	// isBlock says the line opens a block scalar (whose body may be empty).
+	isBlock bool
 }
 
 func parseYAML(src string) (any, error) {
@@ -66,7 +68,11 @@ func splitYAML(src string) ([]yamlLine, error) {
 				body = append(body, strings.TrimSpace(next))
 				i++
 			}
-			l.block = strings.TrimRight(strings.Join(body, "\n"), "\n") + "\n"
+			l.isBlock = true
+			l.block = strings.TrimRight(strings.Join(body, "\n"), "\n")
+			if l.block != "" && !strings.Contains(blockHeader(text), "-") { // "|-" strips the final newline
+				l.block += "\n"
+			}
 		}
 		out = append(out, l)
 	}
@@ -98,12 +104,17 @@ func stripComment(s string) (string, error) {
 }
 
 func isBlockScalarStart(text string) bool {
+	v := strings.TrimRight(blockHeader(text), "+-0123456789")
+	return v == "|" || v == ">"
+}
+
+// blockHeader is the value part of a "key: |-" or "- |" line.
+func blockHeader(text string) string {
 	_, v, ok := splitKey(text)
 	if !ok {
 		v = strings.TrimSpace(strings.TrimPrefix(text, "-"))
 	}
-	v = strings.TrimRight(v, "+-0123456789")
-	return v == "|" || v == ">"
+	return v
 }
 
 func isSeqItem(text string) bool { return text == "-" || strings.HasPrefix(text, "- ") }
@@ -172,13 +183,13 @@ func (p *yamlParser) sequence(indent int) ([]any, error) {
 			items = append(items, item)
 		case isSeqItem(rest) || startsMapping(rest):
 			// "- key: value": the item is a block that starts on this line.
-			p.lines[p.pos] = yamlLine{num: l.num, indent: l.indent + len(l.text) - len(rest), text: rest, block: l.block}
+			p.lines[p.pos] = yamlLine{num: l.num, indent: l.indent + len(l.text) - len(rest), text: rest, block: l.block, isBlock: l.isBlock}
 			v, err := p.node(p.lines[p.pos].indent)
 			if err != nil {
 				return nil, err
 			}
 			items = append(items, v)
-		case l.block != "":
+		case l.isBlock:
 			items = append(items, l.block)
 			p.pos++
 		default:
@@ -217,7 +228,7 @@ func (p *yamlParser) mapping(indent int) (map[string]any, error) {
 		}
 		p.pos++
 		switch {
-		case l.block != "":
+		case l.isBlock:
 			m[key] = l.block
 		case rest == "":
 			m[key] = nil
