@@ -32,9 +32,9 @@ type config struct {
 	rtts     []time.Duration // round trips added to every SSH connection, one table each
 	baseline string          // an older obsbox for the dead-host figures' "before"; "" none
 	scale    []int
-	bin     string
-	out     string
-	between string // auto, uninstall or reboot
+	bin      string
+	out      string
+	between  string // auto, uninstall or reboot
 }
 
 func main() {
