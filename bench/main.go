@@ -32,9 +32,9 @@ type config struct {
 	rtts     []time.Duration // round trips added to every SSH connection, one table each
 	baseline string          // an older obsbox for the dead-host figures' "before"; "" none
 	scale    []int
-	bin     string
-	out     string
-	between string // auto, uninstall or reboot
+	bin      string
+	out      string
+	between  string // auto, uninstall or reboot
 }
 
 func main() {
@@ -318,8 +318,8 @@ func (b *bench) files(first harness.Host) func(harness.Host) []string {
 	return func(h harness.Host) []string {
 		var out []string
 		for _, c := range catalog.All() {
-			if c.Role == "" || h == first {
-				out = append(out, b.tars[c.Name])
+			if t := b.tars[c.Name]; t != "" && (c.Role == "" || h == first) {
+				out = append(out, t)
 			}
 		}
 		return out
@@ -615,7 +615,7 @@ func (b *bench) deadHost(fleet []harness.Host) error {
 			return err
 		}
 		if _, err := bn.r.run("dead-restore", "apply", "--hosts", fleet[0].Name); err != nil {
-			return err
+			progress("putting %s's target back: %s", dead.Name, strings.SplitN(err.Error(), "\n", 2)[0])
 		}
 	}
 	header := []string{"command, " + dead.Name + " powered off"}
