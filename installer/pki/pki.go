@@ -88,7 +88,9 @@ func read(certPath, keyPath string) (*CA, error) {
 	if !publicKeysEqual(key.Public(), cert.PublicKey) {
 		return nil, fmt.Errorf("%s does not hold the key of %s", keyPath, certPath)
 	}
-	ca := &CA{CertPath: certPath, KeyPath: keyPath, Cert: cert, CertPEM: certPEM, key: key}
+	// During a rotation the file holds the new CA and then the old one (what
+	// users trust meanwhile); the CA itself is the first.
+	ca := &CA{CertPath: certPath, KeyPath: keyPath, Cert: cert, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), key: key}
 	if prevPEM, err := os.ReadFile(PreviousPath(certPath)); err == nil {
 		prev, err := ParseCert(prevPEM)
 		if err != nil {
@@ -247,6 +249,10 @@ func (ca *CA) Rotate(now time.Time) (*CA, error) {
 	}
 	os.Remove(oldKey) // the retired key signs nothing more
 	next.Previous, next.PreviousPEM = ca.Cert, ca.CertPEM
+	// Whoever trusts the CA file trusts both until every host has moved.
+	if err := writeAtomic(next.CertPath, next.Bundle(), 0o644); err != nil {
+		return nil, err
+	}
 	return next, nil
 }
 
@@ -254,6 +260,9 @@ func (ca *CA) Rotate(now time.Time) (*CA, error) {
 func (ca *CA) FinishRotation() error {
 	if ca.Previous == nil {
 		return nil
+	}
+	if err := writeAtomic(ca.CertPath, ca.CertPEM, 0o644); err != nil {
+		return err
 	}
 	if err := os.Remove(PreviousPath(ca.CertPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err

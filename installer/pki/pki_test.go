@@ -112,6 +112,9 @@ func TestRotationTrustsBothUntilFinished(t *testing.T) {
 	if n := strings.Count(string(loaded.Bundle()), "BEGIN CERTIFICATE"); n != 2 {
 		t.Errorf("bundle during rotation holds %d CAs, want 2", n)
 	}
+	if b, _ := os.ReadFile(cert); strings.Count(string(b), "BEGIN CERTIFICATE") != 2 {
+		t.Errorf("the CA file users trust does not hold both CAs during the rotation")
+	}
 	if r := loaded.Renewal(hostCert, subj, now, true); r != "" {
 		t.Errorf("old-CA certificate during rotation's first step: %q, want kept", r)
 	}
@@ -120,6 +123,9 @@ func TestRotationTrustsBothUntilFinished(t *testing.T) {
 	}
 	if err := loaded.FinishRotation(); err != nil {
 		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(cert); strings.Count(string(b), "BEGIN CERTIFICATE") != 1 {
+		t.Errorf("the CA file still holds the old CA after the rotation")
 	}
 	final, _, _ := Load(cert, key, false, false)
 	if final.Previous != nil || strings.Count(string(final.Bundle()), "BEGIN CERTIFICATE") != 1 {
