@@ -127,6 +127,27 @@ grafana {
 #   labels   = { team = "web" }
 # }
 
+# Service level objectives: recording rules, multi-window burn-rate alerts
+# (ErrorBudgetBurn: page at 14.4x over 1h and 5m or 6x over 6h and 30m, ticket
+# at 3x over 1d and 2h or 1x over 3d and 6h) and a Grafana "SLOs" dashboard.
+# slo "shop-availability" {
+#   objective = 99.9             # percent of good events over the window
+#   window    = "30d"
+#   probe     = "shop"           # or errors + total PromQL with $window as the range
+#   labels    = { team = "web" }
+# }
+
+# Every endpoint serves HTTPS with a certificate from obsbox's CA (made beside
+# this file by the first apply: obsbox-ca.crt) and asks for the user obsbox
+# (password in .obsbox-web-password). Turning either off is printed as a warning.
+# security {
+#   tls           = true
+#   basic_auth    = true
+#   cert_validity = "2160h"      # apply renews a certificate with a third left
+#   ca_cert       = "./my-ca.crt" # your own CA instead, with ca_key
+#   ca_key        = "./my-ca.key"
+# }
+
 # Long-term storage: VictoriaMetrics on the hosts with the victoriametrics role.
 # Every Prometheus remote-writes to each of them, and Grafana reads the first by default.
 # victoriametrics { retention = "12M" }   # h, d, w, M (months) or y; the default is 12M

@@ -332,10 +332,21 @@ func TestExampleInventoryValidates(t *testing.T) {
 	if got := hclwrite.Format(ex); !bytes.Equal(got, ex) {
 		t.Errorf("example.hcl is not formatted as hclwrite formats it:\n%s", got)
 	}
-	// Its commented probe block validates once uncommented.
-	uncommented := regexp.MustCompile(`(?m)^# (probe "shop" \{|  [a-z]+ += .*|\})$`).ReplaceAllString(string(ex), "$1")
-	if inv, diags, _ := loadIn(t, uncommented); inv == nil || len(inv.Probes) != 1 || inv.Probes[0].Module != ProbeHTTP2xx || len(diags) != 0 {
-		t.Errorf("the example's probe block, uncommented, does not validate:\n%s\n%s", uncommented, dumpDiags(diags))
+	// Its commented probe, slo and security blocks validate once uncommented.
+	uncommented := string(ex)
+	for _, start := range []string{`# probe "shop" {`, `# slo "shop-availability" {`, `# security {`} {
+		i := strings.Index(uncommented, start)
+		j := strings.Index(uncommented[i:], "\n# }\n")
+		if i < 0 || j < 0 {
+			t.Fatalf("no commented block %q in the example", start)
+		}
+		block := uncommented[i : i+j+len("\n# }\n")]
+		uncommented = strings.Replace(uncommented, block, regexp.MustCompile(`(?m)^# ?`).ReplaceAllString(block, ""), 1)
+	}
+	uncommented = strings.Replace(uncommented, `ca_cert       = "./my-ca.crt" # your own CA instead, with ca_key`, "", 1)
+	uncommented = strings.Replace(uncommented, `ca_key        = "./my-ca.key"`, "", 1)
+	if inv, diags, _ := loadIn(t, uncommented); inv == nil || len(inv.Probes) != 1 || inv.Probes[0].Module != ProbeHTTP2xx || len(inv.SLOs) != 1 || len(diags) != 0 {
+		t.Errorf("the example's probe, slo and security blocks, uncommented, do not validate:\n%s\n%s", uncommented, dumpDiags(diags))
 	}
 	ex[0] = 'X'
 	if ExampleInventory()[0] == 'X' {
