@@ -163,10 +163,9 @@ func (certsPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	default:
 		reason = ca.Renewal(current, subj, now, true)
 	}
+	// A Prometheus host outside --hosts takes part for its targets only: its
+	// certificate waits for a run that names it.
 	if reason == "" || r.targetsOnly(h) {
-		if reason != "" && current == nil {
-			current = nil // a Prometheus host outside --hosts: its targets only
-		}
 		h.tls = &plan.HostTLS{Cert: current}
 		return nil
 	}
