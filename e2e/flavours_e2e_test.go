@@ -109,10 +109,19 @@ func TestFlavours(t *testing.T) {
 	s.webhook = hook.url
 	// A probe brings blackbox_exporter onto both Prometheus hosts: every unit obsbox has.
 	d := flavourVersions
-	d.Extra = fmt.Sprintf("probe \"web\" {\n  targets  = [%q]\n  interval = \"5s\"\n}\n", "http://"+s.c.Hosts[1].Address+":9100/metrics")
+	d.Extra = fmt.Sprintf("probe \"web\" {\n  module   = \"tcp_connect\"\n  targets  = [%q]\n  interval = \"5s\"\n}\n", s.c.Hosts[1].Address+":22")
 	s.writeInventory(d)
-	// The server roles on a trixie host too, so every unit runs on both flavours.
-	addRoles(t, s, "h3", `["prometheus", "alertmanager", "grafana"]`)
+	// Every server role on a bookworm and a trixie host, so every unit runs on both flavours.
+	b, err := os.ReadFile(s.inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := `["prometheus", "alertmanager", "grafana"]`
+	b = bytes.Replace(b, []byte("roles   = "+all), []byte(`roles   = ["prometheus", "alertmanager", "victoriametrics", "grafana"]`), 1)
+	if err := os.WriteFile(s.inv, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addRoles(t, s, "h3", `["prometheus", "alertmanager", "victoriametrics", "grafana"]`)
 	prom := "http://" + s.c.Hosts[0].Address + ":9090"
 
 	for _, h := range s.c.Hosts {
@@ -258,7 +267,7 @@ func TestFlavours(t *testing.T) {
 				t.Errorf("%s (%s, systemd %s) skipped lines of obsbox units:\n%s", h.Name, h.Flavour, flavourSystemd[h.Flavour], strings.Join(bad, "\n"))
 			}
 		}
-		// Every unit on each flavour: h1 has all five, h3 all five and h2 node_exporter.
+		// Every unit on each flavour: h1 has them all, h3 all and h2 node_exporter.
 		if n := len(units()); seen[harness.Bookworm] != n || seen[harness.Trixie] != n+1 {
 			t.Errorf("units checked per flavour %v, want %s: %d, %s: %d", seen, harness.Bookworm, n, harness.Trixie, n+1)
 		}
