@@ -44,7 +44,8 @@ func TestProbes(t *testing.T) {
 	h2 := s.c.Hosts[1].Address
 	before, _ := s.snapshot()
 
-	up, down := "http://"+h2+":9100/metrics", "http://"+h2+":9/"
+	// A plain http server that answers 2xx (the exporters ask for TLS and credentials).
+	up, down := hook.url, "http://"+h2+":9/"
 	extra := fmt.Sprintf(`
 probe "web" {
   targets  = [%q]
