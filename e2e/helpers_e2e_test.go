@@ -214,13 +214,20 @@ func (s *stack) mainPIDs() map[string]string {
 		if err != nil {
 			s.t.Fatal(err)
 		}
-		var id string
-		for _, line := range strings.Split(out, "\n") {
-			if v, ok := strings.CutPrefix(line, "Id="); ok {
-				id = v
+		// One block per unit, blank-line separated; systemctl prints its
+		// properties in its own order, not the -p order.
+		for _, block := range strings.Split(out, "\n\n") {
+			var id, pid string
+			for _, line := range strings.Split(block, "\n") {
+				if v, ok := strings.CutPrefix(line, "Id="); ok {
+					id = v
+				}
+				if v, ok := strings.CutPrefix(line, "MainPID="); ok {
+					pid = v
+				}
 			}
-			if v, ok := strings.CutPrefix(line, "MainPID="); ok && v != "0" {
-				pids[h.Name+"/"+id] = v
+			if id != "" && pid != "" && pid != "0" {
+				pids[h.Name+"/"+id] = pid
 			}
 		}
 	}
