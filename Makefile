@@ -45,7 +45,7 @@ fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZMIN=$(FUZZMIN) bash scripts/fuzz.sh
 
 test-e2e: build
-	$(GO) test -tags e2e -count=1 -timeout 40m -v ./e2e/ 2>&1 | tee e2e-test.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:' ; exit $${PIPESTATUS[0]}
+	$(GO) test -tags e2e -count=1 -timeout 80m -v ./e2e/ 2>&1 | tee e2e-test.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:' ; exit $${PIPESTATUS[0]}
 
 e2e-prereqs:
 	bash e2e/prereqs.sh
