@@ -19,10 +19,13 @@ import (
 // every file (path, mode, owner, size), the users, the groups, the unit files.
 // /var/log (the journal lives there) is left out, as issue 7 says: it holds
 // the logs of the runs themselves. -xdev leaves out /proc, /sys, /dev, /run
-// and /tmp, kernel and tmpfs views that vanish at reboot.
+// and /tmp, kernel and tmpfs views that vanish at reboot; /tmp's own entries
+// are listed (a script the supervisor left there is obsbox's), except the
+// private folders of systemd's own services, which come and go on demand.
 const snapshotScript = `export LC_ALL=C
 echo '## files'
 find / -xdev -path /var/log -prune -o -printf '%p %M %u:%g %s\n' | sort
+echo '## /tmp'; find /tmp -mindepth 1 -maxdepth 1 ! \( -name 'systemd-private-*' ! -name '*obsbox*' \) -printf '%p %M %u:%g %s\n' | sort
 echo '## passwd'; getent passwd
 echo '## group'; getent group
 echo '## unit files'; systemctl list-unit-files --no-legend --no-pager | sort

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // TestVictoriaMetrics is issue 15's long-term store on two real hosts: h1
@@ -126,8 +128,33 @@ victoriametrics {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(ds, "url: \"http://"+h2.Address+":8428\"\n    isDefault: true") || !strings.Contains(ds, "url: \"http://"+h1.Address+":9090\"\n    isDefault: false") {
-			t.Errorf("Grafana's default datasource is not VictoriaMetrics, or Prometheus is missing:\n%s", ds)
+		var file struct {
+			Datasources []struct {
+				Type      string `yaml:"type"`
+				URL       string `yaml:"url"`
+				IsDefault bool   `yaml:"isDefault"`
+				BasicAuth bool   `yaml:"basicAuth"`
+				Secure    struct {
+					TLSCACert string `yaml:"tlsCACert"`
+				} `yaml:"secureJsonData"`
+			} `yaml:"datasources"`
+		}
+		if err := yaml.Unmarshal([]byte(ds), &file); err != nil {
+			t.Fatalf("Grafana's datasource file: %v\n%s", err, ds)
+		}
+		var defaults []string
+		seen := map[string]bool{}
+		for _, d := range file.Datasources {
+			if d.IsDefault {
+				defaults = append(defaults, d.URL)
+			}
+			if !d.BasicAuth || !strings.Contains(d.Secure.TLSCACert, "BEGIN CERTIFICATE") {
+				t.Errorf("datasource %s lacks the CA or credentials", d.URL)
+			}
+			seen[d.URL] = true
+		}
+		if want := "https://" + h2.Address + ":8428"; len(defaults) != 1 || defaults[0] != want || !seen["https://"+h1.Address+":9090"] {
+			t.Errorf("Grafana's default datasource is not %s alone (defaults: %v), or Prometheus is missing:\n%s", want, defaults, ds)
 		}
 	}) {
 		return

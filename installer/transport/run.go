@@ -74,13 +74,17 @@ const startMarker = "obsbox-supervisor-started\n"
 // back. Here the script runs in its own process group with stdin from
 // /dev/null, and a watchdog reads the channel's stdin (fd 3): when the
 // installer closes it, or the connection dies, the whole group is
-// terminated. The watchdog drains what else comes on stdin.
+// terminated. The watchdog drains what else comes on stdin. sudo passes
+// on the SIGPIPE it gets when the connection drops: trapped like the other
+// signals, so the script file goes with the supervisor.
 const supervisor = `printf '%s\n' obsbox-supervisor-started >&2
 l=
 while [ "$l" != "$2" ]; do IFS= read -r l || exit 125; done
 f=$(mktemp /tmp/obsbox-script.XXXXXX) || exit 125
 trap 'rm -f "$f"' EXIT
 trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 141' PIPE
 trap 'exit 143' TERM
 head -c "$1" > "$f" || exit 125
 if [ "$(wc -c < "$f")" -ne "$1" ]; then echo 'obsbox: the script did not arrive whole' >&2; exit 125; fi
