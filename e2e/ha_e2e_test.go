@@ -29,7 +29,8 @@ func (w *webhook) pages(name, instance string) int {
 // exactlyOnce waits until instance's HostDown reached the webhook, then long
 // enough for every other Alertmanager to have sent it too (group_wait 30s
 // plus each member's 15s peer wait) had the cluster not shared that it was sent.
-func exactlyOnce(t *testing.T, hook *webhook, instance string) {
+// meanwhile runs in that wait.
+func exactlyOnce(t *testing.T, hook *webhook, instance string, meanwhile func()) {
 	t.Helper()
 	eventually(t, 150*time.Second, "HostDown for "+instance+" at the webhook", func() error {
 		if hook.pages("HostDown", instance) == 0 {
@@ -37,7 +38,9 @@ func exactlyOnce(t *testing.T, hook *webhook, instance string) {
 		}
 		return nil
 	})
-	time.Sleep(60 * time.Second)
+	arrived := time.Now()
+	meanwhile()
+	time.Sleep(time.Until(arrived.Add(60 * time.Second)))
 	if n := hook.pages("HostDown", instance); n != 1 {
 		t.Errorf("HostDown for %s reached the webhook %d times, want exactly once", instance, n)
 	}
@@ -233,7 +236,7 @@ func TestHA(t *testing.T) {
 		if _, err := s.c.SSH("h4", "systemctl stop obsbox-node-exporter.service"); err != nil {
 			t.Fatal(err)
 		}
-		exactlyOnce(t, hook, "h4")
+		exactlyOnce(t, hook, "h4", func() {})
 
 		done := make(chan result, 1)
 		go func() { done <- s.obsbox("upgrade", "alertmanager=0.35.0") }()
@@ -259,7 +262,7 @@ func TestHA(t *testing.T) {
 		}
 		clusterOf(t, ams, 3, "0.35.0")
 		silenced("after the upgrade")
-		exactlyOnce(t, hook, "h6")
+		exactlyOnce(t, hook, "h6", func() {})
 		if n := hook.pages("HostDown", "h4"); n != 1 {
 			t.Errorf("HostDown for h4, firing through the upgrade, reached the webhook %d times: a member lost the notification log", n)
 		}
@@ -275,18 +278,19 @@ func TestHA(t *testing.T) {
 		if err := s.c.StopHost("h1"); err != nil {
 			t.Fatal(err)
 		}
-		exactlyOnce(t, hook, "h1")
-		eventually(t, 90*time.Second, "PrometheusReplicaDown for h1 on h2", func() error {
-			alerts, err := firingAlerts(prom("h2"))
-			if err != nil {
-				return err
-			}
-			for _, a := range alerts {
-				if a["alertname"] == "PrometheusReplicaDown" && a["instance"] == "h1" && a["severity"] == "ticket" {
-					return nil
+		exactlyOnce(t, hook, "h1", func() {
+			eventually(t, 90*time.Second, "PrometheusReplicaDown for h1 on h2", func() error {
+				alerts, err := firingAlerts(prom("h2"))
+				if err != nil {
+					return err
 				}
-			}
-			return fmt.Errorf("firing: %v", alerts)
+				for _, a := range alerts {
+					if a["alertname"] == "PrometheusReplicaDown" && a["instance"] == "h1" && a["severity"] == "ticket" {
+						return nil
+					}
+				}
+				return fmt.Errorf("firing: %v", alerts)
+			})
 		})
 		var since []time.Time
 		for _, at := range hook.arrivals("Watchdog") {
@@ -306,18 +310,19 @@ func TestHA(t *testing.T) {
 		if _, err := s.c.SSH("h5", "systemctl stop obsbox-node-exporter.service"); err != nil {
 			t.Fatal(err)
 		}
-		exactlyOnce(t, hook, "h5")
-		eventually(t, 90*time.Second, "AlertmanagerClusterDegraded for h3 on h2", func() error {
-			alerts, err := firingAlerts(prom("h2"))
-			if err != nil {
-				return err
-			}
-			for _, a := range alerts {
-				if a["alertname"] == "AlertmanagerClusterDegraded" && a["instance"] == "h3" {
-					return nil
+		exactlyOnce(t, hook, "h5", func() {
+			eventually(t, 90*time.Second, "AlertmanagerClusterDegraded for h3 on h2", func() error {
+				alerts, err := firingAlerts(prom("h2"))
+				if err != nil {
+					return err
 				}
-			}
-			return fmt.Errorf("firing: %v", alerts)
+				for _, a := range alerts {
+					if a["alertname"] == "AlertmanagerClusterDegraded" && a["instance"] == "h3" {
+						return nil
+					}
+				}
+				return fmt.Errorf("firing: %v", alerts)
+			})
 		})
 	})
 

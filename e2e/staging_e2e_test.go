@@ -4,8 +4,12 @@ package e2e_test
 
 import (
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // attackMarker is in every byte string the attacker writes.
@@ -92,7 +96,8 @@ func TestFinding3_StagedFileSwapDuringApply(t *testing.T) {
 	}
 	defer s.c.SSH("h1", "kill $(cat /root/watcher.pid)")
 
-	attacked := map[string]map[string]string{} // attacker -> installed sums, when apply succeeded
+	attacked := map[string]map[string]string{}    // attacker -> installed sums, when apply succeeded
+	attackedWeb := map[string]map[string]string{} // attacker -> web.yml files, hashes checked and masked
 	for _, name := range []string{"after-check", "loop"} {
 		t.Run(name, func(t *testing.T) {
 			// deploy makes its staging folder now, as the run would, and attacks.
@@ -115,6 +120,7 @@ func TestFinding3_StagedFileSwapDuringApply(t *testing.T) {
 			}
 			if r.code == 0 {
 				attacked[name] = installedSums(t, s)
+				attackedWeb[name] = webConfigs(t, s)
 			} else if !strings.Contains(r.stderr+r.stdout, "h1") {
 				t.Errorf("a failed apply must name the host: %s", r)
 			}
@@ -138,10 +144,12 @@ func TestFinding3_StagedFileSwapDuringApply(t *testing.T) {
 		t.Fatalf("clean apply: %s", r)
 	}
 	clean := installedSums(t, s)
+	cleanWeb := webConfigs(t, s)
 	// Each install makes its own host key and certificate (and so its key
 	// pairs: the key never passes the staging folder) and salts its own
 	// bcrypt hash, so those differ between any two installs. web.yml is
-	// staged like the rest: its salt keeps it out of this byte comparison.
+	// staged like the rest: it is compared with its hash checked against
+	// the password and masked.
 	perInstall := func(f string) bool {
 		return strings.HasSuffix(f, "/tls/host.key") || strings.HasSuffix(f, "/tls/host.crt") ||
 			strings.HasSuffix(f, "/tls/server.pem") || strings.HasSuffix(f, "/web.yml")
@@ -161,6 +169,13 @@ func TestFinding3_StagedFileSwapDuringApply(t *testing.T) {
 			}
 		}
 	}
+	for name, webs := range attackedWeb {
+		for f, want := range cleanWeb {
+			if webs[f] != want {
+				t.Errorf("%s: after the attacked apply %s was\n%s\na clean run installs\n%s", name, f, webs[f], want)
+			}
+		}
+	}
 	if _, ok := attacked["after-check"]; !ok {
 		t.Logf("note: apply under the after-check attacker failed (cleanly)")
 	}
@@ -168,6 +183,37 @@ func TestFinding3_StagedFileSwapDuringApply(t *testing.T) {
 	if strings.TrimSpace(hits) != "" {
 		t.Errorf("an installed file held the attacker's bytes: %s", hits)
 	}
+}
+
+var bcryptHash = regexp.MustCompile(`\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}`)
+
+// webConfigs returns every installed web.yml on h1, each bcrypt hash in it
+// checked against the stack's password and then masked.
+func webConfigs(t *testing.T, s *stack) map[string]string {
+	t.Helper()
+	password, err := os.ReadFile(filepath.Join(s.dir, ".obsbox-web-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := strings.TrimSpace(string(password))
+	out, err := s.c.SSH("h1", `for f in $(find /etc/obsbox -name web.yml | sort); do printf '== %s\n' "$f"; cat "$f"; done`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webs := map[string]string{}
+	for _, part := range strings.Split(out, "== ")[1:] {
+		path, body, _ := strings.Cut(part, "\n")
+		for _, h := range bcryptHash.FindAllString(body, -1) {
+			if bcrypt.CompareHashAndPassword([]byte(h), []byte(pw)) != nil {
+				t.Errorf("%s holds a hash that is not the stack's password's", path)
+			}
+		}
+		webs[path] = bcryptHash.ReplaceAllString(body, "<bcrypt of the password>")
+	}
+	if len(webs) == 0 {
+		t.Error("no web.yml installed on h1")
+	}
+	return webs
 }
 
 func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

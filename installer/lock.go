@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/obsbox/obsbox/installer/transport"
 )
 
 // ErrInterrupted is the cause a run's context is cancelled with on Ctrl-C
@@ -31,15 +33,22 @@ func (r *Run) holder() string {
 		r.started.UTC().Format(time.RFC3339))
 }
 
-// lockHost takes the host's run lock. It runs beside the state probe, so
-// it costs no serial round trip; the caller reads the state again when
-// this run had to wait, since the holder may have changed the host.
+// lockHost takes the host's run lock and reads the host's state under it,
+// in the lock's session.
 func (r *Run) lockHost(ctx context.Context, h *HostRun, wait time.Duration) error {
 	onWait := func(holder string) {
 		fmt.Fprintf(r.Opts.Out, "%s: waiting up to %s for the lock held by %s\n", h.Host.Name, r.Opts.LockTimeout.Round(time.Second), holder)
 	}
-	l, err := h.Conn.Lock(ctx, r.lockHolder, wait, onWait)
+	l, out, err := h.Conn.LockAndRun(ctx, r.lockHolder, wait, onWait, probeScript(h))
+	var exit *transport.ExitError
+	if errors.As(err, &exit) {
+		return fmt.Errorf("reading the host's state: %w", err)
+	}
 	if err != nil {
+		return err
+	}
+	if err := h.readState(out); err != nil {
+		l.Release()
 		return err
 	}
 	h.lock = l
@@ -50,12 +59,13 @@ func (r *Run) lockHost(ctx context.Context, h *HostRun, wait time.Duration) erro
 // with a lock timeout). Waiting while holding other hosts could deadlock
 // two runs, so this run lets go of every lock it holds and takes them all
 // again in host-name order, waiting for each; runs that wait all wait in
-// the same order, and one that found every host free never waits. The
-// state is then read again: other runs may have changed any host.
+// the same order, and one that found every host free never waits. Each
+// host's state is read again under its new lock: other runs may have
+// changed any host.
 func (r *Run) settleLocks(ctx context.Context) {
 	var busy []*HostRun
 	for _, h := range r.Hosts {
-		if h.Result.err == nil && h.lockBusy != "" {
+		if h.Result.err == nil && h.lockBusy {
 			busy = append(busy, h)
 		}
 	}
@@ -81,18 +91,9 @@ func (r *Run) settleLocks(ctx context.Context) {
 				fmt.Fprintf(r.Opts.Out, "%s: lock failed: %s\n", h.Host.Name, err)
 			}
 		}
-		h.lockBusy = ""
+		h.lockBusy = false
 	}
-	// Read again, all at once: another run had these hosts meanwhile.
-	r.runPhases(ctx, []Phase{reprobePhase{}})
 }
-
-// reprobePhase reads a host's state again after its lock was retaken.
-type reprobePhase struct{}
-
-func (reprobePhase) Title() string { return "read state" }
-
-func (reprobePhase) Run(ctx context.Context, r *Run, h *HostRun) error { return probe(ctx, h) }
 
 // hostContext is ctx, also ended when the host's lock is lost: no work
 // goes on without the lock.

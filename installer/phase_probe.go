@@ -20,40 +20,41 @@ func (probePhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 	if !r.locking {
 		return probe(ctx, h)
 	}
-	// The lock is taken beside the probe: no extra serial round trip. Both
-	// only read; nothing is changed before the lock is held.
-	locked := make(chan error, 1)
-	go func() { locked <- r.lockHost(ctx, h, 0) }()
-	perr := probe(ctx, h)
-	if err := <-locked; err != nil {
+	// The state is read under the lock, in the lock's own session: one
+	// round trip, and nothing changes the host between the read and the lock.
+	if err := r.lockHost(ctx, h, 0); err != nil {
 		var busy *transport.LockBusyError
 		if errors.As(err, &busy) && r.Opts.LockTimeout > 0 {
-			h.lockBusy = busy.Holder // settleLocks waits for it, in host order
+			// settleLocks waits for it, in host order. (The holder may not
+			// have written its name yet: busy all the same.)
+			h.lockBusy = true
 			return nil
 		}
 		return err
-	}
-	if perr != nil {
-		return perr
-	}
-	if h.lock.Contended {
-		// Another run had the host until now: read it again.
-		return probe(ctx, h)
 	}
 	return nil
 }
 
 func probe(ctx context.Context, h *HostRun) error {
+	out, err := h.Conn.Run(ctx, probeScript(h))
+	if err != nil {
+		return fmt.Errorf("reading the host's state: %w", err)
+	}
+	return h.readState(out)
+}
+
+// probeScript reads everything obsbox needs to know about the host.
+func probeScript(h *HostRun) string {
 	req := hoststate.ProbeRequest{StagingDir: h.Conn.StagingDir()}
 	for _, c := range component.All() {
 		req.Users = append(req.Users, catalog.UserName(c.Name()))
 		req.Units = append(req.Units, catalog.UnitName(c.Name()))
 	}
-	out, err := h.Conn.Run(ctx, req.Script())
-	if err != nil {
-		return fmt.Errorf("reading the host's state: %w", err)
-	}
-	st, err := hoststate.ParseProbe(out)
+	return req.Script()
+}
+
+func (h *HostRun) readState(probeOutput []byte) error {
+	st, err := hoststate.ParseProbe(probeOutput)
 	if err != nil {
 		return err
 	}

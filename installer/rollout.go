@@ -194,6 +194,9 @@ func (r *Run) gate(ctx context.Context, h *HostRun, spec *component.Spec, versio
 	unit := catalog.UnitName(spec.Component)
 	client, base := h.endpoint(r, spec.Health.Port)
 	check, last := "unit", "not checked yet"
+	// Most services answer within a second or two of their start: poll soon
+	// at first, then back off to once a second.
+	pause := 100 * time.Millisecond
 	for {
 		check, last = r.gateOnce(ctx, h, client, unit, base, spec, version, restarts, before)
 		if last == "" {
@@ -209,8 +212,9 @@ func (r *Run) gate(ctx context.Context, h *HostRun, spec *component.Spec, versio
 				return check, fmt.Errorf("%s (stopped: %w)", last, context.Cause(ctx))
 			}
 			return check, fmt.Errorf("%s (gave up after %s)", last, r.Opts.HealthTimeout)
-		case <-time.After(time.Second):
+		case <-time.After(pause):
 		}
+		pause = min(2*pause, time.Second)
 	}
 }
 

@@ -96,7 +96,7 @@ type HostRun struct {
 	started, ended time.Time
 
 	lock     *transport.Lock // the host's run lock, for runs that change hosts
-	lockBusy string          // holder of the lock this run must wait for
+	lockBusy bool            // another run held the lock: this run must wait for it
 	// done are the actions carried out, for the summary of an apply.
 	done []plan.Action
 

@@ -27,6 +27,11 @@ var LockPath = "/run/obsbox.lock"
 // holder empties the file as it lets go; "locked recent" says the previous
 // holder let go moments ago or died without emptying it, so a state read
 // beside the lock may predate that holder's last change.
+//
+// The script given to LockAndRun runs in a subshell once the lock is held
+// (its stdout framed by "ran RC BYTES", its stderr on the session's), so a
+// state read under the lock costs no round trip of its own and nothing can
+// change the host between the read and the lock.
 const lockScript = `L=%s; W=%d; ID=%s
 umask 022
 command -v flock >/dev/null 2>&1 || { echo 'flock (util-linux) is not installed' >&2; exit 1; }
@@ -46,10 +51,17 @@ while :; do
 done
 recent=
 if [ -n "$existed" ] && { [ -s "$L" ] || [ "$(stat -c %%Y "$L")" -ge $(( t0 - 3 )) ]; }; then recent=' recent'; fi
-s=
-trap 'truncate -s 0 /dev/fd/9 2>/dev/null; [ -z "$s" ] || kill "$s" 2>/dev/null; exit 0' TERM HUP INT
+s=; o=
+trap 'truncate -s 0 /dev/fd/9 2>/dev/null; [ -z "$s" ] || kill "$s" 2>/dev/null; [ -z "$o" ] || rm -f "$o"; exit 0' TERM HUP INT PIPE
 printf '%%s\n' "$ID" > "$L"
 echo "locked$recent"
+if [ -n "%s" ]; then
+	o=$(mktemp /tmp/obsbox-locked.XXXXXX) || exit 1
+	(
+%s
+) >"$o" </dev/null 9<&-; rc=$?
+	printf 'ran %%d %%d\n' "$rc" "$(wc -c <"$o")"; cat "$o"; rm -f "$o"; o=
+fi
 # sleep in the background, without the lock: wait returns at once on TERM.
 while :; do sleep 3600 </dev/null >/dev/null 2>&1 9<&- & s=$!; wait "$s"; done`
 
@@ -88,25 +100,37 @@ type Lock struct {
 // holder once when this run has to wait. A lock that could not be had is a
 // *LockBusyError.
 func (c *Conn) Lock(ctx context.Context, holder string, wait time.Duration, onWait func(holder string)) (*Lock, error) {
+	l, _, err := c.LockAndRun(ctx, holder, wait, onWait, "")
+	return l, err
+}
+
+// LockAndRun is Lock, then runs script as root under the lock in the same
+// session and returns its stdout: one round trip for both. A script that
+// fails is an *ExitError and the lock is let go; "" runs nothing.
+func (c *Conn) LockAndRun(ctx context.Context, holder string, wait time.Duration, onWait func(holder string), script string) (*Lock, []byte, error) {
 	c.roundTrips.Add(1)
 	if err := c.alive(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	script := fmt.Sprintf(lockScript, shell.Quote(LockPath), int(wait.Round(time.Second)/time.Second), shell.Quote(oneLine(holder)))
-	command, stdin := remoteCommand(c.cfg.User, c.cfg.SudoPassword, script)
+	run, body := "", ":" // an empty subshell would not parse
+	if script != "" {
+		run, body = "1", script
+	}
+	lock := fmt.Sprintf(lockScript, shell.Quote(LockPath), int(wait.Round(time.Second)/time.Second), shell.Quote(oneLine(holder)), run, body)
+	command, stdin := remoteCommand(c.cfg.User, c.cfg.SudoPassword, lock)
 	sess, err := c.client.NewSession()
 	if err != nil {
-		return nil, c.connErr("opening the lock session", err)
+		return nil, nil, c.connErr("opening the lock session", err)
 	}
 	in, err := sess.StdinPipe()
 	if err != nil {
 		sess.Close()
-		return nil, c.connErr("opening the lock session", err)
+		return nil, nil, c.connErr("opening the lock session", err)
 	}
 	out, err := sess.StdoutPipe()
 	if err != nil {
 		sess.Close()
-		return nil, c.connErr("opening the lock session", err)
+		return nil, nil, c.connErr("opening the lock session", err)
 	}
 	stderr := &stderrFilter{tail: tailBuffer{max: stderrKept}}
 	if stdin != nil {
@@ -115,22 +139,35 @@ func (c *Conn) Lock(ctx context.Context, holder string, wait time.Duration, onWa
 	sess.Stderr = stderr
 	if err := sess.Start(command); err != nil {
 		sess.Close()
-		return nil, c.connErr("starting the lock session", err)
+		return nil, nil, c.connErr("starting the lock session", err)
 	}
 	l := &Lock{conn: c, in: in, done: make(chan struct{})}
 	if stdin != nil {
 		if _, err := in.Write(stdin); err != nil {
 			sess.Close()
-			return nil, c.connErr("starting the lock session", err)
+			return nil, nil, c.connErr("starting the lock session", err)
 		}
 	}
 	lines := make(chan string, 4)
+	var ran []byte // the script's stdout, read before its "ran" line is passed on
 	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
+		defer close(lines)
+		br := bufio.NewReader(out)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			line = strings.TrimSuffix(line, "\n")
+			var rc, n int
+			if _, err := fmt.Sscanf(line, "ran %d %d", &rc, &n); err == nil && strings.HasPrefix(line, "ran ") {
+				ran = make([]byte, n)
+				if _, err := io.ReadFull(br, ran); err != nil {
+					return
+				}
+			}
+			lines <- line
 		}
-		close(lines)
 	}()
 	var exitErr error
 	go func() {
@@ -140,22 +177,39 @@ func (c *Conn) Lock(ctx context.Context, holder string, wait time.Duration, onWa
 	}()
 
 	start := time.Now()
+	var scriptTimeout <-chan time.Time // from the lock on, the script has CommandTimeout
 	for {
 		select {
+		case <-scriptTimeout:
+			l.Release()
+			return nil, nil, fmt.Errorf("script %q under the lock: timed out after %s", firstLine(script), c.cfg.CommandTimeout)
 		case line, ok := <-lines:
 			if !ok {
 				<-l.done
-				return nil, c.lockFailure(exitErr, stderr)
+				return nil, nil, c.lockFailure(exitErr, stderr)
 			}
 			switch {
 			case line == "locked" || line == "locked recent":
 				l.Contended = l.Contended || line == "locked recent"
 				c.log.Debug("locked", "host", c.cfg.Host, "waited", time.Since(start), "contended", l.Contended)
-				return l, nil
+				if script == "" {
+					return l, nil, nil
+				}
+				scriptTimeout = time.After(c.cfg.CommandTimeout)
+			case strings.HasPrefix(line, "ran "):
+				var rc int
+				fmt.Sscanf(line, "ran %d", &rc)
+				c.log.Debug("ran script under the lock", "host", c.cfg.Host, "script", firstLine(script),
+					"bytes", len(script), "duration", time.Since(start), "rc", rc)
+				if rc != 0 {
+					l.Release()
+					return nil, ran, &ExitError{Host: c.cfg.Host, Code: rc, Stderr: stderr.String()}
+				}
+				return l, ran, nil
 			case strings.HasPrefix(line, "busy "):
 				if wait <= 0 {
 					l.Release()
-					return nil, &LockBusyError{Host: c.cfg.Host, Holder: strings.TrimPrefix(line, "busy ")}
+					return nil, nil, &LockBusyError{Host: c.cfg.Host, Holder: strings.TrimPrefix(line, "busy ")}
 				}
 				l.Contended = true
 				if onWait != nil {
@@ -163,12 +217,12 @@ func (c *Conn) Lock(ctx context.Context, holder string, wait time.Duration, onWa
 				}
 			case strings.HasPrefix(line, "timeout "):
 				l.Release()
-				return nil, &LockBusyError{Host: c.cfg.Host, Holder: strings.TrimPrefix(line, "timeout "),
+				return nil, nil, &LockBusyError{Host: c.cfg.Host, Holder: strings.TrimPrefix(line, "timeout "),
 					Waited: time.Since(start).Round(time.Second)}
 			}
 		case <-ctx.Done():
 			l.Release()
-			return nil, fmt.Errorf("taking the lock: %w", context.Cause(ctx))
+			return nil, nil, fmt.Errorf("taking the lock: %w", context.Cause(ctx))
 		}
 	}
 }

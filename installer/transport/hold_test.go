@@ -169,3 +169,43 @@ func TestFinding11_LockRecentlyReleasedIsContended(t *testing.T) {
 	}
 	l.Release()
 }
+
+// A script run under the lock (the state probe) comes back whole in the
+// lock's own session, while the lock is held; one that fails lets go of it.
+func TestIssue17_LockAndRunReadsUnderTheLock(t *testing.T) {
+	withLockPath(t)
+	f := newFixture(t)
+	a, b := f.dial(t), f.dial(t)
+	before := a.Stats().RoundTrips
+	// Output with a "ran"-like line, a case pattern's ")" and no final newline.
+	script := "printf 'ran 0 999\\nline two\\n'; case x in x) printf 'end' ;; esac"
+	l, out, err := a.LockAndRun(context.Background(), "a", 0, nil, script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "ran 0 999\nline two\nend"; string(out) != want {
+		t.Errorf("stdout %q, want %q", out, want)
+	}
+	if n := a.Stats().RoundTrips - before; n != 1 {
+		t.Errorf("%d round trips for the lock and the script, want 1", n)
+	}
+	var busy *LockBusyError
+	if _, err := b.Lock(context.Background(), "b", 0, nil); !errors.As(err, &busy) {
+		t.Fatalf("the lock is not held after LockAndRun: %v", err)
+	}
+	l.Release()
+
+	_, _, err = a.LockAndRun(context.Background(), "a", 0, nil, "echo broken >&2; exit 3")
+	var exit *ExitError
+	if !errors.As(err, &exit) || exit.Code != 3 || !strings.Contains(exit.Stderr, "broken") {
+		t.Fatalf("a failing script: %v, want exit 3 with its stderr", err)
+	}
+	l2, err := b.Lock(context.Background(), "b", 0, nil)
+	if err != nil {
+		t.Fatalf("the lock was kept after the script failed: %v", err)
+	}
+	l2.Release()
+	if left, _ := filepath.Glob("/tmp/obsbox-locked.*"); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
