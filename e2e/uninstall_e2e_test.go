@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,8 +47,19 @@ var sudoStamp = regexpMust(`^(/home/[^/ ]+/\.sudo_as_admin_successful|/var/lib/s
 func (s *stack) snapshot() (snap, stamps map[string]string) {
 	s.t.Helper()
 	snap, stamps = map[string]string{}, map[string]string{}
-	for _, h := range s.c.Hosts {
-		o, err := s.c.SSH(h.Name, snapshotScript)
+	// Read side by side: a find over each host's whole tree takes seconds.
+	outs, errs := make([]string, len(s.c.Hosts)), make([]error, len(s.c.Hosts))
+	var wg sync.WaitGroup
+	for i, h := range s.c.Hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = s.c.SSH(h.Name, snapshotScript)
+		}()
+	}
+	wg.Wait()
+	for i, h := range s.c.Hosts {
+		o, err := outs[i], errs[i]
 		if err != nil {
 			s.t.Fatalf("snapshot of %s: %v", h.Name, err)
 		}

@@ -2,10 +2,13 @@ package installer
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/hoststate"
@@ -101,6 +104,71 @@ func TestIssue13Finding3_ApplyBelowFloorTouchesNoHost(t *testing.T) {
 	for _, h := range r.Hosts {
 		if h.Result.err != nil {
 			t.Errorf("%s refused going to 2.55.1: %v", h.Host.Name, h.Result.err)
+		}
+	}
+}
+
+// Issue 17: with a version below a floor, the hosts wait for the Prometheus
+// hosts' reads only. h3 (plain) is held in its read until h2 (plain) has
+// finished every phase; h1's refusal still takes h2 and h3 out before any
+// later phase when it refuses.
+func TestIssue17_FloorsWaitOnlyForHostsThatMayRefuse(t *testing.T) {
+	src := floorInventory + "host \"h3\" {\n  address = \"10.0.0.7\"\n}\n"
+	inv, diags := inventory.LoadSource(t.TempDir()+"/obsbox.hcl", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	for _, refuse := range []bool{false, true} {
+		r := &Run{Opts: Options{Inventory: inv, Concurrency: 4, Out: &bytes.Buffer{}, Log: slog.New(slog.DiscardHandler)}}
+		for _, h := range inv.Hosts {
+			r.Hosts = append(r.Hosts, &HostRun{Host: h, Result: &HostResult{Host: h.Name}})
+		}
+		h2Done := make(chan struct{})
+		var mu sync.Mutex
+		later := map[string]bool{}
+		read := phaseFunc(func(ctx context.Context, h *HostRun) error {
+			rec := &hoststate.Record{Components: map[string]hoststate.ComponentRecord{}}
+			if h.Host.Name == "h1" && refuse {
+				rec.Components[catalog.Prometheus] = hoststate.ComponentRecord{Version: "3.16.0"}
+			}
+			h.State = &hoststate.State{Record: rec}
+			if h.Host.Name == "h3" {
+				select {
+				case <-h2Done:
+				case <-time.After(30 * time.Second): // a bound, so a regression fails instead of hanging
+					return errors.New("h2 waited for h3's read")
+				}
+			}
+			return nil
+		})
+		after := phaseFunc(func(ctx context.Context, h *HostRun) error {
+			mu.Lock()
+			later[h.Host.Name] = true
+			mu.Unlock()
+			if h.Host.Name == "h2" {
+				close(h2Done)
+			}
+			return nil
+		})
+		if refuse {
+			go func() { time.Sleep(100 * time.Millisecond); close(h2Done) }() // h2 never gets there
+		}
+		r.runAround(context.Background(), []Phase{read}, r.floorsStep(), []Phase{after})
+		if !refuse {
+			for _, h := range r.Hosts {
+				if h.Result.err != nil || !later[h.Host.Name] {
+					t.Errorf("%s: %v, later phase ran: %v", h.Host.Name, h.Result.err, later[h.Host.Name])
+				}
+			}
+			continue
+		}
+		if len(later) != 0 {
+			t.Errorf("hosts went on after h1 refused: %v", later)
+		}
+		for _, h := range r.Hosts {
+			if h.Result.err == nil {
+				t.Errorf("%s stays in the run after h1 refused", h.Host.Name)
+			}
 		}
 	}
 }

@@ -32,7 +32,7 @@ func Prepare(ctx context.Context, opts Options) (*Prepared, error) {
 	}
 	// Upgrades and rollbacks keep the hosts' certificates: apply renews them.
 	r.Opts.Certs = CertsKeep
-	r.runAround(ctx, []Phase{connectPhase{}, probePhase{}}, func() { r.settleLocks(ctx) }, r.mustSettleLocks(), nil)
+	r.runAround(ctx, []Phase{connectPhase{}, probePhase{}}, r.locksStep(ctx), nil)
 	return &Prepared{r: r}, nil
 }
 

@@ -352,10 +352,31 @@ func BelowFloor(comp string, rec hoststate.ComponentRecord, to string) error {
 // refuseBelowFloors runs after the probe, before any plan: if any host would
 // go below a downgrade floor, every host leaves the run untouched.
 func (r *Run) refuseBelowFloors() {
-	inv := r.Opts.Inventory
-	var refused []string
+	r.floorRefusals()
 	for _, h := range r.Hosts {
-		if h.Result.err != nil || h.State == nil || r.targetsOnly(h) {
+		if h.Result.err == nil {
+			r.joinRefusals(h)
+		}
+	}
+}
+
+// floorsStep is refuseBelowFloors as a fleet step: it waits only for the
+// hosts that may refuse.
+func (r *Run) floorsStep() fleetStep {
+	if !r.floorsMayRefuse() {
+		return fleetStep{}
+	}
+	return fleetStep{needs: r.mayRefuse, run: r.floorRefusals, join: r.joinRefusals}
+}
+
+// floorRefusals takes out of the run each host that would go below a
+// downgrade floor and notes them in r.refused. It reads only hosts that
+// mayRefuse.
+func (r *Run) floorRefusals() {
+	inv := r.Opts.Inventory
+	r.refused = nil
+	for _, h := range r.Hosts {
+		if !r.mayRefuse(h) || h.Result.err != nil || h.State == nil || r.targetsOnly(h) { // mayRefuse first: the others may still be reading
 			continue
 		}
 		for _, c := range component.All() {
@@ -366,18 +387,17 @@ func (r *Run) refuseBelowFloors() {
 			if err := BelowFloor(c.Name(), rec, inv.Versions[c.Name()]); err != nil {
 				h.fail("plan", err)
 				fmt.Fprintf(r.Opts.Out, "%s: %s\n", h.Host.Name, err)
-				refused = append(refused, h.Host.Name)
+				r.refused = append(r.refused, h.Host.Name)
 				break
 			}
 		}
 	}
-	if len(refused) == 0 {
-		return
-	}
-	for _, h := range r.Hosts {
-		if h.Result.err == nil {
-			h.fail("plan", fmt.Errorf("not touched: %s refused a version change (see there), so no host is changed", strings.Join(refused, ", ")))
-		}
+}
+
+// joinRefusals takes h out of the run when another host refused.
+func (r *Run) joinRefusals(h *HostRun) {
+	if len(r.refused) > 0 {
+		h.fail("plan", fmt.Errorf("not touched: %s refused a version change (see there), so no host is changed", strings.Join(r.refused, ", ")))
 	}
 }
 

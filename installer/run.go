@@ -135,6 +135,7 @@ func (r *HostResult) Err() error { return r.err }
 type Run struct {
 	Opts    Options
 	Hosts   []*HostRun
+	refused []string // hosts that would go below a downgrade floor (floorRefusals)
 	started time.Time
 	now     func() time.Time // the clock hosts are timed with
 
@@ -263,29 +264,113 @@ func (r *Run) runHost(ctx context.Context, h *HostRun, phases []Phase, sem chan 
 	}
 }
 
-// runAround runs before and after as one pipeline per host, unless the
-// fleet step between them has something to do that needs every host read
-// first: then every host waits for it after before.
-func (r *Run) runAround(ctx context.Context, before []Phase, fleet func(), wait bool, after []Phase) {
-	if !wait {
+// fleetStep is a step between a run's first phases and the rest that must
+// see some hosts read first (the lock order, the downgrade floors).
+type fleetStep struct {
+	// needs says whose first phases the step reads: it runs once every host
+	// it names is through them (or out of the run). nil: no step.
+	needs func(h *HostRun) bool
+	run   func() // once; every host waits for it before its other phases
+	// join, when set, runs for each host after run and before the host goes
+	// on (it may take the host out of the run).
+	join func(h *HostRun)
+}
+
+// runAround runs before and after as one pipeline per host. A host the
+// fleet step needs holds the others up until it is read; the hosts it does
+// not need never hold anyone up.
+func (r *Run) runAround(ctx context.Context, before []Phase, step fleetStep, after []Phase) {
+	if step.needs == nil {
 		r.runPhases(ctx, append(slices.Clip(before), after...))
 		return
 	}
-	r.runPhases(ctx, before)
-	fleet()
-	r.runPhases(ctx, after)
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.started.IsZero() {
+		r.started = r.now()
+	}
+	if r.locking && r.lockHolder == "" {
+		r.lockHolder = r.holder()
+	}
+	var hosts []*HostRun
+	needed := map[*HostRun]bool{}
+	var read sync.WaitGroup
+	for _, h := range r.Hosts {
+		if h.Result.err != nil {
+			continue
+		}
+		hosts = append(hosts, h)
+		if step.needs(h) {
+			needed[h] = true
+			read.Add(1)
+		}
+	}
+	released := make(chan struct{})
+	go func() {
+		read.Wait()
+		step.run()
+		close(released)
+	}()
+	semBefore, semAfter := make(chan struct{}, r.Opts.Concurrency), make(chan struct{}, r.Opts.Concurrency)
+	enteredBefore, enteredAfter := make([]sync.Once, len(before)), make([]sync.Once, len(after))
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.runHost(ctx, h, before, semBefore, enteredBefore)
+			if needed[h] {
+				read.Done()
+			}
+			<-released
+			if step.join != nil && h.Result.err == nil {
+				step.join(h)
+			}
+			if h.Result.err == nil && len(after) > 0 {
+				r.runHost(ctx, h, after, semAfter, enteredAfter)
+			}
+		}()
+	}
+	wg.Wait()
 }
+
+// everyHost is a fleet step's needs when it must see every host.
+func everyHost(*HostRun) bool { return true }
 
 // mustSettleLocks: with a lock timeout, hosts another run holds are waited
 // for in host order, which needs every host's first lock attempt.
 func (r *Run) mustSettleLocks() bool { return r.locking && r.Opts.LockTimeout > 0 }
 
+// locksStep settles the locks when it must; else there is no fleet step.
+func (r *Run) locksStep(ctx context.Context) fleetStep {
+	if !r.mustSettleLocks() {
+		return fleetStep{}
+	}
+	return fleetStep{needs: everyHost, run: func() { r.settleLocks(ctx) }}
+}
+
 // floorsMayRefuse: only an inventory naming a version below a downgrade
-// floor can make a host refuse, and then every host must wait to know.
+// floor can make a host refuse.
 func (r *Run) floorsMayRefuse() bool {
 	for _, c := range catalog.All() {
 		v := r.Opts.Inventory.Versions[c.Name]
 		if c.DowngradeFloor != nil && v != "" && bundles.CompareVersions(v, c.DowngradeFloor.Min) < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// mayRefuse: only a host running a component whose inventory version is
+// below its downgrade floor can refuse, and then no host may change until
+// each of those is read.
+func (r *Run) mayRefuse(h *HostRun) bool {
+	inv := r.Opts.Inventory
+	for _, c := range component.All() {
+		f := catalog.Get(c.Name())
+		v := inv.Versions[c.Name()]
+		if f != nil && f.DowngradeFloor != nil && v != "" && bundles.CompareVersions(v, f.DowngradeFloor.Min) < 0 && c.Runs(inv, h.Host) {
 			return true
 		}
 	}
@@ -438,7 +523,7 @@ func Plan(ctx context.Context, opts Options) (*Report, []*HostRun, error) {
 	if err := r.resolveSecurity(); err != nil {
 		return nil, nil, err
 	}
-	r.runAround(ctx, []Phase{connectPhase{}, probePhase{}}, r.refuseBelowFloors, r.floorsMayRefuse(),
+	r.runAround(ctx, []Phase{connectPhase{}, probePhase{}}, r.floorsStep(),
 		[]Phase{certsPhase{}, planPhase{}, diffPhase{}})
 	r.finish()
 	rep := r.report()
@@ -465,11 +550,14 @@ func Apply(ctx context.Context, opts Options) (*Report, error) {
 		if err := r.resolveSecurity(); err != nil {
 			return nil, err
 		}
-		fleet := func() {
-			r.settleLocks(ctx)
-			r.refuseBelowFloors()
+		step := r.floorsStep()
+		if locks := r.locksStep(ctx); locks.needs != nil {
+			step = fleetStep{needs: everyHost, join: step.join, run: func() {
+				r.settleLocks(ctx)
+				r.floorRefusals()
+			}}
 		}
-		r.runAround(ctx, phases[:2], fleet, r.mustSettleLocks() || r.floorsMayRefuse(), phases[2:])
+		r.runAround(ctx, phases[:2], step, phases[2:])
 		r.rollout(ctx) // batches: the one step that waits for every host
 	}
 	r.finish()

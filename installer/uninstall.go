@@ -24,7 +24,7 @@ func Uninstall(ctx context.Context, opts Options, u UninstallOptions) (*Report, 
 	if !u.DryRun {
 		phases = append(phases, removePhase{un})
 	}
-	r.runAround(ctx, phases[:2], func() { r.settleLocks(ctx) }, r.mustSettleLocks(), phases[2:])
+	r.runAround(ctx, phases[:2], r.locksStep(ctx), phases[2:])
 	r.finish()
 	return r.report(), nil
 }
