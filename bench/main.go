@@ -622,11 +622,12 @@ func (b *bench) deadHost(fleet []harness.Host) error {
 			}
 			times[c[0]] = append(times[c[0]], cell)
 		}
-		// remove-host dropped the host's target: put it back, untimed.
+		// remove-host dropped the host's target: put it back, untimed, with
+		// this obsbox (an older one may have left the stack in clear text).
 		if err := b.writeInventory(fleet); err != nil {
 			return err
 		}
-		if _, err := bn.r.run("dead-restore", "apply", "--hosts", fleet[0].Name); err != nil {
+		if _, err := b.r.run("dead-restore", "apply", "--hosts", fleet[0].Name); err != nil {
 			progress("putting %s's target back: %s", dead.Name, strings.SplitN(err.Error(), "\n", 2)[0])
 		}
 	}
