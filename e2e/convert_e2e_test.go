@@ -85,6 +85,16 @@ func TestSecurityConversion(t *testing.T) {
 	}
 	seriesAt := time.Now().Add(-5 * time.Second)
 
+	// A run for one plain host first: h1 (Prometheus) would take part for its
+	// targets only, rendered https while nothing speaks it yet. It refuses,
+	// and so h2 is not touched either.
+	if r := s.obsbox("apply", "--hosts", "h2"); r.code != 1 || !strings.Contains(r.stdout, "predates TLS") || !strings.Contains(r.stdout, "h2 failed") {
+		t.Errorf("apply --hosts h2 on the clear-text stack: %s", r)
+	}
+	if out, err := s.c.SSH("h2", "ls /etc/obsbox/tls 2>&1; ls /etc/obsbox/node_exporter 2>&1; true"); err != nil || !strings.Contains(out, "No such file") || strings.Contains(out, "web.yml") {
+		t.Errorf("h2 was changed by the refused run: %v\n%s", err, out)
+	}
+
 	// This release converts the stack.
 	useStackDir(s.dir)
 	convStart := time.Now()

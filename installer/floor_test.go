@@ -13,6 +13,7 @@ import (
 	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/hoststate"
 	"github.com/obsbox/obsbox/installer/inventory"
+	"github.com/obsbox/obsbox/installer/pki"
 )
 
 // Issue 13, finding 3: Prometheus 2 before 2.55 cannot read a TSDB that 3.x
@@ -169,6 +170,48 @@ func TestIssue17_FloorsWaitOnlyForHostsThatMayRefuse(t *testing.T) {
 			if h.Result.err == nil {
 				t.Errorf("%s stays in the run after h1 refused", h.Host.Name)
 			}
+		}
+	}
+}
+
+// A run that changes only some hosts (apply --hosts h2, add-host,
+// remove-host) on a stack still in clear text: the Prometheus host would
+// get https targets it and the others do not speak yet. It refuses, and so
+// no host is changed; once it has a certificate the run goes on.
+func TestIssue14_TargetsOnlyOnClearTextStackTouchesNoHost(t *testing.T) {
+	inv, diags := inventory.LoadSource(t.TempDir()+"/obsbox.hcl", []byte(floorInventory))
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	inv.Versions[catalog.Prometheus] = "3.16.0" // no floor in play
+	ca, err := pki.Ephemeral(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, converted := range []bool{false, true} {
+		r := &Run{Opts: Options{Inventory: inv, Hosts: []string{"h2"}, Out: &bytes.Buffer{}, Log: slog.New(slog.DiscardHandler)}}
+		r.sec = &runSecurity{ca: ca}
+		for _, h := range inv.Hosts {
+			st := &hoststate.State{Record: &hoststate.Record{Components: map[string]hoststate.ComponentRecord{}}}
+			if converted {
+				st.HostCert = []byte("-----BEGIN CERTIFICATE-----\n")
+			}
+			r.Hosts = append(r.Hosts, &HostRun{Host: h, State: st, Result: &HostResult{Host: h.Name}})
+		}
+		if !r.floorsMayRefuse() || !r.mayRefuse(r.Hosts[0]) || r.mayRefuse(r.Hosts[1]) {
+			t.Fatalf("only h1 (Prometheus, outside --hosts) may refuse")
+		}
+		r.refuseBelowFloors()
+		for _, h := range r.Hosts {
+			if converted && h.Result.err != nil {
+				t.Errorf("%s refused on a converted stack: %v", h.Host.Name, h.Result.err)
+			}
+			if !converted && h.Result.err == nil {
+				t.Errorf("%s stays in the run on a clear-text stack", h.Host.Name)
+			}
+		}
+		if !converted && (!strings.Contains(r.Hosts[0].Result.Error, "predates TLS") || !strings.Contains(r.Hosts[1].Result.Error, "h1")) {
+			t.Errorf("h1: %s\nh2: %s", r.Hosts[0].Result.Error, r.Hosts[1].Result.Error)
 		}
 	}
 }

@@ -349,8 +349,10 @@ func BelowFloor(comp string, rec hoststate.ComponentRecord, to string) error {
 	return nil
 }
 
-// refuseBelowFloors runs after the probe, before any plan: if any host would
-// go below a downgrade floor, every host leaves the run untouched.
+// refuseBelowFloors runs after the probe, before any plan: if any host
+// refuses (it would go below a downgrade floor, or it is a clear-text
+// Prometheus host asked to change only its targets), every host leaves the
+// run untouched.
 func (r *Run) refuseBelowFloors() {
 	r.floorRefusals()
 	for _, h := range r.Hosts {
@@ -369,35 +371,50 @@ func (r *Run) floorsStep() fleetStep {
 	return fleetStep{needs: r.mayRefuse, run: r.floorRefusals, join: r.joinRefusals}
 }
 
-// floorRefusals takes out of the run each host that would go below a
-// downgrade floor and notes them in r.refused. It reads only hosts that
-// mayRefuse.
+// floorRefusals takes out of the run each host that refuses and notes them
+// in r.refused. It reads only hosts that mayRefuse.
 func (r *Run) floorRefusals() {
-	inv := r.Opts.Inventory
 	r.refused = nil
 	for _, h := range r.Hosts {
-		if !r.mayRefuse(h) || h.Result.err != nil || h.State == nil || r.targetsOnly(h) { // mayRefuse first: the others may still be reading
+		if !r.mayRefuse(h) || h.Result.err != nil || h.State == nil { // mayRefuse first: the others may still be reading
 			continue
 		}
-		for _, c := range component.All() {
-			rec, ok := h.State.Record.Components[c.Name()]
-			if !ok || !c.Runs(inv, h.Host) {
-				continue
-			}
-			if err := BelowFloor(c.Name(), rec, inv.Versions[c.Name()]); err != nil {
-				h.fail("plan", err)
-				fmt.Fprintf(r.Opts.Out, "%s: %s\n", h.Host.Name, err)
-				r.refused = append(r.refused, h.Host.Name)
-				break
-			}
+		if err := r.refusal(h); err != nil {
+			h.fail("plan", err)
+			fmt.Fprintf(r.Opts.Out, "%s: %s\n", h.Host.Name, err)
+			r.refused = append(r.refused, h.Host.Name)
 		}
 	}
+}
+
+// refusal is why h may not be changed by this run, or nil.
+func (r *Run) refusal(h *HostRun) error {
+	if r.targetsOnly(h) {
+		// A Prometheus host outside --hosts that still speaks clear text
+		// (installed before TLS): its targets would be rendered https while
+		// it and the other hosts are not converted yet.
+		if r.tlsOn() && len(h.State.HostCert) == 0 {
+			return fmt.Errorf("its stack predates TLS (no certificate yet): run obsbox apply for every host first, which converts the stack, then this command")
+		}
+		return nil
+	}
+	inv := r.Opts.Inventory
+	for _, c := range component.All() {
+		rec, ok := h.State.Record.Components[c.Name()]
+		if !ok || !c.Runs(inv, h.Host) {
+			continue
+		}
+		if err := BelowFloor(c.Name(), rec, inv.Versions[c.Name()]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // joinRefusals takes h out of the run when another host refused.
 func (r *Run) joinRefusals(h *HostRun) {
 	if len(r.refused) > 0 {
-		h.fail("plan", fmt.Errorf("not touched: %s refused a version change (see there), so no host is changed", strings.Join(r.refused, ", ")))
+		h.fail("plan", fmt.Errorf("not touched: %s refused (see there), so no host is changed", strings.Join(r.refused, ", ")))
 	}
 }
 

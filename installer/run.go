@@ -135,7 +135,7 @@ func (r *HostResult) Err() error { return r.err }
 type Run struct {
 	Opts    Options
 	Hosts   []*HostRun
-	refused []string // hosts that would go below a downgrade floor (floorRefusals)
+	refused []string // hosts that refused to be changed (floorRefusals)
 	started time.Time
 	now     func() time.Time // the clock hosts are timed with
 
@@ -351,7 +351,8 @@ func (r *Run) locksStep(ctx context.Context) fleetStep {
 }
 
 // floorsMayRefuse: only an inventory naming a version below a downgrade
-// floor can make a host refuse.
+// floor, or a run that changes only some Prometheus hosts' targets while
+// TLS is on, can make a host refuse.
 func (r *Run) floorsMayRefuse() bool {
 	for _, c := range catalog.All() {
 		v := r.Opts.Inventory.Versions[c.Name]
@@ -359,13 +360,21 @@ func (r *Run) floorsMayRefuse() bool {
 			return true
 		}
 	}
+	for _, h := range r.Hosts {
+		if r.tlsOn() && r.targetsOnly(h) {
+			return true
+		}
+	}
 	return false
 }
 
 // mayRefuse: only a host running a component whose inventory version is
-// below its downgrade floor can refuse, and then no host may change until
-// each of those is read.
+// below its downgrade floor, or one taking part for its targets only while
+// TLS is on, can refuse; then no host may change until each of those is read.
 func (r *Run) mayRefuse(h *HostRun) bool {
+	if r.tlsOn() && r.targetsOnly(h) {
+		return true
+	}
 	inv := r.Opts.Inventory
 	for _, c := range component.All() {
 		f := catalog.Get(c.Name())
@@ -376,6 +385,9 @@ func (r *Run) mayRefuse(h *HostRun) bool {
 	}
 	return false
 }
+
+// tlsOn: the run's security has a CA (security.tls is not off).
+func (r *Run) tlsOn() bool { return r.sec != nil && r.sec.ca != nil }
 
 // timed runs one step of h's work and stretches h's time over it.
 func (r *Run) timed(h *HostRun, step func() error) error {

@@ -164,12 +164,8 @@ func (certsPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		reason = ca.Renewal(current, subj, now, true)
 	}
 	// A Prometheus host outside --hosts takes part for its targets only: its
-	// certificate waits for a run that names it. One still in clear text
-	// (installed before TLS) cannot: its targets would be rendered https
-	// while Prometheus itself and the other hosts are not converted yet.
-	if r.targetsOnly(h) && current == nil {
-		return fmt.Errorf("its stack predates TLS (no certificate yet): run obsbox apply for every host first, which converts the stack, then this command")
-	}
+	// certificate waits for a run that names it (refusal keeps a clear-text
+	// one out of the run).
 	if reason == "" || r.targetsOnly(h) {
 		h.tls = &plan.HostTLS{Cert: current}
 		return nil
