@@ -46,6 +46,27 @@ func exactlyOnce(t *testing.T, hook *webhook, instance string, meanwhile func())
 	}
 }
 
+// firingOn waits until the Prometheus at promURL fires an alert with these labels.
+func firingOn(t *testing.T, promURL string, labels map[string]string) {
+	t.Helper()
+	eventually(t, 90*time.Second, fmt.Sprintf("%v firing on %s", labels, promURL), func() error {
+		alerts, err := firingAlerts(promURL)
+		if err != nil {
+			return err
+		}
+	next:
+		for _, a := range alerts {
+			for k, v := range labels {
+				if a[k] != v {
+					continue next
+				}
+			}
+			return nil
+		}
+		return fmt.Errorf("firing: %v", alerts)
+	})
+}
+
 // bootNames matches the per-boot part of systemd's PrivateTmp folder names.
 var bootNames = regexp.MustCompile(`(/var/tmp/systemd-private-)[0-9a-f]{32}(-\S+\.service)-[A-Za-z0-9]{6}`)
 
@@ -279,18 +300,7 @@ func TestHA(t *testing.T) {
 			t.Fatal(err)
 		}
 		exactlyOnce(t, hook, "h1", func() {
-			eventually(t, 90*time.Second, "PrometheusReplicaDown for h1 on h2", func() error {
-				alerts, err := firingAlerts(prom("h2"))
-				if err != nil {
-					return err
-				}
-				for _, a := range alerts {
-					if a["alertname"] == "PrometheusReplicaDown" && a["instance"] == "h1" && a["severity"] == "ticket" {
-						return nil
-					}
-				}
-				return fmt.Errorf("firing: %v", alerts)
-			})
+			firingOn(t, prom("h2"), map[string]string{"alertname": "PrometheusReplicaDown", "instance": "h1", "severity": "ticket"})
 		})
 		var since []time.Time
 		for _, at := range hook.arrivals("Watchdog") {
@@ -311,18 +321,7 @@ func TestHA(t *testing.T) {
 			t.Fatal(err)
 		}
 		exactlyOnce(t, hook, "h5", func() {
-			eventually(t, 90*time.Second, "AlertmanagerClusterDegraded for h3 on h2", func() error {
-				alerts, err := firingAlerts(prom("h2"))
-				if err != nil {
-					return err
-				}
-				for _, a := range alerts {
-					if a["alertname"] == "AlertmanagerClusterDegraded" && a["instance"] == "h3" {
-						return nil
-					}
-				}
-				return fmt.Errorf("firing: %v", alerts)
-			})
+			firingOn(t, prom("h2"), map[string]string{"alertname": "AlertmanagerClusterDegraded", "instance": "h3"})
 		})
 	})
 

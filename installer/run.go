@@ -191,12 +191,9 @@ func newRunOver(opts Options, withPrometheus bool) (*Run, error) {
 	return r, nil
 }
 
-// runPhases takes every host still in the run through phases, each host
-// at its own pace: a slow or dead host holds up no other. At most
-// Concurrency hosts are inside a phase at once; a host whose phase fails
-// leaves the run. Steps that must see every host (the lock order, the
-// downgrade floors, rollout batches) run between calls.
-func (r *Run) runPhases(ctx context.Context, phases []Phase) {
+// begin sets what every run's pipelines need once: the clock, the start
+// time and the name the locks carry.
+func (r *Run) begin() {
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -206,6 +203,15 @@ func (r *Run) runPhases(ctx context.Context, phases []Phase) {
 	if r.locking && r.lockHolder == "" {
 		r.lockHolder = r.holder()
 	}
+}
+
+// runPhases takes every host still in the run through phases, each host
+// at its own pace: a slow or dead host holds up no other. At most
+// Concurrency hosts are inside a phase at once; a host whose phase fails
+// leaves the run. Steps that must see some hosts first (the lock order, the
+// refusals) go through runAround; rollout batches run between calls.
+func (r *Run) runPhases(ctx context.Context, phases []Phase) {
+	r.begin()
 	sem := make(chan struct{}, r.Opts.Concurrency)
 	// The log marks when the first host enters each phase.
 	entered := make([]sync.Once, len(phases))
@@ -284,15 +290,7 @@ func (r *Run) runAround(ctx context.Context, before []Phase, step fleetStep, aft
 		r.runPhases(ctx, append(slices.Clip(before), after...))
 		return
 	}
-	if r.now == nil {
-		r.now = time.Now
-	}
-	if r.started.IsZero() {
-		r.started = r.now()
-	}
-	if r.locking && r.lockHolder == "" {
-		r.lockHolder = r.holder()
-	}
+	r.begin()
 	var hosts []*HostRun
 	needed := map[*HostRun]bool{}
 	var read sync.WaitGroup
