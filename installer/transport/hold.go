@@ -25,8 +25,8 @@ var LockPath = "/run/obsbox.lock"
 // "timeout HOLDER". After the flock it checks that the file locked is still
 // the one at $L, since uninstall deletes the file while holding it. A
 // holder empties the file as it lets go; "locked recent" says the previous
-// holder let go moments ago or died without emptying it, so a state read
-// beside the lock may predate that holder's last change.
+// holder let go moments ago or died without emptying it (Lock.Contended:
+// only logged now, as the installer reads the state under the lock).
 //
 // The script given to LockAndRun runs in a subshell once the lock is held
 // (its stdout framed by "ran RC BYTES", its stderr on the session's), so a
