@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/hoststate"
 	"github.com/obsbox/obsbox/installer/plan"
 	"github.com/obsbox/obsbox/installer/shell"
@@ -45,30 +44,11 @@ type removePhase struct{ u *uninstallRun }
 func (removePhase) Title() string { return "remove" }
 
 func (p removePhase) Run(ctx context.Context, r *Run, h *HostRun) error {
-	if done, ok := p.u.promDone[h]; ok {
-		defer close(done) // however this host's removal ends
-	}
 	rm := h.removal
 	if rm == nil || rm.Empty() {
 		// Nothing of obsbox's but the lock this run made: delete it too.
 		_, err := h.Conn.Run(ctx, "rm -f "+shell.Quote(transport.LockPath))
 		return err
-	}
-	if h.records(catalog.VictoriaMetrics) {
-		for other, done := range p.u.promDone {
-			if other == h {
-				continue
-			}
-			select {
-			case <-done:
-			case <-ctx.Done():
-				return context.Cause(ctx)
-			}
-		}
-	}
-	if h.records(catalog.Alertmanager) {
-		p.u.amTurn.Lock()
-		defer p.u.amTurn.Unlock()
 	}
 	out, err := h.Conn.Run(ctx, rm.Script())
 	done, notes, complete := rm.Done(out)
