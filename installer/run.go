@@ -348,18 +348,10 @@ func (r *Run) locksStep(ctx context.Context) fleetStep {
 	return fleetStep{needs: everyHost, run: func() { r.settleLocks(ctx) }}
 }
 
-// floorsMayRefuse: only an inventory naming a version below a downgrade
-// floor, or a run that changes only some Prometheus hosts' targets while
-// TLS is on, can make a host refuse.
+// floorsMayRefuse: some host of the run may refuse.
 func (r *Run) floorsMayRefuse() bool {
-	for _, c := range catalog.All() {
-		v := r.Opts.Inventory.Versions[c.Name]
-		if c.DowngradeFloor != nil && v != "" && bundles.CompareVersions(v, c.DowngradeFloor.Min) < 0 {
-			return true
-		}
-	}
 	for _, h := range r.Hosts {
-		if r.tlsOn() && r.targetsOnly(h) {
+		if h.Result.err == nil && r.mayRefuse(h) {
 			return true
 		}
 	}
