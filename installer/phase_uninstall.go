@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/hoststate"
 	"github.com/obsbox/obsbox/installer/plan"
 	"github.com/obsbox/obsbox/installer/shell"
@@ -17,6 +18,7 @@ type removalPlanPhase struct{ u *uninstallRun }
 func (removalPlanPhase) Title() string { return "plan removal" }
 
 func (p removalPlanPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
+	defer p.u.order.donePlanning(h)
 	staging := h.Conn.StagingDir()
 	out, err := h.Conn.Run(ctx, plan.RemovalProbe(h.State.Record, staging).Script())
 	if err != nil {
@@ -44,13 +46,23 @@ type removePhase struct{ u *uninstallRun }
 func (removePhase) Title() string { return "remove" }
 
 func (p removePhase) Run(ctx context.Context, r *Run, h *HostRun) error {
+	defer p.u.order.doneRemoving(h)
 	rm := h.removal
 	if rm == nil || rm.Empty() {
 		// Nothing of obsbox's but the lock this run made: delete it too.
 		_, err := h.Conn.Run(ctx, "rm -f "+shell.Quote(transport.LockPath))
 		return err
 	}
+	endTurn, err := p.u.order.turn(ctx, h, func(ctx context.Context) error {
+		unit := shell.Quote(catalog.UnitName(catalog.Prometheus))
+		_, err := h.Conn.Run(ctx, "if systemctl is-active --quiet "+unit+"; then systemctl stop "+unit+"; fi")
+		return err
+	})
+	if err != nil {
+		return err
+	}
 	out, err := h.Conn.Run(ctx, rm.Script())
+	endTurn()
 	done, notes, complete := rm.Done(out)
 	steps := len(done)
 	for _, n := range notes {

@@ -94,6 +94,9 @@ type HostRun struct {
 
 	// started and ended bound the host's own work, for its TIME.
 	started, ended time.Time
+	// gone is closed when the host leaves the run (failed or stopped), so
+	// a host waiting for one of its steps stops waiting.
+	gone signal
 
 	lock     *transport.Lock // the host's run lock, for runs that change hosts
 	lockBusy bool            // another run held the lock: this run must wait for it
@@ -404,6 +407,7 @@ func (r *Run) interruptAll(step string) {
 // interrupt notes that the run stopped before the host was done. A host
 // with nothing to do is done already: it stays ok.
 func (h *HostRun) interrupt(step string) {
+	h.gone.close()
 	if h.Plan != nil && h.Plan.Empty() {
 		return
 	}
@@ -459,6 +463,7 @@ func (r *Run) finish() {
 }
 
 func (h *HostRun) fail(step string, err error) {
+	h.gone.close()
 	h.Result.err = err
 	h.Result.Error = err.Error()
 	h.Result.Phase = step
@@ -580,4 +585,20 @@ func (r *Run) announceUpload(h *HostRun) {
 		r.uploadMu.Unlock()
 		r.Opts.Progress.SetTotals(len(r.Hosts), total)
 	}
+}
+
+// signal is a channel closed once; its zero value is ready to use.
+type signal struct {
+	made, closed sync.Once
+	ch           chan struct{}
+}
+
+func (s *signal) C() <-chan struct{} {
+	s.made.Do(func() { s.ch = make(chan struct{}) })
+	return s.ch
+}
+
+func (s *signal) close() {
+	s.C()
+	s.closed.Do(func() { close(s.ch) })
 }
