@@ -23,7 +23,7 @@ func TestConnectionFaults(t *testing.T) {
 	s := newStack(t, 2)
 	s.webhook = "http://" + harness.BridgeAddress() + ":1/"
 	// A third host whose address answers nothing: no machine is booted there.
-	dead := harness.Host{Name: "h9", Address: strings.TrimSuffix(s.c.Hosts[0].Address, ".11") + ".29"}
+	dead := harness.Host{Name: "h9", Address: harness.UnusedAddress()}
 	hosts := append(append([]harness.Host{}, s.c.Hosts...), dead)
 
 	t.Run("an unreachable host fails alone", func(t *testing.T) {

@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -123,19 +125,37 @@ func TestHarnessHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("Down took %s", time.Since(began).Round(time.Millisecond))
-	if procs := nspawnProcesses(t); len(procs) > 0 {
+	names := make([]string, len(c.Hosts))
+	for i, h := range c.Hosts {
+		names[i] = harness.MachineName(h.Name)
+	}
+	if procs := nspawnProcesses(t, names); len(procs) > 0 {
 		t.Errorf("systemd-nspawn still running after Down: %v", procs)
 	}
-	if out, _ := exec.Command("ip", "-o", "link", "show", "master", "obsbr0").CombinedOutput(); strings.Contains(string(out), "vb-h") {
-		t.Errorf("bridge members left after Down: %s", out)
+	// Under the bridge lock no other host set is adding or removing the
+	// bridge: it is gone, or another set's hosts are on it.
+	lock, err := os.OpenFile(harness.BridgeLock(), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := exec.Command("ip", "link", "show", "obsbr0").Run(); err == nil {
-		t.Error("bridge obsbr0 still exists after Down")
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	bridge := harness.Bridge()
+	members, _ := exec.Command("ip", "-o", "link", "show", "master", bridge).CombinedOutput()
+	for _, m := range names {
+		if strings.Contains(string(members), "vb-"+m+"@") || strings.Contains(string(members), "vb-"+m+":") {
+			t.Errorf("%s's veth left on the bridge after Down: %s", m, members)
+		}
+	}
+	if err := exec.Command("ip", "link", "show", bridge).Run(); err == nil && strings.TrimSpace(string(members)) == "" {
+		t.Errorf("bridge %s still exists after Down, with no host of any set on it", bridge)
 	}
 }
 
-// nspawnProcesses lists live systemd-nspawn processes booted on the test bridge.
-func nspawnProcesses(t *testing.T) []string {
+// nspawnProcesses lists live systemd-nspawn processes of these machines.
+func nspawnProcesses(t *testing.T, machines []string) []string {
 	t.Helper()
 	paths, err := filepath.Glob("/proc/[0-9]*/cmdline")
 	if err != nil {
@@ -148,8 +168,13 @@ func nspawnProcesses(t *testing.T) []string {
 			continue // exited meanwhile, or a zombie
 		}
 		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		if filepath.Base(args[0]) == "systemd-nspawn" && strings.Contains(string(b), "--network-bridge=obsbr0") {
-			found = append(found, strings.Join(args, " "))
+		if filepath.Base(args[0]) != "systemd-nspawn" {
+			continue
+		}
+		for i, a := range args {
+			if a == "-M" && i+1 < len(args) && slices.Contains(machines, args[i+1]) {
+				found = append(found, strings.Join(args, " "))
+			}
 		}
 	}
 	return found

@@ -12,10 +12,13 @@
 #   hosts.sh start NAME  boot it again
 #   hosts.sh reboot NAME stop, then start
 #
-# The bridge is one resource per machine, so a run holds flock on $RUN_LOCK for its
-# whole life. By hand, `up` leaves a small holder process with the lock and `down`
-# ends it. The Go harness holds the lock itself and calls this script with
-# OBSBOX_E2E_LOCKED=1 and OBSBOX_E2E_OWNER_PID=<its pid>.
+# A host set (its state folder, addresses and machine names) is one run's: a run
+# holds flock on $RUN_LOCK for its whole life. By hand, `up` leaves a small holder
+# process with the lock and `down` ends it. The Go harness holds the lock itself
+# and calls this script with OBSBOX_E2E_LOCKED=1 and OBSBOX_E2E_OWNER_PID=<its pid>.
+# Several sets can share the bridge, each with its own OBSBOX_E2E_STATE, _LOCK,
+# _MACHINES, _MACHINE_PREFIX and _FIRST_HOST (e2e/run-suite.sh runs two); the
+# bridge itself changes only under $BRIDGE_LOCK.
 set -euo pipefail
 
 # shellcheck source=e2e/lib.sh
@@ -116,6 +119,14 @@ host_names() {
 
 host_get() { cat "$STATE/hosts/$1/$2" 2>/dev/null || true; }
 
+# machine_of NAME: the host's machine name (hosts recorded before there was
+# one are named as the host).
+machine_of() {
+	local m
+	m=$(host_get "$1" machine)
+	echo "${m:-$1}"
+}
+
 host_running() {
 	proc_is "$(host_get "$1" pid)" "$(host_get "$1" start)"
 }
@@ -172,6 +183,7 @@ prepare_host() {
 	echo "$dir" >"$STATE/hosts/$name/dir"
 	echo "$flavour" >"$STATE/hosts/$name/flavour"
 	echo "$lower" >"$STATE/hosts/$name/rootfs"
+	echo "$MACHINE_PREFIX$name" >"$STATE/hosts/$name/machine"
 
 	local root=$dir/root
 	echo "$name" >"$root/etc/hostname"
@@ -222,9 +234,9 @@ boot_host() {
 	[ "$mode" = overlay ] && mount_root "$dir" "$(host_get "$name" rootfs)"
 	# A background job of a non-interactive shell is no process-group leader, so
 	# setsid does not fork and $! is systemd-nspawn's own PID.
-	setsid systemd-nspawn -D "$dir/root" -b -M "$name" --register=no --keep-unit \
+	setsid systemd-nspawn -D "$dir/root" -b -M "$(machine_of "$name")" --hostname="$name" --register=no --keep-unit \
 		--network-bridge="$BRIDGE" --link-journal=no --console=read-only \
-		</dev/null >"$STATE/hosts/$name/console.log" 2>&1 9>&- &
+		</dev/null >"$STATE/hosts/$name/console.log" 2>&1 8>&- 9>&- &
 	pid=$!
 	echo "$pid" >"$STATE/hosts/$name/pid"
 	proc_starttime "$pid" >"$STATE/hosts/$name/start"
@@ -268,7 +280,7 @@ wait_hosts() {
 	local check=$1 name bad=0 result pids=()
 	shift
 	for name in "$@"; do
-		wait_host "$name" "$check" >"$STATE/hosts/$name/boot" 2>&1 9>&- &
+		wait_host "$name" "$check" >"$STATE/hosts/$name/boot" 2>&1 8>&- 9>&- &
 		pids+=($!)
 	done
 	# Only these jobs: the hosts and the lock holder are children too.
@@ -314,8 +326,10 @@ stop_host() {
 	fi
 	rm -f "$STATE/hosts/$name/pid" "$STATE/hosts/$name/start"
 	# systemd-nspawn removes its veth when it exits; a killed one may not.
-	if ip link show "vb-$name" 2>/dev/null | grep -q "master $BRIDGE "; then
-		ip link del "vb-$name" || true
+	local veth
+	veth=vb-$(machine_of "$name")
+	if ip link show "$veth" 2>/dev/null | grep -q "master $BRIDGE "; then
+		ip link del "$veth" || true
 	fi
 	[ "$(host_get "$name" mode)" = overlay ] && unmount_root "$(host_get "$name" dir)"
 	return 0
@@ -331,6 +345,22 @@ write_known_hosts() {
 
 # ---- the bridge ------------------------------------------------------------
 
+# hold_bridge takes the bridge lock on fd 8 (the hosts do not inherit it);
+# taking it again while held does nothing.
+BRIDGE_HELD=0
+hold_bridge() {
+	[ "$BRIDGE_HELD" = 1 ] && return 0
+	exec 8>"$BRIDGE_LOCK"
+	flock 8
+	BRIDGE_HELD=1
+}
+
+release_bridge() {
+	[ "$BRIDGE_HELD" = 1 ] || return 0
+	exec 8>&-
+	BRIDGE_HELD=0
+}
+
 setup_bridge() {
 	if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
 		ip link add "$BRIDGE" type bridge || die "cannot create bridge $BRIDGE"
@@ -341,13 +371,18 @@ setup_bridge() {
 	ip link set "$BRIDGE" up
 }
 
+# remove_bridge_if_unused leaves a bridge another host set still uses.
 remove_bridge_if_unused() {
-	ip link show "$BRIDGE" >/dev/null 2>&1 || return 0
-	if [ -n "$(ip -o link show master "$BRIDGE" 2>/dev/null)" ]; then
+	local held=$BRIDGE_HELD
+	hold_bridge
+	if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+		:
+	elif [ -n "$(ip -o link show master "$BRIDGE" 2>/dev/null)" ]; then
 		log "bridge $BRIDGE still has members; leaving it"
-		return 0
+	else
+		ip link del "$BRIDGE"
 	fi
-	ip link del "$BRIDGE"
+	[ "$held" = 1 ] || release_bridge
 }
 
 # ---- whole runs ------------------------------------------------------------
@@ -395,6 +430,9 @@ cmd_up() {
 	fi
 	parse_flavours "$n" "${2:-}"
 	[[ $PREFIX =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || die "OBSBOX_E2E_PREFIX must look like 10.99.0, got '$PREFIX'"
+	if ! [[ $FIRST_HOST =~ ^[0-9]+$ ]] || [ "$FIRST_HOST" -lt 2 ] || [ $((FIRST_HOST + n - 1)) -gt 254 ]; then
+		die "OBSBOX_E2E_FIRST_HOST=$FIRST_HOST leaves no room for $n hosts (addresses $PREFIX.2 to $PREFIX.254)"
+	fi
 	need_root
 	take_run_lock
 	local began=$SECONDS
@@ -430,17 +468,20 @@ cmd_up() {
 	save_run
 	trap 'log "up failed; removing the hosts it started"; teardown' EXIT
 
+	# From the bridge's making until the hosts are on it, no other set may remove it.
+	hold_bridge
 	setup_bridge
 	local i name names=()
 	for ((i = 1; i <= n; i++)); do
 		name=h$i
-		prepare_host "$name" "$PREFIX.$((10 + i))" "${HOST_FLAVOURS[$((i - 1))]}"
+		prepare_host "$name" "$PREFIX.$((FIRST_HOST - 1 + i))" "${HOST_FLAVOURS[$((i - 1))]}"
 		boot_host "$name"
 		names+=("$name")
 	done
 	write_known_hosts
 	local booted=$SECONDS
 	wait_hosts strict "${names[@]}" || die "test hosts did not come up"
+	release_bridge
 	trap - EXIT
 	log "$n host(s) (${HOST_FLAVOURS[*]}) running after $((SECONDS - began))s (setup $((booted - began))s, boot $((SECONDS - booted))s); known_hosts: $STATE/known_hosts"
 	for name in "${names[@]}"; do
@@ -479,9 +520,12 @@ cmd_start() {
 	check_may_change || die "the run that started the hosts has exited; use 'hosts.sh down'"
 	[ -d "$STATE/hosts/$name" ] || die "no test host named '$name' (have: $(host_names | tr '\n' ' '))"
 	host_running "$name" && die "$name is already running"
+	hold_bridge
+	setup_bridge
 	boot_host "$name"
 	# Tests may have changed the host's key on purpose: no strict check here.
 	wait_hosts loose "$name" || die "$name did not come up"
+	release_bridge
 }
 
 cmd_status() {

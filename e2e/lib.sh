@@ -17,6 +17,14 @@ RUN_LOCK=${OBSBOX_E2E_LOCK:-/run/obsbox-e2e.lock}
 MACHINES=${OBSBOX_E2E_MACHINES:-/var/tmp/obsbox-e2e/machines}
 PREFIX=${OBSBOX_E2E_PREFIX:-10.99.0}
 BRIDGE=${OBSBOX_E2E_BRIDGE:-obsbr0}
+# Prepended to each host's machine name (its veth is vb-<machine>), so that a
+# second host set on its own bridge can run beside this one.
+MACHINE_PREFIX=${OBSBOX_E2E_MACHINE_PREFIX:-}
+# The last octet of h1's address; h2 gets the next one, and so on.
+FIRST_HOST=${OBSBOX_E2E_FIRST_HOST:-11}
+# Every host set on this machine shares the bridge: it is made, given its
+# first members and removed under this lock.
+BRIDGE_LOCK=${OBSBOX_E2E_BRIDGE_LOCK:-/run/obsbox-e2e-bridge.lock}
 
 # Packages the hosts' root filesystem is bootstrapped with (see shared TESTING.md).
 ROOTFS_PACKAGES=systemd,systemd-sysv,dbus,openssh-server,iproute2,ifupdown,sudo,ca-certificates,curl,procps
@@ -100,13 +108,20 @@ ensure_rootfs() {
 	[ "$bad" = 0 ] || die "could not bootstrap every host flavour (${missing[*]})"
 }
 
-# ensure_key creates the harness key pair once.
+# ensure_key creates the harness key pair once, under a lock: host sets
+# starting together must not each make their own.
 ensure_key() {
 	[ -s "$KEY" ] && [ -s "$KEY.pub" ] && return 0
 	mkdir -p "$CACHE"
-	rm -f "$KEY" "$KEY.pub"
-	ssh-keygen -q -t ed25519 -N '' -C obsbox-e2e-harness -f "$KEY" </dev/null >/dev/null ||
-		die "cannot create the harness key $KEY"
+	local fd
+	exec {fd}>"$CACHE/key.lock"
+	flock "$fd"
+	if ! [ -s "$KEY" ] || ! [ -s "$KEY.pub" ]; then
+		rm -f "$KEY" "$KEY.pub"
+		ssh-keygen -q -t ed25519 -N '' -C obsbox-e2e-harness -f "$KEY" </dev/null >/dev/null ||
+			die "cannot create the harness key $KEY"
+	fi
+	exec {fd}>&-
 }
 
 # proc_starttime prints a process's start time (clock ticks since boot), which

@@ -3,8 +3,10 @@
 // bridge obsbr0 (see e2e/hosts.sh, which does the work), and serves the locally
 // built release bundles as a mirror. It is compiled only by e2e tests.
 //
-// A Cluster holds flock on the run lock (/run/obsbox-e2e.lock) from Up to Down,
-// so runs on one machine never share or tear down each other's hosts.
+// A Cluster holds flock on its host set's run lock (/run/obsbox-e2e.lock by
+// default) from Up to Down, so runs on one machine never share or tear down
+// each other's hosts. Another set (OBSBOX_E2E_STATE, _LOCK, _MACHINES,
+// _MACHINE_PREFIX, _FIRST_HOST) can run beside it on the same bridge.
 package harness
 
 import (
@@ -186,6 +188,20 @@ func (c *Cluster) release() {
 // BridgeAddress is this machine's address on the test bridge: a server a test
 // starts there (a webhook receiver, say) is reachable from every host.
 func BridgeAddress() string { return prefix() + ".1" }
+
+// UnusedAddress is an address on the test bridge that no host of any set
+// gets (they start at .11): a host there never answers.
+func UnusedAddress() string { return prefix() + ".9" }
+
+// Bridge is the test bridge's name; several host sets may share it.
+func Bridge() string { return envOr("OBSBOX_E2E_BRIDGE", "obsbr0") }
+
+// BridgeLock is the lock under which the bridge is made and removed.
+func BridgeLock() string { return envOr("OBSBOX_E2E_BRIDGE_LOCK", "/run/obsbox-e2e-bridge.lock") }
+
+// MachineName is the machine name a host of this set boots under (its
+// veth is vb-<machine name>).
+func MachineName(host string) string { return os.Getenv("OBSBOX_E2E_MACHINE_PREFIX") + host }
 
 // MirrorDir is where e2e/build-bundles.sh lays out the release bundles, in the
 // upstream download layout.
