@@ -170,6 +170,7 @@ func newRunOver(opts Options, withPrometheus bool) (*Run, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
+	opts.Out = &lineWriter{w: opts.Out} // hosts write their lines from their own goroutines
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -601,4 +602,17 @@ func (s *signal) C() <-chan struct{} {
 func (s *signal) close() {
 	s.C()
 	s.closed.Do(func() { close(s.ch) })
+}
+
+// lineWriter lets the hosts' goroutines share one writer: each Write goes
+// through whole.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -148,25 +148,32 @@ func (c *Conn) LockAndRun(ctx context.Context, holder string, wait time.Duration
 			return nil, nil, c.connErr("starting the lock session", err)
 		}
 	}
-	lines := make(chan string, 4)
-	var ran []byte // the script's stdout, read before its "ran" line is passed on
+	// A "ran" line comes with the script's exit code and stdout, read here
+	// before the line is passed on.
+	type lockLine struct {
+		text string
+		ran  bool
+		rc   int
+		out  []byte
+	}
+	lines := make(chan lockLine, 4)
 	go func() {
 		defer close(lines)
 		br := bufio.NewReader(out)
 		for {
-			line, err := br.ReadString('\n')
+			text, err := br.ReadString('\n')
 			if err != nil {
 				return
 			}
-			line = strings.TrimSuffix(line, "\n")
-			var rc, n int
-			if _, err := fmt.Sscanf(line, "ran %d %d", &rc, &n); err == nil && strings.HasPrefix(line, "ran ") {
-				ran = make([]byte, n)
-				if _, err := io.ReadFull(br, ran); err != nil {
+			l := lockLine{text: strings.TrimSuffix(text, "\n")}
+			var n int
+			if _, err := fmt.Sscanf(l.text, "ran %d %d", &l.rc, &n); err == nil && strings.HasPrefix(l.text, "ran ") {
+				l.ran, l.out = true, make([]byte, n)
+				if _, err := io.ReadFull(br, l.out); err != nil {
 					return
 				}
 			}
-			lines <- line
+			lines <- l
 		}
 	}()
 	var exitErr error
@@ -183,11 +190,12 @@ func (c *Conn) LockAndRun(ctx context.Context, holder string, wait time.Duration
 		case <-scriptTimeout:
 			l.Release()
 			return nil, nil, fmt.Errorf("script %q under the lock: timed out after %s", firstLine(script), c.cfg.CommandTimeout)
-		case line, ok := <-lines:
+		case got, ok := <-lines:
 			if !ok {
 				<-l.done
 				return nil, nil, c.lockFailure(exitErr, stderr)
 			}
+			line := got.text
 			switch {
 			case line == "locked" || line == "locked recent":
 				l.Contended = l.Contended || line == "locked recent"
@@ -196,16 +204,14 @@ func (c *Conn) LockAndRun(ctx context.Context, holder string, wait time.Duration
 					return l, nil, nil
 				}
 				scriptTimeout = time.After(c.cfg.CommandTimeout)
-			case strings.HasPrefix(line, "ran "):
-				var rc int
-				fmt.Sscanf(line, "ran %d", &rc)
+			case got.ran:
 				c.log.Debug("ran script under the lock", "host", c.cfg.Host, "script", firstLine(script),
-					"bytes", len(script), "duration", time.Since(start), "rc", rc)
-				if rc != 0 {
+					"bytes", len(script), "duration", time.Since(start), "rc", got.rc)
+				if got.rc != 0 {
 					l.Release()
-					return nil, ran, &ExitError{Host: c.cfg.Host, Code: rc, Stderr: stderr.String()}
+					return nil, got.out, &ExitError{Host: c.cfg.Host, Code: got.rc, Stderr: stderr.String()}
 				}
-				return l, ran, nil
+				return l, got.out, nil
 			case strings.HasPrefix(line, "busy "):
 				if wait <= 0 {
 					l.Release()

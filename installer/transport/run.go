@@ -168,13 +168,19 @@ func (c *Conn) Run(ctx context.Context, script string) ([]byte, error) {
 	if err != nil {
 		return nil, c.connErr("opening session", err)
 	}
+	// One goroutine owns stdin: x/crypto's channel must not be closed for
+	// writing while a write is under way. A write blocks only while the
+	// script has not all arrived (nothing runs yet then), and ends with
+	// the session.
 	var closeIn sync.Once
+	closeAsked := make(chan struct{})
+	closeStdin := func() { closeIn.Do(func() { close(closeAsked) }) }
 	var stdout bytes.Buffer
 	stderr := &stderrFilter{tail: tailBuffer{max: stderrKept}}
 	if c.cfg.User != "root" && c.cfg.SudoPassword != "" {
 		// sudo asks again after a wrong password; an EOF makes it give up
 		// instead of waiting for the command timeout.
-		stderr.onRetry = func() { closeIn.Do(func() { in.Close() }) }
+		stderr.onRetry = closeStdin
 	}
 	sess.Stdout = &stdout
 	sess.Stderr = stderr
@@ -190,13 +196,18 @@ func (c *Conn) Run(ctx context.Context, script string) ([]byte, error) {
 	}
 	// Written aside: when sudo refuses, nothing reads the script, and the
 	// session's end, not a blocked write, tells what happened.
-	go in.Write(stdin)
+	go func() {
+		in.Write(stdin)
+		<-closeAsked
+		in.Close()
+	}()
+	defer closeStdin() // the goroutine ends with the run
 	done := make(chan error, 1)
 	go func() { done <- sess.Wait() }()
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		closeIn.Do(func() { in.Close() })
+		closeStdin()
 		select {
 		case <-done: // the supervisor stopped the script
 		case <-time.After(abandonWait):
