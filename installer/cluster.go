@@ -1,12 +1,8 @@
 package installer
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/obsbox/obsbox/installer/catalog"
@@ -81,26 +77,4 @@ func (r *Run) rejoin(ctx context.Context, h *HostRun, spec *component.Spec) erro
 	}
 	fmt.Fprintf(r.Opts.Out, "%s: %s restarted and back in its cluster of %d\n", h.Host.Name, spec.Component, r.cluster.size)
 	return nil
-}
-
-// clusterMembers reads amClusterMetric at url (a metrics page).
-func clusterMembers(ctx context.Context, client *http.Client, url string) (int, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), amClusterMetric+" "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				return 0, fmt.Errorf("%s: %q is not a number", amClusterMetric, v)
-			}
-			return int(f), nil
-		}
-	}
-	return 0, fmt.Errorf("%s not found at %s", amClusterMetric, url)
 }

@@ -1,7 +1,6 @@
 package installer
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -65,33 +64,19 @@ func (r *Run) healthy(ctx context.Context, h *HostRun, spec *component.Spec) err
 		spec.Component, check, op, err, unit, h.journal(context.Background(), unit))
 }
 
-// probeOnce returns "" when healthy, else what was wrong.
-func probeOnce(ctx context.Context, client *http.Client, url, reloadMetric string) string {
+// probeOnce returns "" when url answers 200, else what was wrong.
+func probeOnce(ctx context.Context, client *http.Client, url string) string {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	resp, err := client.Do(req)
 	if err != nil {
 		return err.Error()
 	}
 	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, metricsPageMax)) // read to the end, so the connection is kept
 	if resp.StatusCode != http.StatusOK {
 		return "HTTP " + resp.Status
 	}
-	if reloadMetric == "" {
-		io.Copy(io.Discard, resp.Body)
-		return ""
-	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, reloadMetric+" ") {
-			if strings.TrimSpace(strings.TrimPrefix(line, reloadMetric)) == "1" {
-				return ""
-			}
-			return "the last configuration reload failed (" + reloadMetric + " is 0)"
-		}
-	}
-	return reloadMetric + " not found"
+	return ""
 }
 
 func (h *HostRun) journal(ctx context.Context, unit string) string {

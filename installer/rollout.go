@@ -1,7 +1,6 @@
 package installer
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -193,6 +191,7 @@ func (r *Run) gate(ctx context.Context, h *HostRun, spec *component.Spec, versio
 	defer cancel()
 	unit := catalog.UnitName(spec.Component)
 	client, base := h.endpoint(r, spec.Health.Port)
+	defer client.CloseIdleConnections()
 	check, last := "unit", "not checked yet"
 	// Most services answer within a second or two of their start: poll soon
 	// at first, then back off to once a second.
@@ -218,12 +217,27 @@ func (r *Run) gate(ctx context.Context, h *HostRun, spec *component.Spec, versio
 	}
 }
 
-// restarts is the unit's automatic-restart count when the run read the host:
-// only restarts beyond it are this run's doing.
+// gateOnce is one pass of the gate: the check that failed and what was
+// wrong, or "", "". The unit's state and the endpoint are asked at once:
+// at a distance each is round trips. restarts is the unit's
+// automatic-restart count when the run read the host: only restarts
+// beyond it are this run's doing.
 func (r *Run) gateOnce(ctx context.Context, h *HostRun, client *http.Client, unit, base string, spec *component.Spec, version string, restarts int, before float64) (string, string) {
+	unitMsg := make(chan string, 1)
+	go func() { unitMsg <- unitProblem(ctx, h, unit, restarts) }()
+	check, msg := r.endpointProblem(ctx, client, base, spec, version, before)
+	if m := <-unitMsg; m != "" {
+		return "unit", m
+	}
+	return check, msg
+}
+
+// unitProblem is "" when unit is active and has not restarted by itself
+// since the run read the host.
+func unitProblem(ctx context.Context, h *HostRun, unit string, restarts int) string {
 	out, err := h.Conn.Run(ctx, "systemctl show -p ActiveState,NRestarts "+shell.Quote(unit))
 	if err != nil {
-		return "unit", err.Error()
+		return err.Error()
 	}
 	props := map[string]string{}
 	for _, line := range strings.Split(string(out), "\n") {
@@ -232,31 +246,61 @@ func (r *Run) gateOnce(ctx context.Context, h *HostRun, client *http.Client, uni
 		}
 	}
 	if n, _ := strconv.Atoi(props["NRestarts"]); n > restarts {
-		return "unit", fmt.Sprintf("%s exited and was restarted %d times", unit, n-restarts)
+		return fmt.Sprintf("%s exited and was restarted %d times", unit, n-restarts)
 	}
 	if props["ActiveState"] != "active" {
-		return "unit", unit + " is " + props["ActiveState"]
+		return unit + " is " + props["ActiveState"]
 	}
-	if msg := probeOnce(ctx, client, base+spec.Health.Path, ""); msg != "" {
+	return ""
+}
+
+// endpointProblem checks the component's endpoint: ready, its last reload
+// taken, the wanted version, its cluster whole, the data from before a
+// switch answered. One connection (kept alive) and one read of /metrics.
+func (r *Run) endpointProblem(ctx context.Context, client *http.Client, base string, spec *component.Spec, version string, before float64) (string, string) {
+	hc := spec.Health
+	var page *metricsPage
+	metrics := func(check string) (string, string) {
+		if page != nil {
+			return "", ""
+		}
+		p, err := fetchMetrics(ctx, client, base+"/metrics")
+		if err != nil {
+			return check, err.Error()
+		}
+		page = p
+		return "", ""
+	}
+	if hc.Path == "/metrics" {
+		if check, msg := metrics("health"); msg != "" {
+			return check, msg
+		}
+	} else if msg := probeOnce(ctx, client, base+hc.Path); msg != "" {
 		return "health", msg
 	}
-	if spec.Health.ReloadMetric != "" {
-		if msg := probeOnce(ctx, client, base+"/metrics", spec.Health.ReloadMetric); msg != "" {
+	if hc.ReloadMetric != "" {
+		if check, msg := metrics("reload"); msg != "" {
+			return check, msg
+		}
+		if msg := page.reloadProblem(hc.ReloadMetric); msg != "" {
 			return "reload", msg
 		}
 	}
-	if spec.Health.BuildInfo == "" {
+	if hc.BuildInfo == "" {
 		return "", ""
 	}
-	running, err := buildVersion(ctx, client, base+"/metrics", spec.Health.BuildInfo, spec.Health.VersionLabel)
+	if check, msg := metrics("version"); msg != "" {
+		return check, msg
+	}
+	running, err := page.buildVersion(hc.BuildInfo, hc.VersionLabel)
 	if err != nil {
 		return "version", err.Error()
 	}
 	if normalizeVersion(running) != normalizeVersion(version) {
-		return "version", fmt.Sprintf("%s reports version %q, want %s", spec.Health.BuildInfo, running, version)
+		return "version", fmt.Sprintf("%s reports version %q, want %s", hc.BuildInfo, running, version)
 	}
 	if r.clusterGated(spec.Component) {
-		n, err := clusterMembers(ctx, client, base+"/metrics")
+		n, err := page.clusterMembers()
 		if err != nil {
 			return "cluster", err.Error()
 		}
@@ -270,31 +314,6 @@ func (r *Run) gateOnce(ctx context.Context, h *HostRun, client *http.Client, uni
 		}
 	}
 	return "", ""
-}
-
-// buildVersion reads the version label (label; "" means version) of a *_build_info metric.
-func buildVersion(ctx context.Context, client *http.Client, url, metric, label string) (string, error) {
-	if label == "" {
-		label = "version"
-	}
-	versionLabel := regexp.MustCompile(`[{,]\s*` + regexp.QuoteMeta(label) + `="([^"]*)"`)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, metric+"{") {
-			if m := versionLabel.FindStringSubmatch(line); m != nil {
-				return m[1], nil
-			}
-		}
-	}
-	return "", fmt.Errorf("%s not found at %s", metric, url)
 }
 
 // normalizeVersion drops a leading v and distribution suffixes (2.42.0+ds).
@@ -467,6 +486,7 @@ func dataBefore(ctx context.Context, r *Run, h *HostRun, spec *component.Spec) f
 	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	client, base := h.endpoint(r, spec.Health.Port)
+	defer client.CloseIdleConnections()
 	t, err := instantQuery(qctx, client, base, q, 0)
 	if err != nil {
 		return 0

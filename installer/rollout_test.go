@@ -6,9 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/obsbox/obsbox/installer/catalog"
+	"github.com/obsbox/obsbox/installer/component"
 	"github.com/obsbox/obsbox/installer/inventory"
 )
 
@@ -26,11 +29,55 @@ func TestBuildVersion(t *testing.T) {
 				w.Write([]byte("# HELP x\nother_metric 1\n" + tc.body + "\n"))
 			}))
 			defer srv.Close()
-			got, err := buildVersion(context.Background(), srv.Client(), srv.URL, tc.metric, tc.label)
+			page, err := fetchMetrics(context.Background(), srv.Client(), srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := page.buildVersion(tc.metric, tc.label)
 			if err != nil || got != tc.want {
 				t.Fatalf("got %q, %v; want %q", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestIssue17_GatePassReadsMetricsOnce: the reload state, the version and
+// the cluster size come from one read of /metrics (at 100 ms each read is
+// a round trip or more), and a failed check is named as before.
+func TestIssue17_GatePassReadsMetricsOnce(t *testing.T) {
+	var mu sync.Mutex
+	hits := map[string]int{}
+	reloaded := "1"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits[r.URL.Path]++
+		ok := reloaded
+		mu.Unlock()
+		if r.URL.Path == "/-/ready" {
+			w.Write([]byte("ready\n"))
+			return
+		}
+		w.Write([]byte("alertmanager_config_last_reload_successful " + ok + "\n" +
+			`alertmanager_build_info{version="0.27.0"} 1` + "\nalertmanager_cluster_members 3\n"))
+	}))
+	defer srv.Close()
+	r := &Run{cluster: amCluster{size: 3}}
+	spec := &component.Spec{Component: catalog.Alertmanager, Health: component.Health{Port: 9093,
+		Path: "/-/ready", ReloadMetric: "alertmanager_config_last_reload_successful", BuildInfo: "alertmanager_build_info"}}
+	if check, msg := r.endpointProblem(context.Background(), srv.Client(), srv.URL, spec, "0.27.0", 0); msg != "" {
+		t.Fatalf("%s: %s", check, msg)
+	}
+	if hits["/metrics"] != 1 || hits["/-/ready"] != 1 {
+		t.Errorf("one pass read %v, want /-/ready and /metrics once each", hits)
+	}
+	if check, _ := r.endpointProblem(context.Background(), srv.Client(), srv.URL, spec, "0.35.0", 0); check != "version" {
+		t.Errorf("another version running failed the %q check, want version", check)
+	}
+	mu.Lock()
+	reloaded = "0"
+	mu.Unlock()
+	if check, msg := r.endpointProblem(context.Background(), srv.Client(), srv.URL, spec, "0.27.0", 0); check != "reload" || !strings.Contains(msg, "is 0") {
+		t.Errorf("a failed reload gave %q: %s", check, msg)
 	}
 }
 

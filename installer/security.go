@@ -224,9 +224,12 @@ func clipText(s string) string {
 // host: through the SSH connection to 127.0.0.1, over TLS checked against
 // the obsbox CA for the host's name, with the web user's credentials.
 func (h *HostRun) endpoint(r *Run, port int) (*http.Client, string) {
+	// Kept alive: a gate's passes and checks reuse one tunnel and one TLS
+	// session instead of paying their round trips again; callers close the
+	// idle ones when done.
 	tr := &http.Transport{
-		DialContext:       h.Conn.DialContext,
-		DisableKeepAlives: true,
+		DialContext:     h.Conn.DialContext,
+		IdleConnTimeout: 30 * time.Second,
 	}
 	scheme := "http"
 	var rt http.RoundTripper = tr
@@ -251,6 +254,13 @@ func (b basicAuth) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
 	req.SetBasicAuth(b.user, b.password)
 	return b.next.RoundTrip(req)
+}
+
+// CloseIdleConnections passes http.Client's on to the transport.
+func (b basicAuth) CloseIdleConnections() {
+	if c, ok := b.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 func sortedKeysOf(m map[string]string) []string {

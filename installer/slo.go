@@ -116,6 +116,7 @@ type promSample struct {
 // and credentials).
 func queryPrometheus(ctx context.Context, r *Run, h *HostRun, port int, q string) ([]promSample, error) {
 	client, base := h.endpoint(r, port)
+	defer client.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/query?query="+url.QueryEscape(q), nil)
 	if err != nil {
 		return nil, err

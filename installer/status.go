@@ -118,7 +118,8 @@ func (statusPhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		if row.Unit == "active" {
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			client, base := h.endpoint(r, c.Port(inv))
-			msg := probeOnce(ctx, client, base+catalog.Get(name).Health.Path, "")
+			msg := probeOnce(ctx, client, base+catalog.Get(name).Health.Path)
+			client.CloseIdleConnections()
 			cancel()
 			row.Health = "ok"
 			if msg != "" {
@@ -148,6 +149,7 @@ func (r *Run) clusterHealth(ctx context.Context, h *HostRun, c component.Compone
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	client, base := h.endpoint(r, c.Port(r.Opts.Inventory))
+	defer client.CloseIdleConnections()
 	n, err := clusterMembers(ctx, client, base+"/metrics")
 	if err != nil {
 		return "cluster unknown: " + err.Error()
@@ -278,6 +280,7 @@ func scrapeHealth(ctx context.Context, r *Run, h *HostRun, port int) (map[string
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	client, base := h.endpoint(r, port)
+	defer client.CloseIdleConnections()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/targets?state=active", nil)
 	resp, err := client.Do(req)
 	if err != nil {
