@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -147,9 +148,40 @@ func TestHA(t *testing.T) {
 		})
 	}
 
+	want := []string{"node/h1", "node/h2", "node/h3", "node/h4", "node/h5", "prometheus/h1", "prometheus/h2",
+		"alertmanager/h1", "alertmanager/h2", "alertmanager/h3", "grafana/h3", "victoriametrics/h3"}
+	// onePerTarget: h3's VictoriaMetrics answers `up` at `at` with one series
+	// per target: the two replicas' identical copies are one. newer, when
+	// set, is a time every target's newest sample must be after.
+	onePerTarget := func(at, newer time.Time) error {
+		q := "up"
+		if !newer.IsZero() {
+			q = "timestamp(up)"
+		}
+		got, err := querySeries(vmURL(addr["h3"]), q, at)
+		if err != nil {
+			return err
+		}
+		seen := map[string]int{}
+		for _, sr := range got {
+			seen[sr.Metric["job"]+"/"+sr.Metric["instance"]]++
+			if ts, _ := strconv.ParseFloat(fmt.Sprint(sr.Value[1]), 64); !newer.IsZero() && ts <= float64(newer.Unix()) {
+				return fmt.Errorf("%s/%s: newest sample at %.0f, not after %d", sr.Metric["job"], sr.Metric["instance"], ts, newer.Unix())
+			}
+		}
+		if len(got) != len(want) {
+			return fmt.Errorf("%d up series in VictoriaMetrics, want %d: %v", len(got), len(want), seen)
+		}
+		for _, w := range want {
+			if seen[w] != 1 {
+				return fmt.Errorf("%s has %d series: %v", w, seen[w], seen)
+			}
+		}
+		return nil
+	}
+	var deduplicated time.Time // when VictoriaMetrics first held one series per target
+
 	if !t.Run("every target up on both replicas; the Alertmanager cluster has 3 members", func(t *testing.T) {
-		want := []string{"node/h1", "node/h2", "node/h3", "node/h4", "node/h5", "prometheus/h1", "prometheus/h2",
-			"alertmanager/h1", "alertmanager/h2", "alertmanager/h3", "grafana/h3", "victoriametrics/h3"}
 		for _, p := range proms {
 			eventually(t, 120*time.Second, "every target up on "+p, func() error {
 				got, err := activeTargets(prom(p))
@@ -168,30 +200,28 @@ func TestHA(t *testing.T) {
 			})
 		}
 		clusterOf(t, ams, 3, "0.27.0")
-		// h3's VictoriaMetrics answers `up` with one series per target: the
-		// two replicas' identical copies are one.
 		eventually(t, 120*time.Second, "one up series per target in VictoriaMetrics", func() error {
-			got, err := querySeries(vmURL(addr["h3"]), "up", time.Now())
-			if err != nil {
-				return err
-			}
-			seen := map[string]int{}
-			for _, sr := range got {
-				seen[sr.Metric["job"]+"/"+sr.Metric["instance"]]++
-			}
-			if len(got) != len(want) {
-				return fmt.Errorf("%d up series in VictoriaMetrics, want %d: %v", len(got), len(want), seen)
-			}
-			for _, w := range want {
-				if seen[w] != 1 {
-					return fmt.Errorf("%s has %d series: %v", w, seen[w], seen)
-				}
-			}
-			return nil
+			deduplicated = time.Now()
+			return onePerTarget(deduplicated, time.Time{})
 		})
 	}) {
 		return
 	}
+
+	t.Run("VictoriaMetrics keeps one series per target across a restart of either Prometheus", func(t *testing.T) {
+		for _, p := range proms {
+			if _, err := s.c.SSH(p, "systemctl restart obsbox-prometheus.service"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		restarted := time.Now()
+		eventually(t, 120*time.Second, "the series from before the restarts, and new samples, one per target", func() error {
+			if err := onePerTarget(deduplicated, time.Time{}); err != nil {
+				return fmt.Errorf("before the restarts: %w", err)
+			}
+			return onePerTarget(time.Now(), restarted)
+		})
+	})
 
 	t.Run("status and plan show the replicas and the cluster", func(t *testing.T) {
 		r := s.obsbox("status")
