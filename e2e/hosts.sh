@@ -328,7 +328,7 @@ stop_host() {
 	# systemd-nspawn removes its veth when it exits; a killed one may not.
 	local veth
 	veth=vb-$(machine_of "$name")
-	if ip link show "$veth" 2>/dev/null | grep -q "master $BRIDGE "; then
+	if [[ $(ip link show "$veth" 2>/dev/null) == *"master $BRIDGE "* ]]; then
 		ip link del "$veth" || true
 	fi
 	[ "$(host_get "$name" mode)" = overlay ] && unmount_root "$(host_get "$name" dir)"
@@ -365,7 +365,10 @@ setup_bridge() {
 	if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
 		ip link add "$BRIDGE" type bridge || die "cannot create bridge $BRIDGE"
 	fi
-	if ! ip -o addr show dev "$BRIDGE" | grep -q " $PREFIX.1/24 "; then
+	# Read whole, not piped into grep -q: with pipefail, ip's SIGPIPE when grep
+	# stops at the first match reads as "no address" (the bridge another set
+	# keeps has more than one line).
+	if [[ $(ip -o addr show dev "$BRIDGE") != *" $PREFIX.1/24 "* ]]; then
 		ip addr add "$PREFIX.1/24" dev "$BRIDGE" || die "cannot add $PREFIX.1/24 to $BRIDGE"
 	fi
 	ip link set "$BRIDGE" up
