@@ -12,8 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 GO=${GO:-go}
 SETS=${E2E_SETS:-2}
-# Set 1's cases: about as long together as all the others (21 and 22 minutes
-# in the first run of both sets).
+# Set 1's cases: about as long together as all the others (20 minutes each
+# in a full run here).
 SET1=${E2E_SET1:-TestSLO|TestHA|TestSecurityConversion}
 FILTER='^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go:'
 
