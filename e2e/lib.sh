@@ -17,8 +17,8 @@ RUN_LOCK=${OBSBOX_E2E_LOCK:-/run/obsbox-e2e.lock}
 MACHINES=${OBSBOX_E2E_MACHINES:-/var/tmp/obsbox-e2e/machines}
 PREFIX=${OBSBOX_E2E_PREFIX:-10.99.0}
 BRIDGE=${OBSBOX_E2E_BRIDGE:-obsbr0}
-# Prepended to each host's machine name (its veth is vb-<machine>), so that a
-# second host set on its own bridge can run beside this one.
+# Prepended to each host's machine name (its veth is vb-<machine>), so that
+# another host set can run beside this one on the same bridge.
 MACHINE_PREFIX=${OBSBOX_E2E_MACHINE_PREFIX:-}
 # The last octet of h1's address; h2 gets the next one, and so on.
 FIRST_HOST=${OBSBOX_E2E_FIRST_HOST:-11}

@@ -3,10 +3,11 @@
 # bridge: set 1 (addresses from .111, machines s1-h1…, its own lock and state)
 # takes the two cases that spend most of their time waiting for Prometheus and
 # Alertmanager (burn windows, repeat intervals) and one more to even the two
-# out, set 0 (the defaults) every other case. Both print as they go, each line tagged with its set; the full
-# logs are e2e-test.log and e2e-test-s1.log. E2E_SETS=1 runs one set only.
+# out, set 0 (the defaults) every other case. Both print as they go, each line
+# tagged with its set; the full logs are e2e-test.log and e2e-test-s1.log.
+# E2E_SETS=1 runs one set only.
 #
-#   run-suite.sh [go test flags...]     e.g. -run 'TestInstall$'
+#   run-suite.sh [test binary flags...]   one set, e.g. -test.run 'TestInstall$'
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
