@@ -22,9 +22,9 @@ type metricsPage struct {
 // under a megabyte.
 const metricsPageMax = 16 << 20
 
-// fetchMetrics reads the page at url; an answer other than 200 is an error
-// worded as probeOnce words it.
-func fetchMetrics(ctx context.Context, client *http.Client, url string) (*metricsPage, error) {
+// fetchPage reads the page at url, whole (so the connection is kept); an
+// answer other than 200 is an error ("HTTP 503 Service Unavailable").
+func fetchPage(ctx context.Context, client *http.Client, url string) (*metricsPage, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	resp, err := client.Do(req)
 	if err != nil {
@@ -88,7 +88,7 @@ func (p *metricsPage) clusterMembers() (int, error) {
 
 // clusterMembers reads amClusterMetric at url (a metrics page).
 func clusterMembers(ctx context.Context, client *http.Client, url string) (int, error) {
-	p, err := fetchMetrics(ctx, client, url)
+	p, err := fetchPage(ctx, client, url)
 	if err != nil {
 		return 0, err
 	}

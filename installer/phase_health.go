@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -66,15 +65,8 @@ func (r *Run) healthy(ctx context.Context, h *HostRun, spec *component.Spec) err
 
 // probeOnce returns "" when url answers 200, else what was wrong.
 func probeOnce(ctx context.Context, client *http.Client, url string) string {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := client.Do(req)
-	if err != nil {
+	if _, err := fetchPage(ctx, client, url); err != nil {
 		return err.Error()
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, metricsPageMax)) // read to the end, so the connection is kept
-	if resp.StatusCode != http.StatusOK {
-		return "HTTP " + resp.Status
 	}
 	return ""
 }

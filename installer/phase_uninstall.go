@@ -54,8 +54,7 @@ func (p removePhase) Run(ctx context.Context, r *Run, h *HostRun) error {
 		return err
 	}
 	endTurn, err := p.u.order.turn(ctx, h, func(ctx context.Context) error {
-		unit := shell.Quote(catalog.UnitName(catalog.Prometheus))
-		_, err := h.Conn.Run(ctx, "if systemctl is-active --quiet "+unit+"; then systemctl stop "+unit+"; fi")
+		_, err := h.Conn.Run(ctx, plan.StopScript(catalog.UnitName(catalog.Prometheus)))
 		return err
 	})
 	if err != nil {

@@ -264,7 +264,7 @@ func (r *Run) endpointProblem(ctx context.Context, client *http.Client, base str
 		if page != nil {
 			return "", ""
 		}
-		p, err := fetchMetrics(ctx, client, base+"/metrics")
+		p, err := fetchPage(ctx, client, base+"/metrics")
 		if err != nil {
 			return check, err.Error()
 		}

@@ -29,7 +29,7 @@ func TestBuildVersion(t *testing.T) {
 				w.Write([]byte("# HELP x\nother_metric 1\n" + tc.body + "\n"))
 			}))
 			defer srv.Close()
-			page, err := fetchMetrics(context.Background(), srv.Client(), srv.URL)
+			page, err := fetchPage(context.Background(), srv.Client(), srv.URL)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -309,6 +309,15 @@ func (s WriteRecord) lines() []string {
 	}
 }
 
+// StopScript is the root script that stops unit ahead of its host's
+// removal, with the removal's own step (which then finds it stopped).
+func StopScript(unit string) string {
+	var b strings.Builder
+	b.WriteString("set -eu\n")
+	writeSteps(&b, StopUnit{Unit: unit})
+	return b.String()
+}
+
 // writeSteps writes each step's lines.
 func writeSteps(b *strings.Builder, steps ...Step) {
 	for _, s := range steps {
