@@ -354,13 +354,15 @@ func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
 }
 
-// rttSet is the main table's scenarios at one added round trip.
+// rttSet is the main table's scenarios at one added round trip. one is a
+// fresh install of the first host alone: its time is its own, not shared
+// with nine other hosts on the same CPUs.
 type rttSet struct {
-	rtt                    time.Duration
-	fresh, noop, add, plan *scenario
+	rtt                         time.Duration
+	fresh, noop, add, plan, one *scenario
 }
 
-func (t *rttSet) all() []*scenario { return []*scenario{t.fresh, t.noop, t.add, t.plan} }
+func (t *rttSet) all() []*scenario { return []*scenario{t.fresh, t.noop, t.add, t.plan, t.one} }
 
 // mainResult is the main table at every RTT, then the slow and dead hosts.
 type mainResult struct {
@@ -391,6 +393,7 @@ func (b *bench) mainTable() (*mainResult, error) {
 			noop:  &scenario{name: "apply, nothing to do"},
 			add:   &scenario{name: addName},
 			plan:  &scenario{name: "plan, nothing to do"},
+			one:   &scenario{name: "fresh install, full stack, " + fleet[0].Name + " alone"},
 		})
 	}
 	used := false // the hosts have had a fresh install
@@ -479,6 +482,16 @@ func (b *bench) measureRound(round int, set *rttSet, fleet []harness.Host, extra
 	}
 	at := fmt.Sprintf("round %d/%d, %s", round, b.cfg.runs, ms(set.rtt))
 	files := b.files(fleet[0])
+
+	if b.cmds["uninstall"] { // the first host alone, then made fresh again for the fleet
+		if err := b.measureAlone(at, set, fleet[:1], files); err != nil {
+			return err
+		}
+		if err := b.writeInventory(fleet); err != nil {
+			return err
+		}
+	}
+
 	progress("%s: floors", at)
 	secs, err := b.fl.install(fleet, files)
 	if err != nil {
@@ -525,6 +538,29 @@ func (b *bench) measureRound(round int, set *rttSet, fleet []harness.Host, extra
 		return err
 	}
 	set.add.add(s, nil)
+	return nil
+}
+
+// measureAlone is the one scenario: a fresh install of alone (one host)
+// and its floor, then uninstall, which makes it fresh for the fleet's.
+func (b *bench) measureAlone(at string, set *rttSet, alone []harness.Host, files func(harness.Host) []string) error {
+	progress("%s: %s alone", at, alone[0].Name)
+	if err := b.writeInventory(alone); err != nil {
+		return err
+	}
+	secs, err := b.fl.install(alone, files)
+	if err != nil {
+		return fmt.Errorf("one-host floor: %w", err)
+	}
+	set.one.floor = append(set.one.floor, secs)
+	s, err := b.r.run("fresh-alone-"+ms(set.rtt), "apply", "--json")
+	if err != nil {
+		return err
+	}
+	set.one.add(s, checkFresh)
+	if _, err := b.r.run("uninstall-alone", "uninstall", "--yes"); err != nil {
+		return fmt.Errorf("making %s fresh again: %w", alone[0].Name, err)
+	}
 	return nil
 }
 

@@ -7,15 +7,18 @@ import (
 	"os"
 	"sync"
 
+	"github.com/obsbox/obsbox/installer/hoststate"
 	"github.com/obsbox/obsbox/installer/plan"
 	"github.com/obsbox/obsbox/installer/transport"
 )
 
-// uploadPhase sends what the plan needs into the host's staging folder.
-// Files are named by their sha256, so a file staged by an interrupted run
-// is not sent again, and the apply script checks every one before use.
+// uploadPhase sends what the plan needs: small files into the host's
+// staging folder, tarballs unpacked on arrival into root's UnpackedDir.
+// Both are named by their sha256, so what an interrupted run sent is not
+// sent again, and each is checked on the host before use.
 // Round trips, not bytes, are what a distant host costs: the small files
-// go as one stream, and the tarballs stream over SFTP beside it.
+// go as one stream, and each tarball streams beside it on its own channel
+// to root on the host, who unpacks it as it arrives (Conn.Unpack).
 type uploadPhase struct{}
 
 func (uploadPhase) Title() string { return "upload" }
@@ -74,6 +77,12 @@ func uploadFile(ctx context.Context, r *Run, h *HostRun, u plan.Upload) error {
 		return err
 	}
 	defer f.Close()
+	if u.Unpack {
+		if err := h.Conn.Unpack(ctx, f, u.Size, hoststate.UnpackedDir, u.SHA256, u.Strip, r.progressFunc()); err != nil {
+			return fmt.Errorf("sending %s: %w", u.LocalPath, err)
+		}
+		return nil
+	}
 	if err := h.Conn.Upload(ctx, f, u.Size, u.Name, r.progressFunc()); err != nil {
 		return fmt.Errorf("uploading %s: %w", u.LocalPath, err)
 	}

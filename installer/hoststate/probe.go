@@ -57,6 +57,9 @@ type State struct {
 	Groups  map[string]bool
 	Units   map[string]Unit
 	Staged  map[string]bool // file names already complete in the staging folder
+	// Unpacked are the sha256s of tarballs whose verified trees wait in
+	// UnpackedDir (streamed by a run that did not get to use them).
+	Unpacked map[string]bool
 	// HostCert is the host's certificate (catalog.HostCertPath), public.
 	HostCert []byte
 	// KeyPairCerts maps each component's key pair file to the sha256 of
@@ -75,6 +78,11 @@ type State struct {
 // ApplyDirGlob matches the private work folders of apply scripts.
 const ApplyDirGlob = "/var/tmp/obsbox-apply.*"
 
+// UnpackedDir is root's folder of tarballs unpacked as they streamed in
+// (transport.Conn.Unpack): <sha256>/ is a whole, verified tree; .part.*
+// one still arriving. Only root can open it; apply empties it when done.
+const UnpackedDir = "/var/tmp/obsbox-unpacked"
+
 // Path returns what the probe saw at p (KindMissing when nothing).
 func (s *State) Path(p string) Path { return s.Paths[p] }
 
@@ -92,12 +100,13 @@ type layout struct {
 	record        string // the record, inside lib
 	units         string // systemd's unit folder
 	applyParent   string // the folder holding apply work folders
+	unpacked      string // UnpackedDir
 	needRoot      bool
 }
 
 var hostLayout = layout{
 	opt: catalog.OptRoot, etc: catalog.ConfigRoot, lib: catalog.DataRoot, record: RecordPath,
-	units: catalog.UnitDir, applyParent: path.Dir(ApplyDirGlob), needRoot: true,
+	units: catalog.UnitDir, applyParent: path.Dir(ApplyDirGlob), unpacked: UnpackedDir, needRoot: true,
 }
 
 // The state probe's records (frame.go has the format).
@@ -111,6 +120,7 @@ const (
 	tagUnits    = "@@obsbox units"    // + systemctl show
 	tagExe      = "@@obsbox exe"      // + /proc/PID/exe, its target
 	tagStaged   = "@@obsbox staged"   // + a name in the staging folder
+	tagUnpacked = "@@obsbox unpacked" // + a tree's name in UnpackedDir
 	tagApplyDir = "@@obsbox applydir" // + an apply work folder
 	tagHostCert = "@@obsbox hostcert" // + the host certificate's PEM
 	tagKeyPair  = "@@obsbox keypair"  // + a key pair file, the sha256 of its certificate part
@@ -175,7 +185,11 @@ func (req ProbeRequest) script(l layout) string {
 		w("[ -d %[1]s ] && find %[1]s -mindepth 1 -maxdepth 1 -printf '%[2]s\\0%%f\\0' 2>/dev/null",
 			shell.Quote(req.StagingDir), tagStaged)
 	}
-	// Root-owned only: a folder of that name made by anyone else is not ours.
+	// Trees only root could have made: the folder must be root's own.
+	if l.unpacked != "" {
+		w("[ -d %[1]s ] && [ ! -L %[1]s ] && [ -O %[1]s ] && find %[1]s -mindepth 1 -maxdepth 1 -type d -printf '%[2]s\\0%%f\\0' 2>/dev/null",
+			shell.Quote(l.unpacked), tagUnpacked)
+	}
 	// TLS: the public certificate, what each key pair holds (its
 	// certificate part only), and the hash of the web user.
 	text(tagHostCert, fmt.Sprintf("head -c 65536 %s 2>/dev/null || true", shell.Quote(path.Join(l.etc, catalog.HostTLSDirName, catalog.HostCertName))))
@@ -184,6 +198,7 @@ func (req ProbeRequest) script(l layout) string {
 	w("for f in %s/*/%s; do [ -f \"$f\" ] && [ ! -L \"$f\" ] && printf '%s\\000%%s\\000%%s\\000' \"$f\" \"$(sed -n %s \"$f\" | head -n 1)\"; done",
 		shell.Quote(l.etc), catalog.WebConfigName, tagWebHash, shell.Quote(`s/^ *`+catalog.WebUser+`: *//p`))
 	text(tagOpenSSL, "command -v openssl || true")
+	// Root-owned only: a folder of that name made by anyone else is not ours.
 	w("for d in %s/%s; do [ -d \"$d\" ] && [ ! -L \"$d\" ] && [ -O \"$d\" ] && printf '%s\\000%%s\\000' \"$d\"; done",
 		shell.Quote(l.applyParent), path.Base(ApplyDirGlob), tagApplyDir)
 	w("%s", printEnd)
@@ -205,7 +220,7 @@ func ParseProbe(out []byte) (*State, error) {
 		Users:  map[string]bool{},
 		Groups: map[string]bool{},
 		Units:  map[string]Unit{},
-		Staged: map[string]bool{},
+		Staged: map[string]bool{}, Unpacked: map[string]bool{},
 
 		KeyPairCerts: map[string]string{},
 		WebHashes:    map[string]string{},
@@ -213,7 +228,7 @@ func ParseProbe(out []byte) (*State, error) {
 	var record string
 	exes := map[int]string{}
 	arity := map[string]int{tagArch: 1, tagSystemd: 1, tagRecord: 1, tagUsers: 1, tagGroups: 1, tagUnits: 1,
-		tagStaged: 1, tagApplyDir: 1, tagExe: 2, tagPath: 7, tagHostCert: 1, tagKeyPair: 2, tagWebHash: 2, tagOpenSSL: 1}
+		tagStaged: 1, tagUnpacked: 1, tagApplyDir: 1, tagExe: 2, tagPath: 7, tagHostCert: 1, tagKeyPair: 2, tagWebHash: 2, tagOpenSSL: 1}
 	hash := func(f string) bool {
 		sum, name, ok := hashRecord(f)
 		if ok {
@@ -263,6 +278,10 @@ func ParseProbe(out []byte) (*State, error) {
 		case tagStaged:
 			if !strings.HasSuffix(f[0], ".part") {
 				s.Staged[f[0]] = true
+			}
+		case tagUnpacked:
+			if isSHA256(f[0]) {
+				s.Unpacked[f[0]] = true
 			}
 		case tagApplyDir:
 			s.ApplyDirs = append(s.ApplyDirs, f[0])
@@ -362,4 +381,9 @@ func parsePath(f []string) (Path, string, error) {
 	}
 	p.Mode, p.Owner, p.Group, p.Size = uint32(mode), f[2], f[3], size
 	return p, f[5], nil
+}
+
+// isSHA256 is a hex sha256, the name of a tree in UnpackedDir.
+func isSHA256(s string) bool {
+	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
 }

@@ -26,7 +26,7 @@ func testLayout(root string) layout {
 	return layout{
 		opt: root + "/opt/obsbox", etc: root + "/etc/obsbox", lib: root + "/var/lib/obsbox",
 		record: root + "/var/lib/obsbox/record.json", units: root + "/etc/systemd/system",
-		applyParent: root + "/var/tmp",
+		applyParent: root + "/var/tmp", unpacked: root + "/var/tmp/obsbox-unpacked",
 	}
 }
 

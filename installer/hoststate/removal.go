@@ -17,6 +17,7 @@ type RemovalFacts struct {
 	ApplyDirs []string        // apply work folders left by killed runs
 	TmpFiles  []string        // *.obsbox-tmp next to recorded paths or inside recorded folders
 	Staging   bool            // the login user's staging folder exists
+	Unpacked  bool            // root's UnpackedDir exists (an interrupted apply left it)
 }
 
 // RemovalRequest says what the removal probe looks at: the record's paths
@@ -32,9 +33,10 @@ type RemovalRequest struct {
 // leftovers are chosen by service users (*.obsbox-tmp in data folders) or
 // anyone (/var/tmp), may hold newlines, and stand only where a tag put them.
 const (
-	tagKind    = "@@obsbox kind"    // + find's %y, the path
-	tagTmp     = "@@obsbox tmp"     // + a *.obsbox-tmp path
-	tagStaging = "@@obsbox staging" // the staging folder exists
+	tagKind        = "@@obsbox kind"        // + find's %y, the path
+	tagTmp         = "@@obsbox tmp"         // + a *.obsbox-tmp path
+	tagStaging     = "@@obsbox staging"     // the staging folder exists
+	tagUnpackedDir = "@@obsbox unpackeddir" // UnpackedDir exists, root's own
 	// tagApplyDir (probe.go): + an apply work folder
 )
 
@@ -53,6 +55,7 @@ func (req RemovalRequest) Script() string {
 	if req.StagingDir != "" {
 		w("[ -d %[1]s ] && [ ! -L %[1]s ] && printf '%[2]s\\000'; true", shell.Quote(req.StagingDir), tagStaging)
 	}
+	w("[ -d %[1]s ] && [ ! -L %[1]s ] && [ \"$(stat -c %%u %[1]s)\" = 0 ] && printf '%[2]s\\000'; true", shell.Quote(UnpackedDir), tagUnpackedDir)
 	w("%s", printEnd)
 	return b.String()
 }
@@ -91,7 +94,7 @@ func recordedDirs(rec *Record) []string {
 func ParseRemoval(out []byte) (*RemovalFacts, error) {
 	f := &RemovalFacts{Kinds: map[string]Kind{}}
 	tmp := map[string]bool{}
-	arity := map[string]int{tagKind: 2, tagTmp: 1, tagApplyDir: 1, tagStaging: 0}
+	arity := map[string]int{tagKind: 2, tagTmp: 1, tagApplyDir: 1, tagStaging: 0, tagUnpackedDir: 0}
 	err := readTagged(out, "the removal probe", arity, nil, func(tag string, v []string) error {
 		switch tag {
 		case tagKind:
@@ -107,6 +110,8 @@ func ParseRemoval(out []byte) (*RemovalFacts, error) {
 			}
 		case tagStaging:
 			f.Staging = true
+		case tagUnpackedDir:
+			f.Unpacked = true
 		}
 		return nil
 	})

@@ -74,11 +74,12 @@ func TestParseRemoval(t *testing.T) {
 				"@@obsbox kind", "l", "/opt/obsbox/prometheus/current",
 				"@@obsbox tmp", "/etc/obsbox/a.obsbox-tmp", "@@obsbox tmp", "/etc/obsbox/a.obsbox-tmp",
 				"@@obsbox applydir", "/var/tmp/obsbox-apply.x1Ab2C", "@@obsbox applydir", "/var/tmp/obsbox-apply.not-mktemp",
-				"@@obsbox staging", "@@obsbox end"),
+				"@@obsbox staging", "@@obsbox unpackeddir", "@@obsbox end"),
 			want: RemovalFacts{
 				Kinds: map[string]Kind{"/opt/obsbox": KindDir, "/var/lib/obsbox/record.json": KindFile,
 					"/opt/obsbox/prometheus/current": KindLink},
 				TmpFiles: []string{"/etc/obsbox/a.obsbox-tmp"}, ApplyDirs: []string{"/var/tmp/obsbox-apply.x1Ab2C"}, Staging: true,
+				Unpacked: true,
 			},
 		},
 		{name: "nothing", out: fields("@@obsbox end"), want: RemovalFacts{Kinds: map[string]Kind{}}},

@@ -56,6 +56,11 @@ type Upload struct {
 	Content   []byte // small files
 	LocalPath string // bundle tarballs
 	SHA256    string
+	// Unpack: the tarball streams to root on the host, who unpacks it as it
+	// arrives into hoststate.UnpackedDir (transport.Conn.Unpack), dropping
+	// Strip leading path elements; it is never staged.
+	Unpack bool
+	Strip  int
 }
 
 // Host is the plan for one host.
@@ -304,19 +309,22 @@ func (b *builder) component(s *component.Spec) error {
 		want := sum([]byte(s.Bundle.SHA256 + "\n"))
 		if st.Path(marker).SHA256 != want {
 			name := s.Bundle.SHA256
+			strip := catalog.Get(c).StripComponents()
+			t := InstallTree{Component: c, Version: s.Version, Staged: name, Dest: vdir, Binaries: s.Binaries, Strip: strip}
 			var size int64
-			if !b.staged[name] {
-				b.staged[name] = true
-				fi := fileSize(s.Bundle.Tarball)
+			// A tree already unpacked, or a tarball an older obsbox staged, is
+			// not sent again; anything else streams and is unpacked on arrival.
+			switch fi := fileSize(s.Bundle.Tarball); {
+			case st.Unpacked[name]:
+				t.Unpacked = true
+			case st.Staged[name]:
 				b.h.stagedFiles[name] = stagedFile{sha256: name, size: fi}
-				if !st.Staged[name] {
-					size = fi
-					b.h.Uploads = append(b.h.Uploads, Upload{Name: name, Size: fi, LocalPath: s.Bundle.Tarball, SHA256: name})
-				}
+			default:
+				t.Unpacked, size = true, fi
+				b.h.Uploads = append(b.h.Uploads, Upload{Name: name, Size: fi, LocalPath: s.Bundle.Tarball, SHA256: name,
+					Unpack: true, Strip: strip})
 			}
 			detail := fmt.Sprintf("%s %s (%s)", c, s.Version, s.Bundle.Arch)
-			t := InstallTree{Component: c, Version: s.Version, Staged: name, Dest: vdir, Binaries: s.Binaries,
-				Strip: catalog.Get(c).StripComponents()}
 			b.add(Action{Op: OpCreate, Kind: KindBinaries, Target: vdir, Component: c, Detail: detail, Upload: size, step: t})
 			if !slices.Contains(b.rec.Trees, vdir) {
 				b.rec.Trees = append(b.rec.Trees, vdir)

@@ -431,7 +431,8 @@ func (m *remover) notes(why string) {
 }
 
 // leftovers removes what interrupted applies left: temporary files beside
-// recorded paths, apply work folders, and the login user's staging folder.
+// recorded paths, apply work folders, unpacked tarballs, and the login
+// user's staging folder.
 func (m *remover) leftovers() {
 	for _, t := range m.in.Facts.TmpFiles {
 		if m.covered(t) || !removable(t) {
@@ -448,6 +449,10 @@ func (m *remover) leftovers() {
 	if m.in.Facts.Staging && m.in.StagingDir != "" {
 		m.add(Action{Op: OpRemove, Kind: KindDir, Target: m.in.StagingDir, Detail: "upload staging folder"},
 			RemoveTree{Path: m.in.StagingDir})
+	}
+	if m.in.Facts.Unpacked {
+		m.add(Action{Op: OpRemove, Kind: KindDir, Target: hoststate.UnpackedDir, Detail: "tarballs unpacked by an interrupted apply"},
+			RemoveTree{Path: hoststate.UnpackedDir})
 	}
 }
 

@@ -76,6 +76,14 @@ func removalCases() []removalCase {
 			notWant: []string{"remove file " + hoststate.RecordPath},
 		},
 		{
+			name: "never installed, a killed apply left unpacked tarballs",
+			setup: func(t *testing.T) (*hoststate.State, *hoststate.RemovalFacts) {
+				return emptyState(), &hoststate.RemovalFacts{Unpacked: true}
+			},
+			want:    []string{"remove dir " + hoststate.UnpackedDir},
+			notWant: []string{"remove file " + hoststate.RecordPath, "remove dir " + staging},
+		},
+		{
 			name:  "fully installed",
 			setup: installedHost,
 			want: []string{

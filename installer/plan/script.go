@@ -103,15 +103,26 @@ func (h *Host) Script() string {
 
 	// 2. New binaries, extracted aside, all at once: unpacking is most of a
 	// fresh install's time on the host.
+	// A tree unpacked on arrival is taken as hard links (no copy): it stays
+	// whole in UnpackedDir for a later run until this one has succeeded.
 	trees := h.trees()
 	for _, t := range trees {
 		d := t.tmp()
+		if t.Unpacked {
+			u := q(hoststate.UnpackedDir + "/" + t.Staged)
+			w("if [ -L %[1]s ] || [ ! -O %[1]s ] || [ ! -d %[2]s ] || [ -L %[2]s ]; then echo %[3]s >&2; exit 1; fi",
+				q(hoststate.UnpackedDir), u, q(hoststate.UnpackedDir+" is not root's folder, or "+t.Component+" "+t.Version+" is not unpacked in it"))
+			w("cp -al %s %s", u, inC(d))
+			continue
+		}
 		w("mkdir %s && { tar -xzf %s -C %s --strip-components=%d --no-same-owner --no-same-permissions & echo $! > %s; }",
 			inC(d), inC("in/"+t.Staged), inC(d), t.Strip, inC(d+".pid"))
 	}
 	for _, t := range trees {
 		d := t.tmp()
-		w("wait $(cat %s) || { echo %s >&2; exit 1; }", inC(d+".pid"), q("unpacking "+t.Component+" "+t.Version+" failed"))
+		if !t.Unpacked {
+			w("wait $(cat %s) || { echo %s >&2; exit 1; }", inC(d+".pid"), q("unpacking "+t.Component+" "+t.Version+" failed"))
+		}
 		w("chmod -R u+rwX,go+rX,go-w %s", inC(d))
 		for _, bin := range t.Binaries {
 			w("[ -x %s ] || { echo %s >&2; exit 1; }", inC(d+"/"+bin), q("bundle "+t.Component+" "+t.Version+" has no executable "+bin))
@@ -190,7 +201,8 @@ func (h *Host) Script() string {
 		writeSteps(&b, reload)
 	}
 
-	// 6. Staged files are spent.
+	// 6. Staged files and unpacked trees are spent (trees of other runs'
+	// plans too: this host has what its inventory asks for now).
 	if staged := h.allStaged(); len(staged) > 0 {
 		words := make([]string, len(staged))
 		for i, n := range staged {
@@ -198,6 +210,7 @@ func (h *Host) Script() string {
 		}
 		w("rm -f %s", strings.Join(words, " "))
 	}
+	w("rm -rf %s", q(hoststate.UnpackedDir))
 	w("echo %s", q(DoneMarker))
 	return b.String()
 }
@@ -220,7 +233,9 @@ func (h *Host) allStaged() []string {
 		case InstallFile:
 			seen[s.Staged] = true
 		case InstallTree:
-			seen[s.Staged] = true
+			if !s.Unpacked {
+				seen[s.Staged] = true
+			}
 		}
 	}
 	for _, c := range h.checks {

@@ -125,6 +125,10 @@ type InstallTree struct {
 	Binaries           []string // each must be an executable in the tree
 	// Strip is how many leading path elements tar drops (catalog StripComponents).
 	Strip int
+	// Unpacked: the tree is not unpacked by the script; it waits, whole
+	// and verified, in hoststate.UnpackedDir under the tarball's sha256
+	// (streamed there by the upload, or by an earlier run).
+	Unpacked bool
 }
 
 // tmp is the tree's folder inside the script's private folder $C.

@@ -119,15 +119,21 @@ func remoteCommand(user, sudoPassword, script string) (command string, stdin []b
 		panic("no randomness: " + err.Error())
 	}
 	start := "obsbox-script-" + hex.EncodeToString(nonce[:])
-	run := "/bin/sh -c " + shell.Quote(supervisor) + " obsbox " + strconv.Itoa(len(script)) + " " + start
-	body := []byte(start + "\n" + script)
+	command, stdin = asRoot(user, sudoPassword, "/bin/sh -c "+shell.Quote(supervisor)+" obsbox "+strconv.Itoa(len(script))+" "+start)
+	return command, append(stdin, start+"\n"+script...)
+}
+
+// asRoot is the command line that runs run (a command line) as root when
+// logged in as user, and what stdin must hold before anything else: the
+// sudo password line, when there is one.
+func asRoot(user, sudoPassword, run string) (command string, stdin []byte) {
 	switch {
 	case user == "root":
-		return "env LC_ALL=C " + run, body
+		return "env LC_ALL=C " + run, nil
 	case sudoPassword == "":
-		return "env LC_ALL=C sudo -n -- " + run, body
+		return "env LC_ALL=C sudo -n -- " + run, nil
 	default:
-		return "env LC_ALL=C sudo -S -p '' -k -- " + run, append([]byte(sudoPassword+"\n"), body...)
+		return "env LC_ALL=C sudo -S -p '' -k -- " + run, []byte(sudoPassword + "\n")
 	}
 }
 

@@ -47,6 +47,7 @@ type testServer struct {
 
 	// Stalls, for the deadline tests. sshd itself keeps answering keepalives.
 	sftpStallAt  atomic.Int64  // a new SFTP server reads this many bytes, then nothing; <0 never
+	execStallAt  atomic.Int64  // a new command's stdin gets this many bytes of the channel, then nothing; <0 never
 	sftpSlow     atomic.Int64  // nanoseconds the SFTP server sleeps before each read of at most 4 KiB
 	holdChannels atomic.Bool   // channel opens get no answer
 	holdExec     atomic.Bool   // exec requests get no answer
@@ -69,6 +70,7 @@ func newTestServer(t testing.TB, authorized []ssh.PublicKey, opts ...serverOptio
 	s := &testServer{t: t, authorized: authorized, hostKeys: []ssh.Signer{newEd25519Signer(t)},
 		stallRelease: make(chan struct{})}
 	s.sftpStallAt.Store(-1)
+	s.execStallAt.Store(-1)
 	for _, o := range opts {
 		o(s)
 	}
@@ -284,7 +286,7 @@ func (s *testServer) runCommand(ch ssh.Channel, reqs <-chan *ssh.Request, comman
 		return 127
 	}
 	go func() {
-		io.Copy(stdin, ch)
+		io.Copy(stdin, &stallingChannel{Channel: ch, left: s.execStallAt.Load(), release: s.stallRelease})
 		stdin.Close()
 	}()
 	go func() {

@@ -187,6 +187,13 @@ func (cr *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// count is how many bytes went out.
+func (cr *countingReader) count() int64 {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	return cr.n
+}
+
 // stop ends reading: an abandoned upload's goroutine must not touch the
 // caller's reader or progress callback after Upload returned.
 func (cr *countingReader) stop() {
