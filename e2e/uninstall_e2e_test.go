@@ -4,6 +4,7 @@ package e2e_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -327,6 +328,45 @@ func TestUninstall(t *testing.T) {
 		s.uninstallAll(t)
 		after, _ := s.snapshot()
 		sameHosts(t, "after an apply killed mid-upload and uninstall --yes", before, after)
+	})
+
+	t.Run("apply killed once a tarball arrived: it is not sent again", func(t *testing.T) {
+		s.killApplyWhen(t, "h1", "ls -d /var/tmp/obsbox-unpacked/[0-9a-f]* >/dev/null 2>&1")
+		trees, err := s.c.SSH("h1", "cd /var/tmp/obsbox-unpacked && ls -d [0-9a-f]*")
+		if err != nil {
+			t.Fatalf("no whole tree left on h1: %v %s", err, trees)
+		}
+		var rep struct {
+			Hosts []struct {
+				Host    string `json:"host"`
+				Actions []struct {
+					Kind   string `json:"kind"`
+					Detail string `json:"detail"`
+					Upload int64  `json:"upload_bytes"`
+				} `json:"actions"`
+			} `json:"hosts"`
+		}
+		r := s.obsbox("plan", "--json")
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("plan --json: %v\n%s", err, r)
+		}
+		unsent, binaries := 0, 0
+		for _, h := range rep.Hosts {
+			for _, a := range h.Actions {
+				if h.Host == "h1" && a.Kind == "binaries" {
+					binaries++
+					if a.Upload == 0 {
+						unsent++
+					}
+				}
+			}
+		}
+		if whole := len(strings.Fields(trees)); binaries != 4 || unsent < whole {
+			t.Errorf("h1 holds %d unpacked trees, yet the plan sends all but %d of its %d tarballs:\n%s", whole, unsent, binaries, r.stdout)
+		}
+		s.uninstallAll(t)
+		after, _ := s.snapshot()
+		sameHosts(t, "after an apply killed with a tarball unpacked and uninstall --yes", before, after)
 	})
 
 	t.Run("apply killed half way through its script, then uninstall", func(t *testing.T) {
