@@ -82,7 +82,7 @@ func (c *Conn) Unpack(ctx context.Context, r io.Reader, size int64, dir, sha256 
 	}
 
 	st := &tarballStream{what: what, dir: dir, size: size,
-		src: &countingReader{ctx: ctx, r: io.LimitReader(r, size), progress: progress, sent: &c.bytesSent},
+		src:    &countingReader{ctx: ctx, r: io.LimitReader(r, size), progress: progress, sent: &c.bytesSent},
 		stderr: &stderrFilter{tail: tailBuffer{max: stderrKept}}}
 	st.taken.r = st.src
 	defer st.src.stop() // after the session is closed: the channel's copy may be in a read
