@@ -31,14 +31,18 @@ test: lint
 	  $(MAKE) --no-print-directory test-unit fuzz; exit 0; fi; \
 	[ $$rc -eq 0 ] || exit $$rc; \
 	bash e2e/build-bundles.sh; \
-	$(MAKE) --no-print-directory test-unit fuzz test-e2e
+	$(MAKE) --no-print-directory test-unit RACE=1 fuzz test-e2e
 
 # One real tool per release line (installer/component lines_test.go); empty when not built.
 LINE_TOOLS := $(foreach v,2.42.0 2.53.3 3.5.3 3.16.0,OBSBOX_PROMTOOL_$(subst .,_,$(basename $(v)))=$(wildcard $(E2E_CACHE)/bin/promtool-$(v))) \
 	$(foreach v,0.25.0 0.27.0 0.35.0,OBSBOX_AMTOOL_$(subst .,_,$(basename $(v)))=$(wildcard $(E2E_CACHE)/bin/amtool-$(v)))
 
+# RACE=1 (what `make test` uses once the prerequisites are in, a C compiler
+# among them): the same tests under the race detector, which needs cgo.
+RACE ?=
 test-unit:
-	OBSBOX_PROMTOOL=$(PROMTOOL) OBSBOX_AMTOOL=$(AMTOOL) $(LINE_TOOLS) OBSBOX_E2E_MIRROR=$(E2E_CACHE)/mirror $(GO) test -count=1 ./...
+	OBSBOX_PROMTOOL=$(PROMTOOL) OBSBOX_AMTOOL=$(AMTOOL) $(LINE_TOOLS) OBSBOX_E2E_MIRROR=$(E2E_CACHE)/mirror \
+	  $(if $(RACE),CGO_ENABLED=1 $(GO) test -race,$(GO) test) -count=1 ./...
 
 # Every fuzz target for FUZZTIME each; fails when one ran fewer than FUZZMIN inputs.
 fuzz:

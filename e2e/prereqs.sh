@@ -28,6 +28,10 @@ declare -A NEEDED=(
 	[awk]=mawk
 )
 
+# Not the hosts': `make test` runs the unit tests under the race detector,
+# which needs cgo, so a C compiler and the C library's headers.
+race_ready() { command -v cc >/dev/null 2>&1 && [ -e /usr/include/stdlib.h ]; }
+
 unavailable() {
 	if [ "${CI:-}" = true ]; then
 		printf 'prereqs.sh: error: %s (CI=true: a missing e2e prerequisite is a failure)\n' "$*" >&2
@@ -45,6 +49,7 @@ missing=()
 for cmd in "${!NEEDED[@]}"; do
 	command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDED[$cmd]}")
 done
+race_ready || missing+=(gcc libc6-dev)
 if [ ${#missing[@]} -gt 0 ]; then
 	mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 	command -v apt-get >/dev/null || unavailable "missing ${missing[*]} and no apt-get to install them"
@@ -59,6 +64,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	for cmd in "${!NEEDED[@]}"; do
 		command -v "$cmd" >/dev/null 2>&1 || unavailable "$cmd still missing after installing ${NEEDED[$cmd]}"
 	done
+	race_ready || unavailable "no C compiler or C headers after installing gcc libc6-dev (the race detector needs them)"
 fi
 
 # Every host flavour must be bootstrappable, unless its rootfs is cached already
