@@ -220,8 +220,9 @@ func ParseProbe(out []byte) (*State, error) {
 		Users:  map[string]bool{},
 		Groups: map[string]bool{},
 		Units:  map[string]Unit{},
-		Staged: map[string]bool{}, Unpacked: map[string]bool{},
+		Staged: map[string]bool{},
 
+		Unpacked:     map[string]bool{},
 		KeyPairCerts: map[string]string{},
 		WebHashes:    map[string]string{},
 	}

@@ -17,7 +17,7 @@ type RemovalFacts struct {
 	ApplyDirs []string        // apply work folders left by killed runs
 	TmpFiles  []string        // *.obsbox-tmp next to recorded paths or inside recorded folders
 	Staging   bool            // the login user's staging folder exists
-	Unpacked  bool            // root's UnpackedDir exists (an interrupted apply left it)
+	Unpacked  bool            // root's UnpackedDir exists (left by an apply that did not finish)
 }
 
 // RemovalRequest says what the removal probe looks at: the record's paths

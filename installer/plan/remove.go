@@ -451,7 +451,7 @@ func (m *remover) leftovers() {
 			RemoveTree{Path: m.in.StagingDir})
 	}
 	if m.in.Facts.Unpacked {
-		m.add(Action{Op: OpRemove, Kind: KindDir, Target: hoststate.UnpackedDir, Detail: "tarballs unpacked by an interrupted apply"},
+		m.add(Action{Op: OpRemove, Kind: KindDir, Target: hoststate.UnpackedDir, Detail: "tarballs unpacked for an apply that did not finish"},
 			RemoveTree{Path: hoststate.UnpackedDir})
 	}
 }
