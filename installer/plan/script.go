@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -106,12 +107,16 @@ func (h *Host) Script() string {
 	// A tree unpacked on arrival is taken as hard links (no copy): it stays
 	// whole in UnpackedDir for a later run until this one has succeeded.
 	trees := h.trees()
+	if slices.ContainsFunc(trees, func(t InstallTree) bool { return t.Unpacked }) {
+		w("if [ -L %[1]s ] || [ ! -O %[1]s ]; then echo %[2]s >&2; exit 1; fi",
+			q(hoststate.UnpackedDir), q(hoststate.UnpackedDir+" is a link or not owned by root"))
+	}
 	for _, t := range trees {
 		d := t.tmp()
 		if t.Unpacked {
 			u := q(hoststate.UnpackedDir + "/" + t.Staged)
-			w("if [ -L %[1]s ] || [ ! -O %[1]s ] || [ ! -d %[2]s ] || [ -L %[2]s ]; then echo %[3]s >&2; exit 1; fi",
-				q(hoststate.UnpackedDir), u, q(hoststate.UnpackedDir+" is not root's folder, or "+t.Component+" "+t.Version+" is not unpacked in it"))
+			w("if [ ! -d %s ] || [ -L %s ]; then echo %s >&2; exit 1; fi",
+				u, u, q(t.Component+" "+t.Version+" is not unpacked in "+hoststate.UnpackedDir))
 			w("cp -al %s %s", u, inC(d))
 			continue
 		}

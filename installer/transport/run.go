@@ -147,27 +147,14 @@ func asRoot(user, sudoPassword, run string) (command string, stdin []byte) {
 func (c *Conn) Run(ctx context.Context, script string) ([]byte, error) {
 	c.roundTrips.Add(1)
 	command, stdin := remoteCommand(c.cfg.User, c.cfg.SudoPassword, script)
-	if err := c.alive(); err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithTimeoutCause(ctx, c.cfg.CommandTimeout,
 		fmt.Errorf("timed out after %s", c.cfg.CommandTimeout))
 	defer cancel()
-
-	select {
-	case c.sessions <- struct{}{}:
-		defer func() { <-c.sessions }()
-	case <-ctx.Done():
-		return nil, fmt.Errorf("script not started: %w", context.Cause(ctx))
-	case <-c.done:
-		return nil, c.alive()
-	}
-
-	sess, err := c.openSession(ctx)
+	sess, release, err := c.session(ctx, "script")
 	if err != nil {
 		return nil, err
 	}
-	defer sess.Close()
+	defer release()
 	// stdin stays open while the script runs: closing it is how the
 	// supervisor learns that the script was abandoned.
 	in, err := sess.StdinPipe()
@@ -192,12 +179,7 @@ func (c *Conn) Run(ctx context.Context, script string) ([]byte, error) {
 	sess.Stderr = stderr
 
 	start := time.Now()
-	if err := c.await(ctx, "starting script", func() error {
-		if err := sess.Start(command); err != nil {
-			return c.connErr("starting script", err)
-		}
-		return nil
-	}); err != nil {
+	if err := c.start(ctx, sess, "starting script", command); err != nil {
 		return nil, err
 	}
 	// Written aside: when sudo refuses, nothing reads the script, and the

@@ -121,6 +121,22 @@ func (st *step) get() string {
 // progress.
 const stallChecks = 8
 
+// quietCount tells, from a count read once per check, when it has not
+// moved for a whole stall timeout (stallChecks checks in a row).
+type quietCount struct {
+	last  int64
+	quiet int
+}
+
+func (q *quietCount) stalled(n int64) bool {
+	if n != q.last {
+		q.last, q.quiet = n, 0
+		return false
+	}
+	q.quiet++
+	return q.quiet >= stallChecks
+}
+
 // watch runs op against s and returns op's error, or a *StallError once the
 // host has sent nothing on s for StallTimeout while op waited. s is then
 // aborted so op's goroutine ends too, and the caller never waits on a host
@@ -134,7 +150,7 @@ func (c *Conn) watch(ctx context.Context, s *sftpSession, what string, op func(*
 	stall := c.cfg.StallTimeout
 	tick := time.NewTicker(max(stall/stallChecks, time.Millisecond))
 	defer tick.Stop()
-	last, quiet := s.heard.Load(), 0
+	still := quietCount{last: s.heard.Load()}
 	ctxDone := ctx.Done()
 	var grace <-chan time.Time
 	for {
@@ -153,11 +169,7 @@ func (c *Conn) watch(ctx context.Context, s *sftpSession, what string, op func(*
 			s.abort(nil)
 			return fmt.Errorf("%s cancelled: %w", what, context.Cause(ctx))
 		case <-tick.C:
-			if n := s.heard.Load(); n != last {
-				last, quiet = n, 0
-				continue
-			}
-			if quiet++; quiet < stallChecks {
+			if !still.stalled(s.heard.Load()) {
 				continue
 			}
 			err := &StallError{Host: c.cfg.Host, Op: what, Step: st.get(), After: stall}
@@ -228,4 +240,35 @@ func (c *Conn) openSession(ctx context.Context) (*ssh.Session, error) {
 		return nil, err
 	}
 	return sess, nil
+}
+
+// session takes one of the connection's session slots (maxSessions) and
+// opens a session channel; release closes the channel and frees the slot.
+// what names the work in the error when it never starts.
+func (c *Conn) session(ctx context.Context, what string) (sess *ssh.Session, release func(), err error) {
+	if err := c.alive(); err != nil {
+		return nil, nil, err
+	}
+	select {
+	case c.sessions <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, fmt.Errorf("%s not started: %w", what, context.Cause(ctx))
+	case <-c.done:
+		return nil, nil, c.alive()
+	}
+	if sess, err = c.openSession(ctx); err != nil {
+		<-c.sessions
+		return nil, nil, err
+	}
+	return sess, func() { sess.Close(); <-c.sessions }, nil
+}
+
+// start starts command on sess, bounded like await; what names it in errors.
+func (c *Conn) start(ctx context.Context, sess *ssh.Session, what, command string) error {
+	return c.await(ctx, what, func() error {
+		if err := sess.Start(command); err != nil {
+			return c.connErr(what, err)
+		}
+		return nil
+	})
 }

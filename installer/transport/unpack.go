@@ -69,28 +69,16 @@ func (c *Conn) Unpack(ctx context.Context, r io.Reader, size int64, dir, sha256 
 	if strip < 0 || strip > 9 || size < 0 || !strings.HasPrefix(dir, "/") {
 		return fmt.Errorf("%s: bad arguments (strip %d, size %d, folder %q)", what, strip, size, dir)
 	}
-	if err := c.alive(); err != nil {
-		return err
-	}
-	select {
-	case c.sessions <- struct{}{}:
-		defer func() { <-c.sessions }()
-	case <-ctx.Done():
-		return fmt.Errorf("%s not started: %w", what, context.Cause(ctx))
-	case <-c.done:
-		return c.alive()
-	}
-
 	st := &tarballStream{what: what, dir: dir, size: size,
 		src:    &countingReader{ctx: ctx, r: io.LimitReader(r, size), progress: progress, sent: &c.bytesSent},
 		stderr: &stderrFilter{tail: tailBuffer{max: stderrKept}}}
 	st.taken.r = st.src
 	defer st.src.stop() // after the session is closed: the channel's copy may be in a read
-	sess, err := c.openSession(ctx)
+	sess, release, err := c.session(ctx, what)
 	if err != nil {
 		return err
 	}
-	defer sess.Close()
+	defer release()
 
 	var nonce [16]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
@@ -105,12 +93,7 @@ func (c *Conn) Unpack(ctx context.Context, r io.Reader, size int64, dir, sha256 
 	sess.Stderr = st.stderr
 
 	begun := time.Now()
-	if err := c.await(ctx, what, func() error {
-		if err := sess.Start(command); err != nil {
-			return c.connErr(what, err)
-		}
-		return nil
-	}); err != nil {
+	if err := c.start(ctx, sess, what, command); err != nil {
 		return err
 	}
 	done := make(chan error, 1)
@@ -139,7 +122,7 @@ func (c *Conn) watchStream(ctx context.Context, st *tarballStream, done <-chan e
 	stall := c.cfg.StallTimeout
 	tick := time.NewTicker(max(stall/stallChecks, time.Millisecond))
 	defer tick.Stop()
-	last, quiet := st.taken.n.Load(), 0
+	still := quietCount{last: st.taken.n.Load()}
 	for {
 		select {
 		case err := <-done:
@@ -147,11 +130,7 @@ func (c *Conn) watchStream(ctx context.Context, st *tarballStream, done <-chan e
 		case <-ctx.Done():
 			return fmt.Errorf("%s cancelled: %w", st.what, context.Cause(ctx))
 		case <-tick.C:
-			if n := st.taken.n.Load(); n != last {
-				last, quiet = n, 0
-				continue
-			}
-			if quiet++; quiet < stallChecks {
+			if !still.stalled(st.taken.n.Load()) {
 				continue
 			}
 			if aerr := c.alive(); aerr != nil {

@@ -372,37 +372,21 @@ func (c *Conn) UploadFiles(ctx context.Context, files []File, progress func(writ
 		fmt.Fprintf(&sums, "%s  %s\n", f.SHA256, f.Name)
 		total += int64(len(f.Content))
 	}
-	if err := c.alive(); err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeoutCause(ctx, c.cfg.CommandTimeout,
 		fmt.Errorf("timed out after %s", c.cfg.CommandTimeout))
 	defer cancel()
-	select {
-	case c.sessions <- struct{}{}:
-		defer func() { <-c.sessions }()
-	case <-ctx.Done():
-		return fmt.Errorf("upload of %d files not started: %w", len(files), context.Cause(ctx))
-	case <-c.done:
-		return c.alive()
-	}
-	sess, err := c.openSession(ctx)
+	sess, release, err := c.session(ctx, fmt.Sprintf("upload of %d files", len(files)))
 	if err != nil {
 		return err
 	}
-	defer sess.Close()
+	defer release()
 	pr, pw := io.Pipe()
 	sess.Stdin = pr
 	stderr := &tailBuffer{max: stderrKept}
 	sess.Stderr = stderr
 	start := time.Now()
 	command := "env LC_ALL=C /bin/sh -c " + shell.Quote(batchScript) + " obsbox-upload " + shell.Quote(c.staging)
-	if err := c.await(ctx, "starting the upload", func() error {
-		if err := sess.Start(command); err != nil {
-			return c.connErr("starting the upload", err)
-		}
-		return nil
-	}); err != nil {
+	if err := c.start(ctx, sess, "starting the upload", command); err != nil {
 		pw.Close()
 		return err
 	}
