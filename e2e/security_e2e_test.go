@@ -222,6 +222,57 @@ func TestSecurity(t *testing.T) {
 		}
 	})
 
+	t.Run("no service user can steer what root writes", func(t *testing.T) {
+		// Every folder holding a path obsbox made is root's, writable by
+		// root alone: else its owner could swap what root writes there for
+		// a link between two of the script's commands.
+		for _, h := range s.c.Hosts {
+			raw, err := s.c.SSH(h.Name, "cat /var/lib/obsbox/record.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rec struct{ Paths, Trees []string }
+			if err := json.Unmarshal([]byte(raw), &rec); err != nil || len(rec.Paths) == 0 {
+				t.Fatalf("%s: record: %v\n%s", h.Name, err, raw)
+			}
+			seen := map[string]bool{}
+			var folders []string
+			for _, p := range append(rec.Paths, rec.Trees...) {
+				if d := filepath.Dir(p); !seen[d] {
+					seen[d] = true
+					folders = append(folders, shQuote(d))
+				}
+			}
+			out, err := s.c.SSH(h.Name, "stat -c '%n %U %a' "+strings.Join(folders, " "))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				f := strings.Fields(line)
+				var mode int
+				fmt.Sscanf(f[2], "%o", &mode)
+				if f[1] != "root" || mode&0o022 != 0 {
+					t.Errorf("%s: %s holds paths obsbox wrote as root, but is %s's with mode %s", h.Name, f[0], f[1], f[2])
+				}
+			}
+		}
+		// The swap that made root overwrite a file of node_exporter's user's
+		// choosing: that user owned the folder around the textfile folder.
+		if _, err := s.c.SSH(h1.Name, "printf precious > /root/victim && chmod 600 /root/victim"); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := s.c.SSH(h1.Name, `setpriv --reuid=obsbox-node-exporter --regid=obsbox-node-exporter --clear-groups sh -c 'cd /var/lib/obsbox/node_exporter && mv textfile textfile.old && mkdir textfile && ln -s /root/victim textfile/obsbox-certificates.prom.obsbox-tmp' 2>&1; echo rc=$?`)
+		if !strings.Contains(out, "Permission denied") || strings.Contains(out, "rc=0") {
+			t.Errorf("node_exporter's user could move the textfile folder aside:\n%s", out)
+		}
+		if r := s.obsbox("apply"); r.code != 0 {
+			t.Fatalf("apply: %s", r)
+		}
+		if out, err := s.c.SSH(h1.Name, "stat -c '%a %U' /root/victim; cat /root/victim; rm -f /root/victim"); err != nil || strings.TrimSpace(out) != "600 root\nprecious" {
+			t.Errorf("/root/victim after the apply (want 600 root, precious): %q %v", out, err)
+		}
+	})
+
 	t.Run("a page reaches the webhook", func(t *testing.T) {
 		if _, err := s.c.SSH(s.c.Hosts[1].Name, "systemctl stop obsbox-node-exporter"); err != nil {
 			t.Fatal(err)

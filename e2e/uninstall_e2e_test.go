@@ -221,7 +221,15 @@ func TestUninstall(t *testing.T) {
 		eventually(t, 90*time.Second, "a sample of "+q, func() error { _, err := queryAt(prom, q, time.Now()); return err })
 		t1 = time.Now()
 		time.Sleep(6 * time.Second) // t1 lies well before the uninstall
+		// The data folder is Prometheus's user's: a link that user left at
+		// the note's temporary name must not steer root's write.
+		if out, err := s.c.SSH("h1", `printf precious > /root/victim && chmod 600 /root/victim && setpriv --reuid=obsbox-prometheus --regid=obsbox-prometheus --clear-groups ln -s /root/victim /var/lib/obsbox/prometheus/OBSBOX-KEPT-DATA.txt.obsbox-tmp`); err != nil {
+			t.Fatalf("planting the link as obsbox-prometheus: %v %s", err, out)
+		}
 		rep := s.uninstallAll(t, "--keep-data")
+		if out, err := s.c.SSH("h1", "stat -c '%a %U' /root/victim; cat /root/victim; echo; rm -f /root/victim; stat -c %F /var/lib/obsbox/prometheus/OBSBOX-KEPT-DATA.txt"); err != nil || strings.TrimSpace(out) != "600 root\nprecious\nregular file" {
+			t.Errorf("after uninstall --keep-data, /root/victim (want 600 root, precious) and the note (a regular file): %q %v", out, err)
+		}
 		var kept []string
 		for _, a := range rep.actions("h1") {
 			if a.Op == "keep" {

@@ -56,12 +56,12 @@ func (n NodeExporter) Spec(c *Context) (*Spec, error) {
 		files = append(files, File{Path: path.Join(n.TextfileDir(), certMetricsFile), Content: prom, Mode: 0o644,
 			Owner: "root", Group: "root", Effect: EffectNone})
 	}
+	// No writable path: node_exporter keeps no data.
 	unit, err := systemd.Render(name, systemd.Unit{
-		Description:    "obsbox node_exporter: host metrics",
-		User:           user,
-		Group:          user,
-		ExecStart:      append(n.flags(c.Version, port), webFlags...),
-		ReadWritePaths: []string{catalog.DataDir(name)},
+		Description: "obsbox node_exporter: host metrics",
+		User:        user,
+		Group:       user,
+		ExecStart:   append(n.flags(c.Version, port), webFlags...),
 	})
 	if err != nil {
 		return nil, err
@@ -72,13 +72,14 @@ func (n NodeExporter) Spec(c *Context) (*Spec, error) {
 		Bundle:    c.Bundle,
 		Binaries:  slices.Clone(catalog.Get(name).Binaries),
 		// Readable by all: anything on the host may drop metrics here (root writes them).
-		Dirs:    append([]Dir{{Path: n.TextfileDir(), Mode: 0o755, Owner: "root", Group: "root"}}, dirs...),
-		Files:   files,
-		KeyPair: kp,
-		Checks:  checks,
-		Unit:    unit,
-		Reload:  catalog.Get(name).Reload,
-		Health:  health(name, port),
+		Dirs:         append([]Dir{{Path: n.TextfileDir(), Mode: 0o755, Owner: "root", Group: "root"}}, dirs...),
+		Files:        files,
+		KeyPair:      kp,
+		Checks:       checks,
+		Unit:         unit,
+		Reload:       catalog.Get(name).Reload,
+		Health:       health(name, port),
+		WritesNoData: true, // so the textfile folder sits in a folder only root can change
 	}, nil
 }
 

@@ -56,6 +56,21 @@ type Spec struct {
 	// BeforeRestart is shell run as root with the unit stopped, before it
 	// starts again, when a file marked Hook changed.
 	BeforeRestart string
+	// WritesNoData: the component only reads (node_exporter), so its data
+	// folder is root's, read-only to it, and root may keep files there.
+	WritesNoData bool
+}
+
+// DataFolder is the component's data folder as the plan makes it: its
+// service user's own, or root's when the component writes no data. Root
+// writes nothing inside a folder a service user owns: that user could swap
+// the file for a link and steer root's write, chmod or chown elsewhere.
+func (s *Spec) DataFolder() Dir {
+	if s.WritesNoData {
+		return Dir{Path: catalog.DataDir(s.Component), Mode: 0o755, Owner: "root", Group: "root"}
+	}
+	user := catalog.UserName(s.Component)
+	return Dir{Path: catalog.DataDir(s.Component), Mode: 0o750, Owner: user, Group: user}
 }
 
 // File is a file the component wants, with its full content.

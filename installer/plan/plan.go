@@ -157,6 +157,8 @@ type builder struct {
 	rec    *hoststate.Record
 	staged map[string]bool
 	wanted map[string]bool // every path the specs want
+	// folders are the folders planned, as the specs want them.
+	folders map[string]component.Dir
 }
 
 // Build computes the plan for one host.
@@ -165,10 +167,11 @@ func Build(in Input) (*Host, error) {
 		in: in,
 		h: &Host{Host: in.Host, staging: in.StagingDir, services: map[string]Op{}, hooks: map[string]string{}, rollouts: map[string]rollout{},
 			stagedFiles: map[string]stagedFile{}},
-		rec:    in.State.Record.Clone(),
-		staged: map[string]bool{},
-		wanted: map[string]bool{},
-		bins:   map[string]string{},
+		rec:     in.State.Record.Clone(),
+		staged:  map[string]bool{},
+		wanted:  map[string]bool{},
+		bins:    map[string]string{},
+		folders: map[string]component.Dir{},
 	}
 	if in.TLS != nil && !in.TargetsOnly {
 		b.hostTLS(in.TLS)
@@ -200,11 +203,44 @@ func Build(in Input) (*Host, error) {
 			b.h.checks[i].bin = bin
 		}
 	}
+	if err := b.rootOnlyFolders(); err != nil {
+		return nil, err
+	}
 	b.services()
 	if !b.h.Empty() {
 		b.h.Record = b.rec
 	}
 	return b.h, nil
+}
+
+// rootOnlyFolders refuses a plan in which root writes inside a folder the
+// specs give another user, or let group or others write: whoever can change
+// the folder can swap what root writes for a link between two commands,
+// and root's write, chmod or chown would land where the link points.
+func (b *builder) rootOnlyFolders() error {
+	for _, a := range b.h.Actions {
+		var p string
+		switch s := a.step.(type) {
+		case MakeDir:
+			p = s.Path
+		case SetMode:
+			p = s.Path
+		case InstallFile:
+			p = s.Dest
+		case InstallTree:
+			p = s.Dest
+		case SwitchLink:
+			p = s.Link
+		case InstallKeyPair:
+			p = s.Dest
+		default:
+			continue
+		}
+		if d, ok := b.folders[path.Dir(p)]; ok && (d.Owner != "root" || d.Mode&0o022 != 0) {
+			return fmt.Errorf("%s: root would write %s inside %s, which is %s's (mode %o): a component's design error", a.Component, p, d.Path, d.Owner, d.Mode)
+		}
+	}
+	return nil
 }
 
 func (b *builder) add(a Action) { b.h.Actions = append(b.h.Actions, a) }
@@ -287,16 +323,7 @@ func (b *builder) component(s *component.Spec) error {
 		addUnique(&b.rec.Users, user)
 	}
 
-	dirs := []component.Dir{
-		{Path: catalog.OptRoot, Mode: 0o755, Owner: "root", Group: "root"},
-		{Path: catalog.BaseDir(c), Mode: 0o755, Owner: "root", Group: "root"},
-		{Path: catalog.ConfigRoot, Mode: 0o755, Owner: "root", Group: "root"},
-		{Path: catalog.ConfigDir(c), Mode: 0o750, Owner: "root", Group: user},
-		{Path: catalog.DataRoot, Mode: 0o755, Owner: "root", Group: "root"},
-		{Path: catalog.DataDir(c), Mode: 0o750, Owner: user, Group: user},
-	}
-	dirs = append(dirs, s.Dirs...)
-	for _, d := range dirs {
+	for _, d := range folders(s) {
 		b.dir(c, d)
 	}
 
@@ -536,11 +563,26 @@ func (b *builder) targets(s *component.Spec) {
 	}
 }
 
+// folders are the folders the plan makes for s: the standard ones, then
+// the component's own.
+func folders(s *component.Spec) []component.Dir {
+	c := s.Component
+	return append([]component.Dir{
+		{Path: catalog.OptRoot, Mode: 0o755, Owner: "root", Group: "root"},
+		{Path: catalog.BaseDir(c), Mode: 0o755, Owner: "root", Group: "root"},
+		{Path: catalog.ConfigRoot, Mode: 0o755, Owner: "root", Group: "root"},
+		{Path: catalog.ConfigDir(c), Mode: 0o750, Owner: "root", Group: catalog.UserName(c)},
+		{Path: catalog.DataRoot, Mode: 0o755, Owner: "root", Group: "root"},
+		s.DataFolder(),
+	}, s.Dirs...)
+}
+
 func (b *builder) dir(c string, d component.Dir) {
 	if b.wanted[d.Path] {
 		return // shared by several components: planned once
 	}
 	b.wanted[d.Path] = true
+	b.folders[d.Path] = d
 	cur := b.in.State.Path(d.Path)
 	own := d.Owner + ":" + d.Group
 	mk := MakeDir{Path: d.Path, Mode: d.Mode, Owner: d.Owner, Group: d.Group}

@@ -90,7 +90,8 @@ func converged(specs []*component.Spec, rec *hoststate.Record) *hoststate.State 
 		dir(catalog.ConfigRoot, 0o755, "root", "root")
 		dir(catalog.ConfigDir(c), 0o750, "root", user)
 		dir(catalog.DataRoot, 0o755, "root", "root")
-		dir(catalog.DataDir(c), 0o750, user, user)
+		df := s.DataFolder()
+		dir(df.Path, df.Mode, df.Owner, df.Group)
 		for _, d := range s.Dirs {
 			dir(d.Path, d.Mode, d.Owner, d.Group)
 		}

@@ -40,8 +40,8 @@ take() { # staged-name max-bytes: root's own copy of a staged file
 	if [ -L "$S/$1" ] || [ ! -f "$S/$1" ]; then echo "staged file $1 is missing or not a regular file" >&2; exit 1; fi
 	dd if="$S/$1" of="$C/in/$1" iflag=nofollow,nonblock,count_bytes count="$2" bs=1M status=none || { echo "cannot read staged file $1" >&2; exit 1; }
 }
-install_file() { # staged-name dest mode owner:group
-	cp "$C/in/$1" "$2.obsbox-tmp" && chmod "$3" "$2.obsbox-tmp" && chown "$4" "$2.obsbox-tmp" && mv -f "$2.obsbox-tmp" "$2"
+install_file() { # staged-name dest mode owner group
+	install -T -m "$3" -o "$4" -g "$5" "$C/in/$1" "$2.obsbox-tmp" && mv -f "$2.obsbox-tmp" "$2"
 }
 install_tree() { # extracted-name dest
 	rm -rf "$2.obsbox-tmp" && mv "$C/$1" "$2.obsbox-tmp" && rm -rf "$2" && mv "$2.obsbox-tmp" "$2"

@@ -87,11 +87,13 @@ type MakeDir struct {
 }
 
 func (s MakeDir) lines() []string {
-	p := q(s.Path)
+	// install -d: one command where mkdir, chmod and chown were three (the
+	// same result; parents it makes are 755 root's, as mkdir -p makes them).
+	mk := fmt.Sprintf("install -d -m %s -o %s -g %s %s", mode(s.Mode), q(s.Owner), q(s.Group), q(s.Path))
 	if s.Replace {
-		return []string{fmt.Sprintf("rm -f %[1]s && mkdir %[1]s && chmod %[2]s %[1]s && chown %[3]s %[1]s", p, mode(s.Mode), owner(s.Owner, s.Group))}
+		return []string{fmt.Sprintf("rm -f %s && %s", q(s.Path), mk)}
 	}
-	return []string{fmt.Sprintf("mkdir -p %[1]s && chmod %[2]s %[1]s && chown %[3]s %[1]s", p, mode(s.Mode), owner(s.Owner, s.Group))}
+	return []string{mk}
 }
 
 // SetMode fixes the mode and owner of a file or folder.
@@ -113,7 +115,7 @@ type InstallFile struct {
 }
 
 func (s InstallFile) lines() []string {
-	return []string{fmt.Sprintf("install_file %s %s %s %s", q(s.Staged), q(s.Dest), mode(s.Mode), owner(s.Owner, s.Group))}
+	return []string{fmt.Sprintf("install_file %s %s %s %s %s", q(s.Staged), q(s.Dest), mode(s.Mode), q(s.Owner), q(s.Group))}
 }
 
 // InstallTree moves a release tarball's tree, extracted and checked
@@ -291,11 +293,16 @@ The next "obsbox apply" that installs %[2]s here takes this folder over and
 deletes this note; "obsbox uninstall" without --keep-data deletes the folder.`, catalog.Get(n).DataDescription, n, catalog.UserName(n), q(d), s.Why)
 	// The here-document is unquoted for $(date) and $(stat): the text
 	// holds no value but quoted paths and fixed names.
+	// The folder is the service user's, who may have left a link at the
+	// temporary name or may swap the file for one: the note is created
+	// new (set -C: O_EXCL, which a link fails) with its final mode, and
+	// nothing after that follows its name but the rename.
+	tmp := q(note + ".obsbox-tmp")
 	return []string{
-		fmt.Sprintf("cat > %s <<OBSBOX_NOTE", q(note+".obsbox-tmp")),
+		fmt.Sprintf("rm -f %s && (umask 022 && set -C && cat > %s) <<OBSBOX_NOTE", tmp, tmp),
 		text,
 		"OBSBOX_NOTE",
-		fmt.Sprintf("chmod 644 %[1]s && mv -f %[1]s %[2]s", q(note+".obsbox-tmp"), q(note)),
+		fmt.Sprintf("mv -f %s %s", tmp, q(note)),
 	}
 }
 
@@ -344,9 +351,8 @@ type InstallKeyPair struct {
 func (s InstallKeyPair) built() string { return "kp-" + s.Component + ".pem" }
 
 func (s InstallKeyPair) lines() []string {
-	return []string{fmt.Sprintf("cp %s %s && chmod 640 %s && chown %s %s && mv -f %s %s",
-		inC(s.built()), q(s.Dest+".obsbox-tmp"), q(s.Dest+".obsbox-tmp"), owner("root", s.Group), q(s.Dest+".obsbox-tmp"),
-		q(s.Dest+".obsbox-tmp"), q(s.Dest))}
+	return []string{fmt.Sprintf("install -T -m 640 -o root -g %s %s %s && mv -f %s %s",
+		q(s.Group), inC(s.built()), q(s.Dest+".obsbox-tmp"), q(s.Dest+".obsbox-tmp"), q(s.Dest))}
 }
 
 // buildKeyPair writes, into $C, the key (never leaving root's folders)

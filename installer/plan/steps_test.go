@@ -2,10 +2,13 @@ package plan
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/hoststate"
 	"github.com/obsbox/obsbox/installer/shell"
 )
@@ -88,5 +91,47 @@ func TestFinding2_StagedNamesComeFromSteps(t *testing.T) {
 	}
 	if trees := h.trees(); len(trees) != 1 || trees[0].Staged != "a" {
 		t.Errorf("trees %+v", trees)
+	}
+}
+
+// A kept data folder is its service user's, who may have left a link at
+// the note's temporary or final name: root's note follows neither, and
+// the file a link points to keeps its content and mode.
+func TestKeptNoteFollowsNoLink(t *testing.T) {
+	for _, at := range []string{KeptNoteName + ".obsbox-tmp", KeptNoteName} {
+		t.Run(at, func(t *testing.T) {
+			dir := t.TempDir()
+			data, victim := filepath.Join(dir, "data"), filepath.Join(dir, "victim")
+			if err := os.Mkdir(data, 0o750); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(victim, []byte("precious"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(victim, filepath.Join(data, at)); err != nil {
+				t.Fatal(err)
+			}
+			script := strings.Join(render(WriteKeptNote{Component: "prometheus", Why: keptByUninstall}), "\n")
+			script = strings.ReplaceAll(script, catalog.DataDir("prometheus"), data)
+			if out, err := exec.Command("/bin/sh", "-eu", "-c", script).CombinedOutput(); err != nil {
+				t.Fatalf("%v: %s\n%s", err, out, script)
+			}
+			if b, _ := os.ReadFile(victim); string(b) != "precious" {
+				t.Errorf("the link's target was written: %q", b)
+			}
+			if fi, _ := os.Stat(victim); fi.Mode().Perm() != 0o600 {
+				t.Errorf("the link's target's mode changed to %v", fi.Mode())
+			}
+			fi, err := os.Lstat(filepath.Join(data, KeptNoteName))
+			if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o644 {
+				t.Fatalf("the note: %v %v, want a regular file, mode 644", fi, err)
+			}
+			if b, _ := os.ReadFile(filepath.Join(data, KeptNoteName)); !strings.Contains(string(b), "time series database") {
+				t.Errorf("the note says:\n%s", b)
+			}
+			if _, err := os.Lstat(filepath.Join(data, KeptNoteName+".obsbox-tmp")); err == nil {
+				t.Errorf("the temporary name is left behind")
+			}
+		})
 	}
 }
