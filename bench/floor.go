@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/obsbox/obsbox/e2e/harness"
 )
@@ -51,16 +50,16 @@ func (f *floor) scp(h harness.Host, files []string, dir string) error {
 
 // sshTrue is the floor of a run with nothing to do: one `ssh host true` per
 // host, all hosts at once.
-func (f *floor) sshTrue(hosts []harness.Host) (float64, error) {
+func (f *floor) sshTrue(hosts []harness.Host) (took, error) {
 	return parallel(hosts, func(h harness.Host) error { return f.ssh(h, "true") })
 }
 
 // install is the floor of a fresh install: per host, one scp of the tarballs
 // obsbox would send it, then one unit started; all hosts at once. What it
 // leaves is removed afterwards, outside the timing.
-func (f *floor) install(hosts []harness.Host, files func(harness.Host) []string) (float64, error) {
+func (f *floor) install(hosts []harness.Host, files func(harness.Host) []string) (took, error) {
 	const dir = "/var/tmp"
-	secs, err := parallel(hosts, func(h harness.Host) error {
+	t, err := parallel(hosts, func(h harness.Host) error {
 		if err := f.scp(h, files(h), dir); err != nil {
 			return err
 		}
@@ -73,24 +72,25 @@ func (f *floor) install(hosts []harness.Host, files func(harness.Host) []string)
 		}
 		return f.ssh(h, "systemctl stop "+floorUnit+" 2>/dev/null; "+strings.Join(rm, " "))
 	})
-	return secs, errors.Join(err, cerr)
+	return t, errors.Join(err, cerr)
 }
 
-// parallel runs do on every host at once and returns the wall time until the
-// last one finished.
-func parallel(hosts []harness.Host, do func(harness.Host) error) (float64, error) {
-	start := time.Now()
-	errs := make([]error, len(hosts))
-	var wg sync.WaitGroup
-	for i, h := range hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = do(h)
-		}()
-	}
-	wg.Wait()
-	return time.Since(start).Seconds(), errors.Join(errs...)
+// parallel runs do on every host at once and measures until the last one
+// finished.
+func parallel(hosts []harness.Host, do func(harness.Host) error) (took, error) {
+	return timed(func() error {
+		errs := make([]error, len(hosts))
+		var wg sync.WaitGroup
+		for i, h := range hosts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = do(h)
+			}()
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	})
 }
 
 // sizeOf sums file sizes; a missing file counts as an error, not zero.

@@ -445,7 +445,7 @@ func (b *bench) mainTable() (*mainResult, error) {
 	if len(b.fresh) > 0 {
 		between = strings.Join(b.fresh, "; ")
 	}
-	fmt.Fprintf(b.out, "\nBetween fresh installs: %s. Round trips and bytes are obsbox's own counts (`--json`: `round_trips`, `uploaded_bytes`); peak RSS is the obsbox process's ru_maxrss (wait4), the largest over the runs.\n", between)
+	fmt.Fprintf(b.out, "\nBetween fresh installs: %s. Round trips and bytes are obsbox's own counts (`--json`: `round_trips`, `uploaded_bytes`); peak RSS is the obsbox process's ru_maxrss (wait4), the largest over the runs. Machine CPU is the busy CPU time of the whole machine over a run (/proc/stat): the controller, the relay and every test host share its %d CPUs, so a run whose machine CPU comes near %d × its time was held back by the CPUs, not the network.\n", between, runtime.NumCPU(), runtime.NumCPU())
 
 	if n >= 2 {
 		if err := b.freshen(n + 1); err != nil {
@@ -493,15 +493,15 @@ func (b *bench) measureRound(round int, set *rttSet, fleet []harness.Host, extra
 	}
 
 	progress("%s: floors", at)
-	secs, err := b.fl.install(fleet, files)
+	t, err := b.fl.install(fleet, files)
 	if err != nil {
 		return fmt.Errorf("fresh-install floor: %w", err)
 	}
-	set.fresh.floor = append(set.fresh.floor, secs)
-	if secs, err = b.fl.install([]harness.Host{extra}, files); err != nil {
+	set.fresh.addFloor(t)
+	if t, err = b.fl.install([]harness.Host{extra}, files); err != nil {
 		return fmt.Errorf("add-host floor: %w", err)
 	}
-	set.add.floor = append(set.add.floor, secs)
+	set.add.addFloor(t)
 
 	progress("%s: fresh install", at)
 	s, err := b.r.run("fresh-"+ms(set.rtt), "apply", "--json")
@@ -510,11 +510,11 @@ func (b *bench) measureRound(round int, set *rttSet, fleet []harness.Host, extra
 	}
 	set.fresh.add(s, checkFresh)
 
-	if secs, err = b.fl.sshTrue(fleet); err != nil {
+	if t, err = b.fl.sshTrue(fleet); err != nil {
 		return fmt.Errorf("no-op floor: %w", err)
 	}
-	set.noop.floor = append(set.noop.floor, secs)
-	set.plan.floor = append(set.plan.floor, secs)
+	set.noop.addFloor(t)
+	set.plan.addFloor(t)
 	progress("%s: no-op apply, plan", at)
 	if s, err = b.r.run("noop-"+ms(set.rtt), "apply", "--json"); err != nil {
 		return err
@@ -548,11 +548,11 @@ func (b *bench) measureAlone(at string, set *rttSet, alone []harness.Host, files
 	if err := b.writeInventory(alone); err != nil {
 		return err
 	}
-	secs, err := b.fl.install(alone, files)
+	t, err := b.fl.install(alone, files)
 	if err != nil {
 		return fmt.Errorf("one-host floor: %w", err)
 	}
-	set.one.floor = append(set.one.floor, secs)
+	set.one.addFloor(t)
 	s, err := b.r.run("fresh-alone-"+ms(set.rtt), "apply", "--json")
 	if err != nil {
 		return err
@@ -740,6 +740,12 @@ func checkNoop(rep *report) string {
 	return ""
 }
 
+// addFloor adds one measurement of the scenario's floor.
+func (s *scenario) addFloor(t took) {
+	s.floor = append(s.floor, t.secs)
+	s.floorCPU = append(s.floorCPU, t.cpu)
+}
+
 func (s *scenario) add(x sample, c check) {
 	s.runs = append(s.runs, x)
 	note := x.noRep
@@ -795,11 +801,11 @@ func (b *bench) scaleTable() (*scaleResult, error) {
 		}
 		progress("scale: no-op apply on %s", nHosts(k))
 		for round := 0; round < b.cfg.runs; round++ {
-			secs, err := b.fl.sshTrue(hosts[:k])
+			t, err := b.fl.sshTrue(hosts[:k])
 			if err != nil {
 				return nil, fmt.Errorf("no-op floor: %w", err)
 			}
-			sc.floor = append(sc.floor, secs)
+			sc.addFloor(t)
 			s, err := b.r.run(fmt.Sprintf("scale-noop-%d", k), "apply", "--json")
 			if err != nil {
 				return nil, err

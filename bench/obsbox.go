@@ -32,9 +32,12 @@ type sample struct {
 	secs    float64
 	rssKB   int64   // wait4 rusage ru_maxrss of the obsbox process
 	cpuSecs float64 // user + system CPU time of the obsbox process
-	rep     *report // nil unless the run had --json and printed a report
-	noRep   string  // why rep is nil although --json was asked for
-	phases  []phase // from obsbox -v: where the time went
+	// machineCPU is the whole machine's busy CPU seconds over the run:
+	// obsbox, sshd and everything the hosts ran for it.
+	machineCPU float64
+	rep        *report // nil unless the run had --json and printed a report
+	noRep      string  // why rep is nil although --json was asked for
+	phases     []phase // from obsbox -v: where the time went
 }
 
 // phase is the wall time obsbox spent in one phase (summed when a command
@@ -144,10 +147,14 @@ func (r *runner) run(label string, args ...string) (sample, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
+	busy, busyErr := machineBusy()
 	start := time.Now()
 	runErr := cmd.Run()
 	end := time.Now()
 	s := sample{secs: end.Sub(start).Seconds(), phases: parsePhases(stderr.Bytes(), start, end)}
+	if after, err := machineBusy(); busyErr == nil && err == nil {
+		s.machineCPU = (after - busy).Seconds()
+	}
 	fmt.Fprintf(logFile, "# exit: %v, %.2fs\n# --- stderr\n%s# --- stdout\n%s", runErr, time.Since(start).Seconds(), stderr.Bytes(), stdout.Bytes())
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {

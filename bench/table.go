@@ -25,7 +25,9 @@ type scenario struct {
 	name  string
 	runs  []sample
 	floor []float64
-	notes []string // anything that makes the row less than it claims
+	// floorCPU is the machine's busy CPU seconds over each floor run.
+	floorCPU []float64
+	notes    []string // anything that makes the row less than it claims
 }
 
 func (s *scenario) secs() []float64 {
@@ -90,7 +92,34 @@ func (s *scenario) perHost() (perHost, bool) {
 	return p, true
 }
 
-var mainHeader = []string{"scenario", "obsbox (median s)", "floor (median s)", "× floor", "sent per host (mean / largest)", "SSH round trips per host", "peak RSS"}
+var mainHeader = []string{"scenario", "obsbox (median s)", "floor (median s)", "× floor", "machine CPU s (obsbox / floor)", "sent per host (mean / largest)", "SSH round trips per host", "peak RSS"}
+
+// machineCPU is the median busy CPU seconds of the whole machine over
+// obsbox's runs and over the floor's, "—" where not measured.
+func (s *scenario) machineCPU() string {
+	var obs []float64
+	for _, r := range s.runs {
+		if r.machineCPU > 0 {
+			obs = append(obs, r.machineCPU)
+		}
+	}
+	var flo []float64
+	for _, c := range s.floorCPU {
+		if c > 0 {
+			flo = append(flo, c)
+		}
+	}
+	cell := func(xs []float64) string {
+		if len(xs) == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.1f", median(xs))
+	}
+	if len(obs) == 0 && len(flo) == 0 {
+		return "—"
+	}
+	return cell(obs) + " / " + cell(flo)
+}
 
 func (s *scenario) row() []string {
 	obs, flo, ratio := "—", "—", "—"
@@ -115,7 +144,7 @@ func (s *scenario) row() []string {
 	if m := s.peakRSS(); m > 0 {
 		rss = megabytes(m)
 	}
-	return []string{s.name, obs, flo, ratio, sent, rts, rss}
+	return []string{s.name, obs, flo, ratio, s.machineCPU(), sent, rts, rss}
 }
 
 // markdown renders a table GitHub and a terminal both read well.

@@ -38,13 +38,15 @@ func rep(hosts ...hostReport) *report { return &report{Hosts: hosts} }
 
 func TestScenarioRow(t *testing.T) {
 	s := &scenario{name: "apply, nothing to do"}
-	s.add(sample{secs: 2, rssKB: 30000, rep: rep(hostReport{Host: "h1", RoundTrips: 2}, hostReport{Host: "h2", RoundTrips: 3, Uploaded: 2048})}, checkNoop)
-	s.add(sample{secs: 4, rssKB: 50000, rep: rep(hostReport{Host: "h1", RoundTrips: 2}, hostReport{Host: "h2", RoundTrips: 2})}, checkNoop)
-	s.add(sample{secs: 3, rssKB: 40000, rep: rep(hostReport{Host: "h1", RoundTrips: 2, Actions: make([]json.RawMessage, 1)}, hostReport{Host: "h2", RoundTrips: 2})}, checkNoop)
-	s.floor = []float64{1, 1.5, 0.5}
+	s.add(sample{secs: 2, rssKB: 30000, machineCPU: 3.5, rep: rep(hostReport{Host: "h1", RoundTrips: 2}, hostReport{Host: "h2", RoundTrips: 3, Uploaded: 2048})}, checkNoop)
+	s.add(sample{secs: 4, rssKB: 50000, machineCPU: 7.5, rep: rep(hostReport{Host: "h1", RoundTrips: 2}, hostReport{Host: "h2", RoundTrips: 2})}, checkNoop)
+	s.add(sample{secs: 3, rssKB: 40000, machineCPU: 5.25, rep: rep(hostReport{Host: "h1", RoundTrips: 2, Actions: make([]json.RawMessage, 1)}, hostReport{Host: "h2", RoundTrips: 2})}, checkNoop)
+	s.addFloor(took{secs: 1, cpu: 2})
+	s.addFloor(took{secs: 1.5, cpu: 0}) // /proc/stat unread: not a zero
+	s.addFloor(took{secs: 0.5, cpu: 1})
 
 	got := s.row()
-	want := []string{"apply, nothing to do", "3.00", "1.00", "3.0×", "341 B / 2.0 KiB", "2–3", "51.2 MB"}
+	want := []string{"apply, nothing to do", "3.00", "1.00", "3.0×", "5.2 / 1.5", "341 B / 2.0 KiB", "2–3", "51.2 MB"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("row = %q\nwant  %q", got, want)
 	}
@@ -56,7 +58,7 @@ func TestScenarioRow(t *testing.T) {
 func TestScenarioRowWithoutRuns(t *testing.T) {
 	s := &scenario{name: "plan"}
 	got := s.row()
-	want := []string{"plan", "—", "—", "—", "—", "—", "—"}
+	want := []string{"plan", "—", "—", "—", "—", "—", "—", "—"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("row = %q, want %q", got, want)
 	}
@@ -194,5 +196,24 @@ func TestPhaseTable(t *testing.T) {
 		if got := strings.Join(r, "|"); got != want[i] {
 			t.Errorf("row %d = %s, want %s", i, got, want[i])
 		}
+	}
+}
+
+func TestParseBusy(t *testing.T) {
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	got, err := parseBusy("cpu  1000 50 400 90000 300 20 30 700 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 15 * time.Second; got != want { // (1000+50+400+20+30) ticks of 1/100 s
+		t.Errorf("busy = %v, want %v (idle, iowait and steal left out)", got, want)
+	}
+	for _, bad := range []string{"", "intr 1 2 3", "cpu 1 2 x 4 5 6 7 8", "cpu 1 2 3"} {
+		if _, err := parseBusy(bad); err == nil {
+			t.Errorf("parseBusy(%q) gave no error", bad)
+		}
+	}
+	if _, err := machineBusy(); err != nil {
+		t.Errorf("this machine's /proc/stat: %v", err)
 	}
 }
