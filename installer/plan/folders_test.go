@@ -7,6 +7,7 @@ import (
 
 	"github.com/obsbox/obsbox/installer/catalog"
 	"github.com/obsbox/obsbox/installer/component"
+	"github.com/obsbox/obsbox/installer/hoststate"
 	"github.com/obsbox/obsbox/installer/plan"
 )
 
@@ -36,7 +37,8 @@ probe "self" {
 			t.Fatalf("the host carries %v, not every component (%s is missing)", names, c.Name)
 		}
 	}
-	if _, err := plan.Build(plan.Input{Host: "all-1", Specs: sp, State: emptyState(), StagingDir: "/var/tmp/obsbox-staging-root"}); err != nil {
+	fresh, err := plan.Build(plan.Input{Host: "all-1", Specs: sp, State: emptyState(), StagingDir: "/var/tmp/obsbox-staging-root"})
+	if err != nil {
 		t.Fatalf("every component from scratch: %v", err)
 	}
 
@@ -79,5 +81,23 @@ probe "self" {
 		if err == nil || !strings.Contains(err.Error(), "root would write "+catalog.DataRoot+"/") || !strings.Contains(err.Error(), "obsbox-") {
 			t.Errorf("%s: Build = %v, want a refusal naming the path and the folder's owner", name, err)
 		}
+	}
+
+	// Not only the folder right above: on a host where the textfile folder
+	// is already right, only the metrics file changes, and the folder around
+	// the textfile folder is what its owner could swap.
+	bent := specs(t, inv, "all-1")
+	prom := component.NodeExporter{}.TextfileDir() + "/obsbox-certificates.prom"
+	for _, s := range bent {
+		if s.Component == catalog.NodeExporter {
+			s.WritesNoData = false
+			s.Files = append(s.Files, component.File{Path: prom, Content: []byte("x 1\n"), Mode: 0o644, Owner: "root", Group: "root"})
+		}
+	}
+	st := converged(bent, fresh.Record)
+	st.Paths[prom] = hoststate.Path{Kind: hoststate.KindFile, Mode: 0o644, Owner: "root", Group: "root", SHA256: "0000"}
+	_, err = plan.Build(plan.Input{Host: "all-1", Specs: bent, State: st, StagingDir: "/var/tmp/obsbox-staging-root"})
+	if want := "root would write " + prom + " inside " + catalog.DataDir(catalog.NodeExporter) + ","; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("only the metrics file changing: Build = %v, want %q", err, want)
 	}
 }

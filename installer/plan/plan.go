@@ -213,10 +213,11 @@ func Build(in Input) (*Host, error) {
 	return b.h, nil
 }
 
-// rootOnlyFolders refuses a plan in which root writes inside a folder the
+// rootOnlyFolders refuses a plan in which root writes below a folder the
 // specs give another user, or let group or others write: whoever can change
-// the folder can swap what root writes for a link between two commands,
-// and root's write, chmod or chown would land where the link points.
+// the folder can swap what root writes (or a folder on its way) for a link
+// between two commands, and root's write, chmod or chown would land where
+// the link points.
 func (b *builder) rootOnlyFolders() error {
 	for _, a := range b.h.Actions {
 		var p string
@@ -236,8 +237,11 @@ func (b *builder) rootOnlyFolders() error {
 		default:
 			continue
 		}
-		if d, ok := b.folders[path.Dir(p)]; ok && (d.Owner != "root" || d.Mode&0o022 != 0) {
-			return fmt.Errorf("%s: root would write %s inside %s, which is %s's (mode %o): a component's design error", a.Component, p, d.Path, d.Owner, d.Mode)
+		// Every folder above counts: whoever may rename one swaps the whole path.
+		for dir := path.Dir(p); dir != "/" && dir != "."; dir = path.Dir(dir) {
+			if d, ok := b.folders[dir]; ok && (d.Owner != "root" || d.Mode&0o022 != 0) {
+				return fmt.Errorf("%s: root would write %s inside %s, which is %s's (mode %o): a component's design error", a.Component, p, d.Path, d.Owner, d.Mode)
+			}
 		}
 	}
 	return nil
