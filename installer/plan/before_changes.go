@@ -95,9 +95,13 @@ func (h *Host) adoptKeptData(c string) string {
 		w(`obsbox_uid=; getent passwd "$ou" >/dev/null || obsbox_uid="--uid $ou"`)
 		writeSteps(&b, account)
 	}
-	// Root-owned entries (the textfile folder) stay root's.
-	w(`if [ "$ou" != 0 ] && [ "$(id -u %[1]s)" != "$ou" ]; then find %[2]s -xdev -uid "$ou" -exec chown -h %[1]s {} +; fi`, q(user), q(d))
-	w(`if [ "$og" != 0 ] && [ "$(getent group %[1]s | cut -d: -f3)" != "$og" ]; then find %[2]s -xdev -gid "$og" -exec chgrp -h %[1]s {} +; fi`, q(user), q(d))
+	// Only what the old ids owned changes hands; root's entries stay root's.
+	// chown -R walks the tree from each folder's own descriptor and -h
+	// changes links, not what they point at: whoever holds the old ids now
+	// (another account may have been given them) cannot steer it elsewhere
+	// by swapping a folder for a link, as they could between find and chown.
+	w(`if [ "$ou" != 0 ] && [ "$(id -u %[1]s)" != "$ou" ]; then chown -R -h --from="$ou" %[1]s %[2]s; fi`, q(user), q(d))
+	w(`if [ "$og" != 0 ] && [ "$(getent group %[1]s | cut -d: -f3)" != "$og" ]; then chown -R -h --from=":$og" :%[1]s %[2]s; fi`, q(user), q(d))
 	w("rm -f %s", q(path.Join(d, KeptNoteName)))
 	w("fi")
 	return b.String()

@@ -2,10 +2,12 @@ package plan
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/obsbox/obsbox/installer/catalog"
@@ -133,5 +135,67 @@ func TestKeptNoteFollowsNoLink(t *testing.T) {
 				t.Errorf("the temporary name is left behind")
 			}
 		})
+	}
+}
+
+// Taking over a kept data folder hands exactly what the old ids owned to
+// the new account (root's entries stay root's) and changes links, not what
+// they point at. Run as root only (CI is): it changes owners.
+func TestAdoptKeptDataChangesOnlyTheOldIDs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("changes file owners: run as root")
+	}
+	dir := t.TempDir()
+	data, victim := filepath.Join(dir, "data"), filepath.Join(dir, "victim")
+	for _, d := range []string{data, filepath.Join(data, "sub")} {
+		if err := os.Mkdir(d, 0o750); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := map[string]string{"sub/f": "x", "rootfile": "r", KeptNoteName: "note"}
+	for rel, content := range files {
+		if err := os.WriteFile(filepath.Join(data, rel), []byte(content), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(victim, []byte("v"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(data, "link")); err != nil {
+		t.Fatal(err)
+	}
+	const oldID = 4242 // no account here; the new one is nobody (65534)
+	for _, rel := range []string{"", "sub", "sub/f", KeptNoteName, "link"} {
+		if err := os.Lchown(filepath.Join(data, rel), oldID, oldID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := (&Host{}).adoptKeptData("prometheus")
+	script = strings.ReplaceAll(script, catalog.DataDir("prometheus"), data)
+	script = strings.ReplaceAll(script, catalog.UserName("prometheus"), "65534")
+	if out, err := exec.Command("/bin/sh", "-eu", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s\n%s", err, out, script)
+	}
+	owner := func(p string) string {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		return fmt.Sprintf("%d:%d", st.Uid, st.Gid)
+	}
+	for _, rel := range []string{"", "sub", "sub/f", "link"} {
+		if got := owner(filepath.Join(data, rel)); got != "65534:65534" {
+			t.Errorf("%s/%s is %s, want the new account's 65534:65534", data, rel, got)
+		}
+	}
+	if got := owner(filepath.Join(data, "rootfile")); got != "0:0" {
+		t.Errorf("root's file became %s", got)
+	}
+	if got := owner(victim); got != "0:0" {
+		t.Errorf("the link's target became %s", got)
+	}
+	if _, err := os.Lstat(filepath.Join(data, KeptNoteName)); err == nil {
+		t.Errorf("the note is still there")
 	}
 }
