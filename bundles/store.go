@@ -639,6 +639,9 @@ func (s *Store) load(component, version, arch string) (*Bundle, error) {
 	if fi, err := os.Stat(b.Tarball); err != nil || fi.Size() != m.Size {
 		return nil, &damagedError{fmt.Sprintf("%s: the cached tarball is missing or changed size", b.Tarball)}
 	}
+	if err := s.entryTrusted(b.Tarball); err != nil {
+		return nil, err
+	}
 	for _, mf := range m.Files {
 		mode, err := strconv.ParseUint(mf.Mode, 8, 32)
 		if err != nil || !filepath.IsLocal(mf.Path) {

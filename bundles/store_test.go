@@ -485,3 +485,44 @@ func TestEnsureConnectionRefusedIsRetried(t *testing.T) {
 	}
 	assertNothingCached(t, s)
 }
+
+// A cached tarball streams to root on every host, who unpacks it before
+// the host's sha256 check can refuse it, and the cache trusts an entry by
+// size: an entry, its folder or the cache that group or others may change
+// is refused, naming it and the fix; chmod go-w makes it usable again.
+func TestEnsureRefusesCacheOthersMayChange(t *testing.T) {
+	m := newMirror(t)
+	m.publish(catalog.NodeExporter, "1.8.2", AMD64, makeTarGz(t, releaseEntries(catalog.NodeExporter, "1.8.2", AMD64)), "")
+	s := newTestStore(t, m)
+	ctx := context.Background()
+	b, err := s.Ensure(ctx, catalog.NodeExporter, "1.8.2", AMD64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		mode os.FileMode
+	}{
+		{b.Tarball, 0o664},
+		{filepath.Dir(b.Tarball), 0o757},
+		{s.Dir, 0o775},
+	} {
+		fi, err := os.Stat(tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(tc.path, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Ensure(ctx, catalog.NodeExporter, "1.8.2", AMD64)
+		if err == nil || !strings.Contains(err.Error(), tc.path+" has mode "+fmt.Sprintf("%04o", tc.mode)) || !strings.Contains(err.Error(), "chmod go-w") {
+			t.Errorf("%s at %o: Ensure = %v, want a refusal naming it, its mode and the fix", tc.path, tc.mode, err)
+		}
+		if err := os.Chmod(tc.path, fi.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+		if again, err := s.Ensure(ctx, catalog.NodeExporter, "1.8.2", AMD64); err != nil || !again.Cached || again.SHA256 != b.SHA256 {
+			t.Errorf("after chmod back: %+v, %v", again, err)
+		}
+	}
+}
