@@ -147,14 +147,13 @@ func (r *runner) run(label string, args ...string) (sample, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
-	busy, busyErr := machineBusy()
-	start := time.Now()
-	runErr := cmd.Run()
-	end := time.Now()
-	s := sample{secs: end.Sub(start).Seconds(), phases: parsePhases(stderr.Bytes(), start, end)}
-	if after, err := machineBusy(); busyErr == nil && err == nil {
-		s.machineCPU = (after - busy).Seconds()
-	}
+	var start, end time.Time
+	t, runErr := timed(func() error {
+		start = time.Now()
+		defer func() { end = time.Now() }()
+		return cmd.Run()
+	})
+	s := sample{secs: t.secs, machineCPU: t.cpu, phases: parsePhases(stderr.Bytes(), start, end)}
 	fmt.Fprintf(logFile, "# exit: %v, %.2fs\n# --- stderr\n%s# --- stdout\n%s", runErr, time.Since(start).Seconds(), stderr.Bytes(), stdout.Bytes())
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {

@@ -398,14 +398,8 @@ func TestEnsureStalledDownloadIsCut(t *testing.T) {
 }
 
 func TestEnsureRebuildsDamagedEntry(t *testing.T) {
-	m := newMirror(t)
-	m.publish(catalog.NodeExporter, "1.8.2", AMD64, makeTarGz(t, releaseEntries(catalog.NodeExporter, "1.8.2", AMD64)), "")
-	s := newTestStore(t, m)
+	s, b := cachedNodeExporter(t)
 	ctx := context.Background()
-	b, err := s.Ensure(ctx, catalog.NodeExporter, "1.8.2", AMD64)
-	if err != nil {
-		t.Fatal(err)
-	}
 	f, _ := b.File("node_exporter")
 	if err := os.Remove(f.LocalPath); err != nil {
 		t.Fatal(err)
@@ -491,14 +485,8 @@ func TestEnsureConnectionRefusedIsRetried(t *testing.T) {
 // size: an entry, its folder or the cache that group or others may change
 // is refused, naming it and the fix; chmod go-w makes it usable again.
 func TestEnsureRefusesCacheOthersMayChange(t *testing.T) {
-	m := newMirror(t)
-	m.publish(catalog.NodeExporter, "1.8.2", AMD64, makeTarGz(t, releaseEntries(catalog.NodeExporter, "1.8.2", AMD64)), "")
-	s := newTestStore(t, m)
+	s, b := cachedNodeExporter(t)
 	ctx := context.Background()
-	b, err := s.Ensure(ctx, catalog.NodeExporter, "1.8.2", AMD64)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		path string
 		mode os.FileMode
@@ -525,4 +513,18 @@ func TestEnsureRefusesCacheOthersMayChange(t *testing.T) {
 			t.Errorf("after chmod back: %+v, %v", again, err)
 		}
 	}
+}
+
+// cachedNodeExporter is a store whose cache holds node_exporter 1.8.2,
+// downloaded from a test mirror.
+func cachedNodeExporter(t *testing.T) (*Store, *Bundle) {
+	t.Helper()
+	m := newMirror(t)
+	m.publish(catalog.NodeExporter, "1.8.2", AMD64, makeTarGz(t, releaseEntries(catalog.NodeExporter, "1.8.2", AMD64)), "")
+	s := newTestStore(t, m)
+	b, err := s.Ensure(context.Background(), catalog.NodeExporter, "1.8.2", AMD64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, b
 }

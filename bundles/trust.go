@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
+
+	"github.com/obsbox/obsbox/internal/owner"
 )
 
 // changeableByOthers refuses a cache folder or tarball that group or
@@ -21,11 +22,9 @@ func changeableByOthers(path string) error {
 		return fmt.Errorf("bundle cache: %s has mode %04o: group or others may change it, and with it what root unpacks on every host; "+
 			"\"chmod go-w %s\", or set bundles.dir to a cache of your own", path, perm, path)
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		if uid := os.Geteuid(); uid != 0 && int(st.Uid) != uid && st.Uid != 0 {
-			return fmt.Errorf("bundle cache: %s belongs to user id %d, not to you (%d) or root, who could change what root unpacks on every host; "+
-				"set bundles.dir to a cache of your own", path, st.Uid, uid)
-		}
+	if uid, foreign := owner.Foreign(fi); foreign {
+		return fmt.Errorf("bundle cache: %s belongs to user id %d, not to you (%d) or root, who could change what root unpacks on every host; "+
+			"set bundles.dir to a cache of your own", path, uid, os.Geteuid())
 	}
 	return nil
 }

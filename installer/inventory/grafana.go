@@ -10,7 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+
+	"github.com/obsbox/obsbox/internal/owner"
 )
 
 // GrafanaPasswordFile is the file, beside the inventory, that keeps the
@@ -116,10 +117,8 @@ func secretFileProblem(path string, fi fs.FileInfo) error {
 		return fmt.Errorf("%s has mode %04o: group or others may read or change it, so it may have leaked; "+
 			"make it private with \"chmod 600 %s\" (and replace the secret if others could read it)", path, perm, path)
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		if uid := os.Geteuid(); uid != 0 && int(st.Uid) != uid && st.Uid != 0 {
-			return fmt.Errorf("%s belongs to user id %d, not to you (%d) or root, who could replace it; check it and \"chown\" it", path, st.Uid, uid)
-		}
+	if uid, foreign := owner.Foreign(fi); foreign {
+		return fmt.Errorf("%s belongs to user id %d, not to you (%d) or root, who could replace it; check it and \"chown\" it", path, uid, os.Geteuid())
 	}
 	return nil
 }

@@ -22,8 +22,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/obsbox/obsbox/internal/owner"
 )
 
 // caValidity is the generated CA's life; it is rotated with `certs rotate --ca`.
@@ -117,10 +118,8 @@ func readKey(path string) (crypto.Signer, error) {
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return nil, fmt.Errorf("%s has mode %04o: group or others may read or change the CA key; \"chmod 600 %s\" (and rotate the CA with `obsbox certs rotate --ca` if others could read it)", path, perm, path)
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		if uid := os.Geteuid(); uid != 0 && int(st.Uid) != uid && st.Uid != 0 {
-			return nil, fmt.Errorf("%s belongs to user id %d, not to you or root, who could replace it", path, st.Uid)
-		}
+	if uid, foreign := owner.Foreign(fi); foreign {
+		return nil, fmt.Errorf("%s belongs to user id %d, not to you or root, who could replace it", path, uid)
 	}
 	b := make([]byte, 64<<10)
 	n, _ := f.Read(b)
